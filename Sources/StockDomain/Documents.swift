@@ -1,0 +1,206 @@
+/// Katana ids are integers; WooCommerce ids too.
+public typealias VariantID = Int64
+public typealias LocationID = Int64
+public typealias WooID = Int64
+/// A store's short slug (`main`, `eu-shop`).
+public typealias StoreID = String
+
+/// A Katana variant: its SKU (variant code), kind, kit recipe and WooCommerce links.
+public struct VariantDeclaration: Sendable, Equatable {
+    public enum Kind: String, Sendable { case product, material }
+    public struct Component: Sendable, Equatable { public var variantID: VariantID; public var quantity: Quantity }
+    public struct WooLink: Sendable, Equatable { public var store: StoreID; public var wooID: WooID }
+
+    public var variantID: VariantID
+    public var sku: String?
+    public var kind: Kind
+    public var components: [Component]
+    public var wooLinks: [WooLink]
+
+    public init(variantID: VariantID, sku: String?, kind: Kind, components: [Component] = [], wooLinks: [WooLink] = []) {
+        self.variantID = variantID; self.sku = sku; self.kind = kind; self.components = components; self.wooLinks = wooLinks
+    }
+
+    /// A variant a document names before it is declared (SPEC §2.6 rule 15).
+    public static func undeclared(_ id: VariantID) -> VariantDeclaration {
+        VariantDeclaration(variantID: id, sku: nil, kind: .product)
+    }
+
+    public var isKit: Bool { !components.isEmpty }
+}
+
+/// A sales order snapshot.
+public struct SalesOrder: Sendable, Equatable {
+    public enum Status: String, Sendable, CaseIterable {
+        case pending = "PENDING", notShipped = "NOT_SHIPPED", partiallyPacked = "PARTIALLY_PACKED"
+        case partiallyDelivered = "PARTIALLY_DELIVERED", packed = "PACKED", delivered = "DELIVERED"
+        /// `PACKED`/`DELIVERED` are fully fulfilled and have no open rest (SPEC §2.6 rule 3).
+        public var isFulfilled: Bool { self == .packed || self == .delivered }
+    }
+    public struct Row: Sendable, Equatable {
+        public var rowID: Int64
+        public var variantID: VariantID
+        public var quantity: Quantity
+        public var fulfilledQuantity: Quantity?
+        public var locationID: LocationID?
+    }
+    public var orderID: Int64
+    public var orderNo: String?
+    public var updatedAt: Timestamp
+    public var status: Status
+    public var locationID: LocationID
+    public var source: String
+    public var store: StoreID?
+    public var rows: [Row]
+
+    /// Only orders whose source is exactly `woocommerce` count for an opted-out store (rule 9).
+    public var isFromWooCommerce: Bool { source == "woocommerce" }
+}
+
+/// A manufacturing order snapshot. Ingredient quantities are totals for the order (rule 4).
+public struct ManufacturingOrder: Sendable, Equatable {
+    public enum Status: String, Sendable, CaseIterable {
+        case notStarted = "NOT_STARTED", blocked = "BLOCKED", inProgress = "IN_PROGRESS"
+        case partiallyCompleted = "PARTIALLY_COMPLETED", done = "DONE"
+    }
+    public struct Ingredient: Sendable, Equatable {
+        public var variantID: VariantID
+        public var plannedQuantity: Quantity
+        public var consumedQuantity: Quantity?
+    }
+    public var orderID: Int64
+    public var updatedAt: Timestamp
+    public var status: Status
+    public var locationID: LocationID
+    public var variantID: VariantID
+    public var plannedQuantity: Quantity
+    public var completedQuantity: Quantity?
+    public var ingredients: [Ingredient]
+}
+
+/// A purchase order snapshot.
+public struct PurchaseOrder: Sendable, Equatable {
+    public enum Status: String, Sendable, CaseIterable {
+        case draft = "DRAFT", notReceived = "NOT_RECEIVED", partiallyReceived = "PARTIALLY_RECEIVED", received = "RECEIVED"
+    }
+    public struct Row: Sendable, Equatable {
+        public var rowID: Int64
+        public var variantID: VariantID
+        public var quantity: Quantity
+        public var receivedQuantity: Quantity?
+        public var conversionRate: Quantity?
+        public var locationID: LocationID?
+    }
+    public var orderID: Int64
+    public var updatedAt: Timestamp
+    public var status: Status
+    public var locationID: LocationID
+    public var rows: [Row]
+}
+
+/// A stock adjustment snapshot; row quantities are signed deltas.
+public struct StockAdjustment: Sendable, Equatable {
+    public struct Row: Sendable, Equatable { public var variantID: VariantID; public var quantity: Quantity }
+    public var adjustmentID: Int64
+    public var updatedAt: Timestamp
+    public var locationID: LocationID
+    public var rows: [Row]
+}
+
+/// A stock transfer snapshot.
+public struct StockTransfer: Sendable, Equatable {
+    public enum Status: String, Sendable, CaseIterable { case draft, inTransit = "in_transit", received }
+    public struct Row: Sendable, Equatable { public var variantID: VariantID; public var quantity: Quantity }
+    public var transferID: Int64
+    public var updatedAt: Timestamp
+    public var status: Status
+    public var sourceLocationID: LocationID
+    public var targetLocationID: LocationID
+    public var rows: [Row]
+}
+
+/// Katana's authoritative In stock for one variant at one location.
+public struct InventoryReconciliation: Sendable, Equatable {
+    public var variantID: VariantID
+    public var locationID: LocationID
+    public var inStock: Quantity
+}
+
+/// A store's settings as connected (SPEC §2.1).
+public struct StoreSettings: Sendable, Equatable {
+    public var store: StoreID
+    public var url: String
+    public var locationID: LocationID
+    public var stockSync: Bool
+    public var katanaOrdersReduceStock: Bool
+    public var floorAtZero: Bool
+
+    public init(store: StoreID, url: String, locationID: LocationID, stockSync: Bool,
+                katanaOrdersReduceStock: Bool = true, floorAtZero: Bool = false) {
+        self.store = store; self.url = url; self.locationID = locationID; self.stockSync = stockSync
+        self.katanaOrdersReduceStock = katanaOrdersReduceStock; self.floorAtZero = floorAtZero
+    }
+
+    /// The opt-out only has an effect while sync is on (SPEC §2.6 rule 10).
+    public var countsOnlyWooCommerceOrders: Bool { stockSync && !katanaOrdersReduceStock }
+}
+
+/// A partial change of store settings; nil fields stay as they are.
+public struct StoreChange: Sendable, Equatable {
+    public var store: StoreID
+    public var url: String?
+    public var locationID: LocationID?
+    public var stockSync: Bool?
+    public var katanaOrdersReduceStock: Bool?
+    public var floorAtZero: Bool?
+
+    public init(store: StoreID, url: String? = nil, locationID: LocationID? = nil, stockSync: Bool? = nil,
+                katanaOrdersReduceStock: Bool? = nil, floorAtZero: Bool? = nil) {
+        self.store = store; self.url = url; self.locationID = locationID; self.stockSync = stockSync
+        self.katanaOrdersReduceStock = katanaOrdersReduceStock; self.floorAtZero = floorAtZero
+    }
+
+    public func applied(to settings: StoreSettings) -> StoreSettings {
+        var s = settings
+        if let url { s.url = url }
+        if let locationID { s.locationID = locationID }
+        if let stockSync { s.stockSync = stockSync }
+        if let katanaOrdersReduceStock { s.katanaOrdersReduceStock = katanaOrdersReduceStock }
+        if let floorAtZero { s.floorAtZero = floorAtZero }
+        return s
+    }
+}
+
+/// A WooCommerce product or variation in a store's catalogue.
+public struct WooProduct: Sendable, Equatable {
+    public var store: StoreID
+    public var wooID: WooID
+    /// The variable parent for a variation; nil (0 on the wire) for a product.
+    public var parentID: WooID?
+    public var sku: String?
+    public var dateCreated: Timestamp?
+    public var type: String?
+
+    public init(store: StoreID, wooID: WooID, parentID: WooID? = nil, sku: String? = nil,
+                dateCreated: Timestamp? = nil, type: String? = nil) {
+        self.store = store; self.wooID = wooID; self.parentID = parentID; self.sku = sku
+        self.dateCreated = dateCreated; self.type = type
+    }
+}
+
+/// A store confirmed a stock value (appended by the dispatcher).
+public struct StockAcknowledgement: Sendable, Equatable {
+    public var store: StoreID
+    public var wooID: WooID
+    public var sent: Int64
+    public var echoed: Int64?
+}
+
+/// A store refused a stock value for good (appended by the dispatcher).
+public struct StockRejection: Sendable, Equatable {
+    public var store: StoreID
+    public var wooID: WooID
+    public var sent: Int64
+    public var code: String
+    public var status: Int64
+}

@@ -1,0 +1,328 @@
+/// A store as the journal has configured it; a disconnected store keeps its id and catalogue.
+public struct StoreState: Equatable, Sendable {
+    public var settings: StoreSettings
+    public var connected: Bool
+    public init(settings: StoreSettings, connected: Bool) { self.settings = settings; self.connected = connected }
+}
+
+/// One WooCommerce product of one store.
+public struct ProductKey: Hashable, Comparable, Sendable {
+    public var store: StoreID
+    public var wooID: WooID
+    public init(_ store: StoreID, _ wooID: WooID) { self.store = store; self.wooID = wooID }
+    public static func < (a: ProductKey, b: ProductKey) -> Bool { (a.store, a.wooID) < (b.store, b.wooID) }
+}
+
+/// An update waiting to be sent: the absolute value, and the journal position that caused it.
+public struct PendingPush: Equatable, Sendable {
+    public var quantity: Int64
+    public var position: Int64
+    public init(quantity: Int64, position: Int64) { self.quantity = quantity; self.position = position }
+}
+
+/// The keys an apply touched, so a persistence layer writes only those.
+public struct ProjectionChanges: Sendable {
+    public var variants = Set<VariantID>()
+    public var cells = Set<CellKey>()
+    public var stores = Set<StoreID>()
+    public var products = Set<ProductKey>()
+    public var pending = Set<ProductKey>()
+    public var held = Set<ProductKey>()
+    public init() {}
+    public var isEmpty: Bool {
+        variants.isEmpty && cells.isEmpty && stores.isEmpty && products.isEmpty && pending.isEmpty && held.isEmpty
+    }
+}
+
+/// The fold of the journal into stock state, matching and the outbox (SPEC §2, §2.6).
+///
+/// Everything here is bounded by the catalogue (variants, locations, stores, products), not by
+/// the journal's length: document records go through a `DocumentStore`.
+public struct Projection: Sendable {
+    /// The last journal position folded in.
+    public internal(set) var position: Int64 = 0
+    public internal(set) var variants: [VariantID: VariantDeclaration] = [:]
+    public internal(set) var cells: [CellKey: StockCell] = [:]
+    public internal(set) var stores: [StoreID: StoreState] = [:]
+    public internal(set) var catalogue: [ProductKey: WooProduct] = [:]
+    public internal(set) var pending: [ProductKey: PendingPush] = [:]
+    /// What each store is known to hold: the `echoed` of its last acknowledgement.
+    public internal(set) var held: [ProductKey: Int64] = [:]
+    /// Keys changed since the last `takeChanges()`.
+    public internal(set) var changes = ProjectionChanges()
+
+    // Indices derived from the above.
+    var variantsBySKU: [String: Set<VariantID>] = [:]
+    var linkers: [ProductKey: Set<VariantID>] = [:]
+    var productsBySKU: [StoreID: [String: Set<WooID>]] = [:]
+    /// Cells touched by the event being applied, with their values before it.
+    var touched: [CellKey: StockCell] = [:]
+
+    public init() {}
+
+    /// Rebuilds a projection from persisted parts (derived indices are recomputed).
+    public init(position: Int64, variants: [VariantDeclaration], cells: [CellKey: StockCell], stores: [StoreState],
+                catalogue: [WooProduct], pending: [ProductKey: PendingPush], held: [ProductKey: Int64]) {
+        self.position = position
+        self.cells = cells
+        self.pending = pending
+        self.held = held
+        for s in stores { self.stores[s.settings.store] = s }
+        for v in variants { declare(v) }
+        for p in catalogue { putProduct(p) }
+        changes = ProjectionChanges()
+    }
+
+    public mutating func takeChanges() -> ProjectionChanges {
+        defer { changes = ProjectionChanges() }
+        return changes
+    }
+
+    public func declaration(_ variant: VariantID) -> VariantDeclaration {
+        variants[variant] ?? .undeclared(variant)
+    }
+
+    public func cell(_ key: CellKey) -> StockCell { cells[key] ?? StockCell() }
+
+    // MARK: Applying events
+
+    /// Folds one event in at `position`. Throws `EventError` when the event contradicts the
+    /// state (SPEC §2.6 rule 10); the caller then discards the whole call (one transaction).
+    public mutating func apply<D: DocumentStore>(_ event: Event, at position: Int64, documents: inout D) throws {
+        touched.removeAll(keepingCapacity: true)
+        switch event.payload {
+        case .variantUpserted(let declaration):
+            undeclare(declaration.variantID)
+            declare(declaration)
+            changes.variants.insert(declaration.variantID)
+        case .variantDeleted(let id):
+            undeclare(id)
+            changes.variants.insert(id)
+        case .salesOrderUpserted(let order):
+            // Kits' recipes as of now are frozen into the effect (rule 2).
+            let recipes = variants
+            try applySnapshot(DocumentKey(.salesOrder, order.orderID), order.updatedAt.instant, position, &documents) { () throws(EventError) in
+                try DocumentEffects.salesOrder(order) { recipes[$0]?.components ?? [] }
+            }
+        case .manufacturingOrderUpserted(let order):
+            try applySnapshot(DocumentKey(.manufacturingOrder, order.orderID), order.updatedAt.instant, position, &documents) { () throws(EventError) in
+                try DocumentEffects.manufacturingOrder(order)
+            }
+        case .purchaseOrderUpserted(let order):
+            try applySnapshot(DocumentKey(.purchaseOrder, order.orderID), order.updatedAt.instant, position, &documents) { () throws(EventError) in
+                try DocumentEffects.purchaseOrder(order)
+            }
+        case .stockAdjustmentUpserted(let adjustment):
+            try applySnapshot(DocumentKey(.stockAdjustment, adjustment.adjustmentID), adjustment.updatedAt.instant, position, &documents) {
+                DocumentEffects.stockAdjustment(adjustment)
+            }
+        case .stockTransferUpserted(let transfer):
+            try applySnapshot(DocumentKey(.stockTransfer, transfer.transferID), transfer.updatedAt.instant, position, &documents) {
+                DocumentEffects.stockTransfer(transfer)
+            }
+        case .documentDeleted(let kind, let id):
+            let key = DocumentKey(kind, id)
+            let existing = try documents.record(for: key)
+            if existing?.deleted != true {
+                if let existing { try revert(existing.effects) }
+                // Deletion is final; a deletion of a document never seen is kept as a tombstone (rules 8, 10).
+                try documents.setRecord(DocumentRecord(updatedAt: existing?.updatedAt, position: position, deleted: true, effects: []), for: key)
+            }
+        case .inventoryReconciled(let r):
+            // Sets in_stock in journal order; the correction stays (rule 7).
+            let key = CellKey(r.variantID, r.locationID)
+            guard let correction = r.inStock.subtracting(cell(key).inStock) else { throw DocumentEffects.overflow("data.in_stock") }
+            let effect = Effect(key, .inStock, correction)
+            try add([effect])
+            try documents.setRecord(DocumentRecord(updatedAt: nil, position: position, deleted: false, effects: [effect]),
+                                    for: DocumentKey(.reconciliation, position))
+        case .storeConnected(let settings):
+            if stores[settings.store]?.connected == true {
+                throw EventError(field: "data.store", "store '\(settings.store)' is already connected")
+            }
+            stores[settings.store] = StoreState(settings: settings, connected: true)
+            changes.stores.insert(settings.store)
+        case .storeReconfigured(let change):
+            let old = try connectedStore(change.store)
+            let new = change.applied(to: old)
+            if (old.stockSync && !new.stockSync) || old.locationID != new.locationID {
+                forgetProducts { $0.store == change.store }
+            }
+            stores[change.store]?.settings = new
+            changes.stores.insert(change.store)
+        case .storeDisconnected(let store):
+            _ = try connectedStore(store)
+            stores[store]?.connected = false
+            forgetProducts { $0.store == store }
+            changes.stores.insert(store)
+        case .wooProductUpserted(let product):
+            _ = try connectedStore(product.store, field: "data.store")
+            let key = ProductKey(product.store, product.wooID)
+            if let old = catalogue[key] { removeProduct(old) }
+            putProduct(product)
+            changes.products.insert(key)
+        case .wooProductDeleted(let store, let wooID):
+            guard try isConnectedDispatcherTarget(store) else { break }
+            let key = ProductKey(store, wooID)
+            guard let old = catalogue[key] else { break }
+            removeProduct(old)
+            changes.products.insert(key)
+            forgetProducts { $0 == key }
+        case .wooStockAcknowledged(let ack):
+            let key = ProductKey(ack.store, ack.wooID)
+            guard try isConnectedDispatcherTarget(ack.store), catalogue[key] != nil else { break }
+            acknowledge(key, sent: ack.sent, echoed: ack.echoed, position: position)
+        case .wooStockRejected(let rejection):
+            let key = ProductKey(rejection.store, rejection.wooID)
+            guard try isConnectedDispatcherTarget(rejection.store), catalogue[key] != nil else { break }
+            if pending[key]?.quantity == rejection.sent { removePending(key) }
+        case .storeResyncRequested(let store):
+            guard try isConnectedDispatcherTarget(store), let settings = stores[store]?.settings, settings.stockSync else { break }
+            for id in variants.keys.sorted() {
+                guard case .matched(let product, _) = match(id, store: store) else { continue }
+                let key = ProductKey(store, product.wooID)
+                pending[key] = PendingPush(quantity: cell(CellKey(id, settings.locationID)).synced(settings), position: position)
+                changes.pending.insert(key)
+            }
+        }
+        try fireTriggers(position: position)
+        self.position = position
+    }
+
+    /// Applies a snapshot: ignored after a deletion or when older than the applied one (rule 8);
+    /// otherwise the frozen effect of the previous snapshot is reverted and the new one applied.
+    mutating func applySnapshot<D: DocumentStore>(_ key: DocumentKey, _ updatedAt: Instant, _ position: Int64, _ documents: inout D,
+                                                  effects: () throws(EventError) -> [Effect]) throws {
+        let existing = try documents.record(for: key)
+        if let existing {
+            if existing.deleted { return }
+            if let applied = existing.updatedAt, updatedAt < applied { return }
+        }
+        let new = try effects()
+        if let existing { try revert(existing.effects) }
+        try add(new)
+        try documents.setRecord(DocumentRecord(updatedAt: updatedAt, position: position, deleted: false, effects: new), for: key)
+    }
+
+    mutating func add(_ effects: [Effect]) throws(EventError) {
+        for e in effects { try move(e.cell, e.field, e.amount) }
+    }
+
+    mutating func revert(_ effects: [Effect]) throws(EventError) {
+        for e in effects { try move(e.cell, e.field, Quantity(raw: -e.amount.raw)) }
+    }
+
+    mutating func move(_ key: CellKey, _ field: EffectField, _ amount: Quantity) throws(EventError) {
+        var c = cells[key] ?? StockCell()
+        if touched[key] == nil { touched[key] = c }
+        guard let v = c[field].adding(amount) else { throw DocumentEffects.overflow("data") }
+        c[field] = v
+        cells[key] = c
+        changes.cells.insert(key)
+    }
+
+    /// A push is considered only where In stock or a store's committed_for_sync changed, net,
+    /// because of this event (SPEC §2.4, rule 11).
+    mutating func fireTriggers(position: Int64) throws {
+        guard !touched.isEmpty else { return }
+        for (key, before) in touched {
+            let after = cell(key)
+            let inStockChanged = before.inStock != after.inStock
+            let allChanged = before.committedSync != after.committedSync
+            let wooChanged = before.committedSyncWooCommerce != after.committedSyncWooCommerce
+            guard inStockChanged || allChanged || wooChanged else { continue }
+            for (storeID, state) in stores where state.connected && state.settings.stockSync && state.settings.locationID == key.location {
+                let committedChanged = state.settings.countsOnlyWooCommerceOrders ? wooChanged : allChanged
+                guard inStockChanged || committedChanged else { continue }
+                guard case .matched(let product, _) = match(key.variant, store: storeID) else { continue }
+                trigger(ProductKey(storeID, product.wooID), target: after.synced(state.settings), position: position)
+            }
+        }
+        touched.removeAll(keepingCapacity: true)
+    }
+
+    /// SPEC §2.6 rule 11, on a trigger with target t.
+    mutating func trigger(_ key: ProductKey, target: Int64, position: Int64) {
+        if pending[key]?.quantity == target { return }
+        if held[key] == target {
+            removePending(key)
+            return
+        }
+        pending[key] = PendingPush(quantity: target, position: position)
+        changes.pending.insert(key)
+    }
+
+    /// SPEC §2.6 rule 11, on `woo.stock.acknowledged`.
+    mutating func acknowledge(_ key: ProductKey, sent: Int64, echoed: Int64?, position: Int64) {
+        if pending[key]?.quantity == sent { removePending(key) }
+        held[key] = echoed
+        changes.held.insert(key)
+        guard pending[key] == nil, echoed == sent, let settings = stores[key.store]?.settings, settings.stockSync,
+              let owner = owner(of: key) else { return }
+        let current = cell(CellKey(owner.variant, settings.locationID)).synced(settings)
+        if current != echoed {
+            pending[key] = PendingPush(quantity: current, position: position)
+            changes.pending.insert(key)
+        }
+    }
+
+    mutating func removePending(_ key: ProductKey) {
+        if pending.removeValue(forKey: key) != nil { changes.pending.insert(key) }
+    }
+
+    /// Drops pending entries and forgets held values of the products selected.
+    mutating func forgetProducts(_ selected: (ProductKey) -> Bool) {
+        for key in pending.keys where selected(key) { removePending(key) }
+        for key in held.keys where selected(key) {
+            held.removeValue(forKey: key)
+            changes.held.insert(key)
+        }
+    }
+
+    func connectedStore(_ store: StoreID, field: String = "data.store") throws(EventError) -> StoreSettings {
+        guard let state = stores[store] else { throw EventError(field: field, "unknown store '\(store)'") }
+        guard state.connected else { throw EventError(field: field, "store '\(store)' is not connected") }
+        return state.settings
+    }
+
+    /// Dispatcher events for a store that was disconnected meanwhile change nothing (rule 10);
+    /// a store never connected is an unresolved reference.
+    func isConnectedDispatcherTarget(_ store: StoreID) throws(EventError) -> Bool {
+        guard let state = stores[store] else { throw EventError(field: "data.store", "unknown store '\(store)'") }
+        return state.connected
+    }
+
+    // MARK: Indices
+
+    mutating func declare(_ v: VariantDeclaration) {
+        variants[v.variantID] = v
+        if let sku = v.sku, !sku.isEmpty { variantsBySKU[sku, default: []].insert(v.variantID) }
+        for link in v.wooLinks { linkers[ProductKey(link.store, link.wooID), default: []].insert(v.variantID) }
+    }
+
+    mutating func undeclare(_ id: VariantID) {
+        guard let v = variants.removeValue(forKey: id) else { return }
+        if let sku = v.sku, !sku.isEmpty {
+            variantsBySKU[sku]?.remove(id)
+            if variantsBySKU[sku]?.isEmpty == true { variantsBySKU[sku] = nil }
+        }
+        for link in v.wooLinks {
+            let key = ProductKey(link.store, link.wooID)
+            linkers[key]?.remove(id)
+            if linkers[key]?.isEmpty == true { linkers[key] = nil }
+        }
+    }
+
+    mutating func putProduct(_ p: WooProduct) {
+        catalogue[ProductKey(p.store, p.wooID)] = p
+        if let sku = p.sku, !sku.isEmpty { productsBySKU[p.store, default: [:]][sku, default: []].insert(p.wooID) }
+    }
+
+    mutating func removeProduct(_ p: WooProduct) {
+        catalogue[ProductKey(p.store, p.wooID)] = nil
+        if let sku = p.sku, !sku.isEmpty {
+            productsBySKU[p.store]?[sku]?.remove(p.wooID)
+            if productsBySKU[p.store]?[sku]?.isEmpty == true { productsBySKU[p.store]?[sku] = nil }
+        }
+    }
+}
