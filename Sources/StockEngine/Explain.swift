@@ -1,0 +1,165 @@
+import StockDomain
+
+/// `explain`: the synced number for one variant and store, with every contribution, the
+/// excluded commitments and why, and the match decision (SPEC §5).
+public enum Explain {
+    /// Which variants to explain: all carrying a SKU, or one by id.
+    public enum Subject: Sendable {
+        case sku(String)
+        case variant(VariantID)
+    }
+
+    public static func render(_ subject: Subject, store: StoreID, in view: StateView) throws(EngineError) -> String {
+        let projection = view.projection
+        guard let state = projection.stores[store], state.connected else {
+            throw EngineError(.badInput, "--store: unknown store '\(store)' (see 'stocksync store list')")
+        }
+        let variants: [VariantID]
+        switch subject {
+        case .sku(let sku):
+            variants = projection.variants.values.filter { $0.sku == sku }.map(\.variantID).sorted()
+            guard !variants.isEmpty else { throw EngineError(.badInput, "unknown SKU '\(sku)' (no declared variant carries it)") }
+        case .variant(let id):
+            guard projection.variants[id] != nil || projection.cells.keys.contains(where: { $0.variant == id }) else {
+                throw EngineError(.badInput, "unknown variant \(id)")
+            }
+            variants = [id]
+        }
+        do {
+            return try variants.map { try explain($0, state.settings, view) }.joined(separator: "\n\n")
+        } catch let e as EngineError {
+            throw e
+        } catch {
+            throw EngineError.database(error, path: view.journal.path)
+        }
+    }
+
+    static func explain(_ variant: VariantID, _ settings: StoreSettings, _ view: StateView) throws -> String {
+        let p = view.projection
+        let declaration = p.declaration(variant)
+        let key = CellKey(variant, settings.locationID)
+        let cell = p.cell(key)
+        var out: [String] = []
+        let skuText = declaration.sku.map { "SKU \"\($0)\"" } ?? "no SKU"
+        out.append("Variant \(variant) (\(skuText)\(declaration.isKit ? ", kit" : "")) in store \"\(settings.store)\" — location \(settings.locationID), as of journal position \(p.position)")
+        out.append("Stock sync \(settings.stockSync ? "on" : "off"); Katana orders reduce stock \(settings.katanaOrdersReduceStock ? "on" : "off")\(settings.countsOnlyWooCommerceOrders ? " (only WooCommerce orders count)" : ""); floor at zero \(settings.floorAtZero ? "on" : "off")")
+        out.append("")
+
+        var inStockLines: [String] = []
+        var counted: [String] = []
+        var excluded: [String] = []
+        var expectedLines: [String] = []
+        for (docKey, record) in try view.documents(touching: key) {
+            var sums: [EffectField: Quantity] = [:]
+            for e in record.effects where e.cell == key { sums[e.field] = (sums[e.field] ?? .zero).adding(e.amount) ?? .zero }
+            let label = try describe(docKey, record, view.journal)
+            let inStock = sums[.inStock] ?? .zero
+            let direct = sums[.committedSync] ?? .zero
+            let fromWoo = sums[.committedSyncWooCommerce] ?? .zero
+            let total = sums[.committedTotal] ?? .zero
+            let expected = sums[.expected] ?? .zero
+            if inStock != .zero { inStockLines.append(line(signed(inStock), label)) }
+            if direct != .zero {
+                if settings.countsOnlyWooCommerceOrders && fromWoo == .zero {
+                    excluded.append(line(direct.description, "\(label) — not from WooCommerce, and this store counts only WooCommerce orders"))
+                } else {
+                    counted.append(line(direct.description, "\(label) — open on the order"))
+                }
+            }
+            if let component = total.subtracting(direct), component != .zero {
+                let why = docKey.kind == .manufacturingOrder ? "ingredient of a manufacturing order" : "component of a kit sold"
+                excluded.append(line(component.description, "\(label) — \(why); commitments as a component never count for sync"))
+            }
+            if expected != .zero { expectedLines.append(line(expected.description, label)) }
+        }
+        let committed = cell.committedForSync(settings)
+        out.append(line(cell.inStock.description, "In stock", indent: 2))
+        out.append(contentsOf: inStockLines.isEmpty ? ["      (nothing has moved it)"] : inStockLines)
+        out.append(line(committed.description, "Committed for sync", indent: 2))
+        out.append(contentsOf: counted.isEmpty ? ["      (no open sales order rows count)"] : counted)
+        if !excluded.isEmpty {
+            out.append("  Not counted for sync (Katana's displayed Committed is \(cell.committedTotal))")
+            out.append(contentsOf: excluded)
+        }
+        let raw = "floor(\(cell.inStock) − \(committed))"
+        out.append("  Synced = \(raw)\(settings.floorAtZero ? ", at least 0" : "") = \(cell.synced(settings))")
+        if cell.expected != .zero {
+            out.append(line(cell.expected.description, "Expected (not part of the synced number)", indent: 2))
+            out.append(contentsOf: expectedLines)
+        }
+        out.append("")
+        out.append(contentsOf: matchLines(variant, declaration, settings, p))
+        return out.joined(separator: "\n")
+    }
+
+    static func matchLines(_ variant: VariantID, _ declaration: VariantDeclaration, _ settings: StoreSettings, _ p: Projection) -> [String] {
+        var out: [String] = []
+        let store = settings.store
+        switch p.match(variant, store: store) {
+        case .matched(let product, let kind):
+            let target = product.parentID.map { "variation \(product.wooID) of product \($0)" } ?? "product \(product.wooID)"
+            if kind == .sku {
+                out.append("  Match: SKU \"\(declaration.sku ?? "")\" → WooCommerce \(target), created \(product.dateCreated?.text ?? "unknown")")
+                let others = p.products(sku: declaration.sku ?? "", store: store).filter { $0.wooID != product.wooID }
+                if !others.isEmpty {
+                    out.append("         also carrying the SKU (older, or lower id on the same date): " +
+                               others.map { "\($0.wooID) (created \($0.dateCreated?.text ?? "unknown"))" }.joined(separator: ", "))
+                }
+            } else {
+                out.append("  Match: no WooCommerce product has SKU \(declaration.sku.map { "\"\($0)\"" } ?? "(none)"); linked WooCommerce id \(product.wooID) → \(target)")
+            }
+            let key = ProductKey(store, product.wooID)
+            if let held = p.held[key] {
+                out.append("  The store is known to hold \(held) (its last acknowledgement)")
+            } else {
+                out.append("  What the store holds is unknown (no acknowledgement yet)")
+            }
+            if let pending = p.pending[key] {
+                out.append("  Pending push: \(pending.quantity), caused by journal position \(pending.position)")
+            } else {
+                out.append("  Nothing pending for this product")
+            }
+            if !settings.stockSync { out.append("  Stock sync is off for this store: nothing is pushed") }
+        case .none(let reason):
+            switch reason {
+            case .nothingToMatch:
+                out.append("  Match: none — the variant has no SKU and no WooCommerce id linked for this store; it is not synced")
+            case .notInCatalogue(let sku, let ids):
+                let skuPart = sku.map { "no product in the store's catalogue has SKU \"\($0)\" (exact, case-sensitive)" } ?? "the variant has no SKU"
+                let idPart = ids.isEmpty ? "no WooCommerce id is linked for this store" : "linked ids \(ids.map(String.init).joined(separator: ", ")) are not in the catalogue"
+                out.append("  Match: none — \(skuPart), and \(idPart); nothing is created in WooCommerce")
+            case .takenBy(let other, let product, let kind):
+                out.append("  Match: none — WooCommerce product \(product.wooID) is fed by variant \(other) (matched by \(kind == .sku ? "SKU" : "WooCommerce id")); a product is fed by one variant only")
+            }
+        }
+        return out
+    }
+
+    static func describe(_ key: DocumentKey, _ record: DocumentRecord, _ journal: Journal) throws -> String {
+        guard let event = try journal.event(at: record.position) else { return "\(key.kind.label) \(key.id)" }
+        switch event.payload {
+        case .salesOrderUpserted(let o):
+            return "sales order \(o.orderNo ?? String(o.orderID)) (id \(o.orderID), \(o.status.rawValue), source \(o.source))"
+        case .manufacturingOrderUpserted(let o):
+            return "manufacturing order \(o.orderID) (\(o.status.rawValue))"
+        case .purchaseOrderUpserted(let o):
+            return "purchase order \(o.orderID) (\(o.status.rawValue))"
+        case .stockAdjustmentUpserted(let a):
+            return "stock adjustment \(a.adjustmentID) (updated \(a.updatedAt.text))"
+        case .stockTransferUpserted(let t):
+            return "stock transfer \(t.transferID) (\(t.status.rawValue), location \(t.sourceLocationID) → \(t.targetLocationID))"
+        case .inventoryReconciled(let r):
+            return "inventory reconciliation at position \(record.position) (Katana counted \(r.inStock) at \(event.at))"
+        default:
+            return "\(key.kind.label) \(key.id)"
+        }
+    }
+
+    static func signed(_ q: Quantity) -> String { q.isNegative ? q.description : "+\(q)" }
+
+    static func line(_ amount: String, _ text: String, indent: Int = 6) -> String {
+        let pad = String(repeating: " ", count: indent)
+        let column = amount.count < 12 ? amount + String(repeating: " ", count: 12 - amount.count) : amount + " "
+        return indent == 2 ? "\(pad)\(text): \(amount)" : "\(pad)\(column)\(text)"
+    }
+}

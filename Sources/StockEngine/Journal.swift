@@ -1,0 +1,239 @@
+import Foundation
+import SQLite
+import StockDomain
+
+/// The append-only journal and its inline projections in one SQLite file (SPEC §3.1).
+///
+/// Every write is one `BEGIN IMMEDIATE` transaction: the events are appended with gap-free
+/// positions, folded into the projection and the outbox, and the projection's position is
+/// recorded — all or nothing. SQLite's lock (with a busy timeout) keeps one writer at a time.
+public final class Journal {
+    public let path: String
+    let db: Database
+    let writable: Bool
+
+    /// Opens the database at `path`. Read-only opens of a missing file fail (74) and create nothing.
+    public init(path: String, writable: Bool) throws(EngineError) {
+        self.path = path
+        self.writable = writable
+        if !writable && !FileManager.default.fileExists(atPath: path) {
+            throw EngineError(.io, "\(path): no such database (run 'stocksync ingest' or 'stocksync store connect' first)")
+        }
+        do {
+            db = try Database(path: path, mode: writable ? .readWriteCreate : .readOnly)
+        } catch {
+            throw EngineError(.io, "\(path): cannot open database: \(error)")
+        }
+        try Schema.prepare(db, writable: writable)
+        if writable {
+            do { try db.execute(Schema.projectionTables) } catch { throw EngineError.database(error, path: path) }
+        }
+    }
+
+    /// The last position in the journal (0 when empty).
+    public func head() throws(EngineError) -> Int64 {
+        do { return try db.scalarInt("SELECT max(position) FROM journal") ?? 0 } catch { throw EngineError.database(error, path: path) }
+    }
+
+    // MARK: Appending
+
+    /// The outcome of one write call.
+    public struct AppendSummary: Sendable, Equatable {
+        public var appended: Int
+        public var duplicates: Int
+        public var firstPosition: Int64?
+        public var lastPosition: Int64?
+    }
+
+    /// Appends events built by `produce` in one transaction. `produce` is handed an `Appender`;
+    /// any error it throws rolls the whole call back.
+    public func write(_ produce: (inout Appender) throws -> Void) throws(EngineError) -> AppendSummary {
+        guard writable else { throw EngineError(.io, "\(path): opened read-only") }
+        do {
+            return try db.writeTransaction {
+                var appender = try Appender(journal: self)
+                try produce(&appender)
+                try appender.finish()
+                return appender.summary
+            }
+        } catch {
+            throw EngineError.database(error, path: path)
+        }
+    }
+
+    /// Appends already-built events (CLI commands, tests).
+    @discardableResult
+    public func append(_ events: [Event]) throws(EngineError) -> AppendSummary {
+        try write { appender in
+            for (i, event) in events.enumerated() {
+                do { try appender.append(event) } catch let error as EventError {
+                    throw EngineError(.badInput, "event \(i + 1) (\(event.id)): \(error)")
+                }
+            }
+        }
+    }
+
+    /// Ingests JSON Lines files ("-" is standard input) in one transaction (SPEC §3.2).
+    public func ingest(_ paths: [String]) throws(EngineError) -> AppendSummary {
+        // Open every file first, so a missing one fails before anything is read.
+        var readers: [LineReader] = []
+        defer { readers.forEach { $0.close() } }
+        for p in paths { readers.append(try LineReader(path: p)) }
+        return try write { appender in
+            for reader in readers {
+                try reader.forEachLine { line, number in
+                    if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
+                    do {
+                        let event = try EventCodec.decodeLine(line)
+                        try appender.append(event)
+                    } catch let error as EventError {
+                        throw EngineError(.badInput, "\(reader.name):\(number): \(error)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Appends events inside a write transaction: position, journal row, projection, outbox.
+    public struct Appender {
+        let journal: Journal
+        let insert: Statement
+        let tables: ProjectionTables
+        var projection: Projection
+        var documents: SQLiteDocuments
+        let recordedAt: Int64
+        var next: Int64
+        var summary = AppendSummary(appended: 0, duplicates: 0)
+
+        init(journal: Journal) throws {
+            self.journal = journal
+            let db = journal.db
+            tables = ProjectionTables(db: db)
+            insert = try db.prepare("INSERT OR IGNORE INTO journal (position, id, type, at, recorded_at, data) VALUES (?, ?, ?, ?, ?, ?)")
+            let head = try db.scalarInt("SELECT max(position) FROM journal") ?? 0
+            // The recorded time never goes backwards, even if the clock does (SPEC §5).
+            let last = try db.scalarInt("SELECT recorded_at FROM journal WHERE position = ?", [.integer(head)]) ?? 0
+            recordedAt = max(Instant.now.microseconds, last)
+            next = head + 1
+            projection = try tables.load()
+            documents = try SQLiteDocuments(db)
+            if projection.position != head {
+                // The projection tables were lost or are behind: rebuild them from the journal first.
+                FileHandle.standardError.write(Data("stocksync: projection at position \(projection.position) but journal at \(head); rebuilding from the journal\n".utf8))
+                try tables.clear()
+                projection = Projection()
+                try journal.fold(into: &projection, documents: &documents, through: head)
+            }
+        }
+
+        /// Appends one event; a duplicate id is counted and skipped (SPEC §3.1, rule 14).
+        /// Throws `EventError` when the event contradicts the state.
+        public mutating func append(_ event: Event) throws {
+            insert.reset()
+            insert.bind(next, at: 1)
+            insert.bind(event.id, at: 2)
+            insert.bind(event.type.rawValue, at: 3)
+            insert.bind(event.at, at: 4)
+            insert.bind(recordedAt, at: 5)
+            insert.bind(EventCodec.encodeData(event.payload), at: 6)
+            try insert.step()
+            guard journal.db.changes > 0 else {
+                summary.duplicates += 1
+                return
+            }
+            try projection.apply(event, at: next, documents: &documents)
+            if summary.firstPosition == nil { summary.firstPosition = next }
+            summary.lastPosition = next
+            summary.appended += 1
+            next += 1
+        }
+
+        /// The projection as it stands after the events appended so far.
+        public var state: Projection { projection }
+
+        mutating func finish() throws {
+            insert.reset()
+            try documents.flush()
+            try tables.save(&projection)
+        }
+    }
+
+    // MARK: Reading
+
+    /// Calls `body` with each event in `range` of positions, in order.
+    public func forEachEvent(from first: Int64 = 1, through last: Int64 = .max,
+                             _ body: (Int64, Event) throws -> Void) throws {
+        let s = try db.prepare("SELECT position, id, type, at, data FROM journal WHERE position >= ? AND position <= ? ORDER BY position")
+        try s.bind([.integer(first), .integer(last)])
+        while try s.step() {
+            let position = s.int(0)
+            guard let type = EventType(rawValue: s.text(2)) else {
+                throw EngineError(.io, "\(path): corrupt journal at position \(position): unknown type")
+            }
+            let payload: EventPayload
+            do {
+                payload = try s.withBytes(4) { raw throws(EventError) in
+                    try EventCodec.decodeData(type: type, json: raw.bindMemory(to: UInt8.self))
+                }
+            } catch {
+                throw EngineError(.io, "\(path): corrupt journal at position \(position): \(error)")
+            }
+            try body(position, Event(id: s.text(1), at: s.text(3), payload: payload))
+        }
+    }
+
+    /// The event at `position`, if any.
+    public func event(at position: Int64) throws -> Event? {
+        var found: Event?
+        try forEachEvent(from: position, through: position) { _, e in found = e }
+        return found
+    }
+
+    /// Folds journal events after `projection.position` through `last`.
+    func fold<D: DocumentStore>(into projection: inout Projection, documents: inout D, through last: Int64) throws {
+        try forEachEvent(from: projection.position + 1, through: last) { position, event in
+            do {
+                try projection.apply(event, at: position, documents: &documents)
+            } catch let error as EventError {
+                // The journal only holds events that applied once; failing now is a bug or tampering.
+                throw EngineError(.failure, "\(path): replay failed at position \(position) (\(event.id)): \(error)")
+            }
+        }
+    }
+
+    /// The position an `--at` value names: a position, or an RFC 3339 time meaning the last
+    /// event recorded at or before it (SPEC §5).
+    public func resolve(_ at: PointInTime) throws(EngineError) -> Int64 {
+        let head = try head()
+        switch at {
+        case .position(let p):
+            guard p >= 0 else { throw EngineError(.badInput, "--at: position \(p) is negative") }
+            guard p <= head else { throw EngineError(.badInput, "--at: position \(p) is beyond the end of the journal (\(head))") }
+            return p
+        case .time(let instant):
+            do {
+                return try db.scalarInt("SELECT max(position) FROM journal WHERE recorded_at <= ?", [.integer(instant.microseconds)]) ?? 0
+            } catch { throw EngineError.database(error, path: path) }
+        }
+    }
+}
+
+/// A point in the journal's history: a position or a recorded time.
+public enum PointInTime: Sendable, Equatable {
+    case position(Int64)
+    case time(Instant)
+
+    /// Parses `--at`: an integer is a position, anything else must be RFC 3339 with an offset.
+    public static func parse(_ text: String) -> PointInTime? {
+        if let p = Int64(text) { return .position(p) }
+        return Instant.parse(text).map { .time($0) }
+    }
+}
+
+extension Instant {
+    static var now: Instant {
+        let t = Date().timeIntervalSince1970
+        let seconds = Int64(t.rounded(.down))
+        return Instant(seconds: seconds, nanoseconds: Int32((t - Double(seconds)) * 1e9))
+    }
+}

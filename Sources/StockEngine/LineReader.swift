@@ -1,0 +1,80 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Reads a file (or standard input) line by line in large chunks, without holding it whole.
+struct LineReader {
+    let fd: Int32
+    let name: String
+    let ownsDescriptor: Bool
+
+    /// Opens `path`, or standard input for "-".
+    init(path: String) throws(EngineError) {
+        if path == "-" {
+            fd = 0; name = "<stdin>"; ownsDescriptor = false
+            return
+        }
+        let f = open(path, O_RDONLY)
+        guard f >= 0 else {
+            throw EngineError(.io, "\(path): cannot open (\(String(cString: strerror(errno))))")
+        }
+        var st = stat()
+        if fstat(f, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
+            Glibc.close(f)
+            throw EngineError(.io, "\(path): is a directory")
+        }
+        fd = f; name = path; ownsDescriptor = true
+    }
+
+    func close() { if ownsDescriptor { _ = Glibc.close(fd) } }
+
+    /// Calls `body` with each line (without its newline, CR trimmed) and its 1-based number.
+    func forEachLine(_ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void) throws {
+        let chunk = 1 << 20
+        var buffer = [UInt8](repeating: 0, count: chunk)
+        var start = 0
+        var end = 0
+        var lineNumber = 0
+        while true {
+            if start > 0 {
+                // Move the incomplete tail to the front.
+                buffer.withUnsafeMutableBufferPointer { p in
+                    _ = memmove(p.baseAddress!, p.baseAddress! + start, end - start)
+                }
+                end -= start
+                start = 0
+            }
+            if end == buffer.count { buffer.append(contentsOf: [UInt8](repeating: 0, count: buffer.count)) }
+            let n = buffer.withUnsafeMutableBufferPointer { p in read(fd, p.baseAddress! + end, p.count - end) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw EngineError(.io, "\(name): read failed (\(String(cString: strerror(errno))))")
+            }
+            let eof = n == 0
+            end += n
+            try buffer.withUnsafeBufferPointer { p in
+                var i = start
+                while i < end {
+                    if p[i] == 0x0A {
+                        lineNumber += 1
+                        var lineEnd = i
+                        if lineEnd > start, p[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+                        try body(UnsafeBufferPointer(rebasing: p[start..<lineEnd]), lineNumber)
+                        start = i + 1
+                    }
+                    i += 1
+                }
+                if eof, start < end {
+                    lineNumber += 1
+                    var lineEnd = end
+                    if p[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+                    try body(UnsafeBufferPointer(rebasing: p[start..<lineEnd]), lineNumber)
+                    start = end
+                }
+            }
+            if eof { return }
+        }
+    }
+}

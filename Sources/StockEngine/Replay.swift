@@ -1,0 +1,145 @@
+import Foundation
+import SQLite
+import StockDomain
+
+/// The state as of some position, with access to its document records (for explain).
+/// States other than the current one are rebuilt aside in a temporary database, which this
+/// object deletes when released.
+public final class StateView {
+    public let projection: Projection
+    public let journal: Journal
+    let documentsDB: Database
+    let temporaryPath: String?
+
+    init(projection: Projection, journal: Journal, documentsDB: Database, temporaryPath: String?) {
+        self.projection = projection
+        self.journal = journal
+        self.documentsDB = documentsDB
+        self.temporaryPath = temporaryPath
+    }
+
+    deinit {
+        if let temporaryPath {
+            for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: temporaryPath + suffix) }
+        }
+    }
+
+    /// Every document record whose frozen effects touch `cell`, with its key.
+    public func documents(touching cell: CellKey) throws -> [(DocumentKey, DocumentRecord)] {
+        let s = try documentsDB.prepare("SELECT kind, id, updated_seconds, updated_nanos, position, deleted, effects FROM documents ORDER BY position")
+        var result: [(DocumentKey, DocumentRecord)] = []
+        while try s.step() {
+            let record = SQLiteDocuments.decode(s, offset: 2)
+            guard record.effects.contains(where: { $0.cell == cell }),
+                  let kind = DocumentKind(rawValue: UInt8(truncatingIfNeeded: s.int(0))) else { continue }
+            result.append((DocumentKey(kind, s.int(1)), record))
+        }
+        return result
+    }
+}
+
+extension Journal {
+    /// The state as of `position` (nil: the current state).
+    public func state(at point: PointInTime? = nil) throws(EngineError) -> StateView {
+        let head = try head()
+        let target = try point.map { p throws(EngineError) in try resolve(p) } ?? head
+        do {
+            let current = try db.readTransaction { try ProjectionTables(db: db).load() }
+            if target == head && current.position == head {
+                return StateView(projection: current, journal: self, documentsDB: db, temporaryPath: nil)
+            }
+            return try rebuildAside(through: target)
+        } catch {
+            throw EngineError.database(error, path: path)
+        }
+    }
+
+    /// Folds the journal through `last` into a fresh temporary database.
+    func rebuildAside(through last: Int64) throws -> StateView {
+        let tmp = FileManager.default.temporaryDirectory
+            .appendingPathComponent("stocksync-replay-\(UUID().uuidString).db").path
+        let aside = try Database(path: tmp)
+        try aside.execute("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF")
+        try aside.execute("CREATE TABLE projection_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);" + Schema.projectionTables)
+        var projection = Projection()
+        try aside.writeTransaction {
+            var documents = try SQLiteDocuments(aside)
+            try db.readTransaction {
+                try fold(into: &projection, documents: &documents, through: last)
+            }
+            try documents.flush()
+        }
+        return StateView(projection: projection, journal: self, documentsDB: aside, temporaryPath: tmp)
+    }
+
+    /// Recovery: drops the projections and the outbox and rebuilds them from the journal alone.
+    @discardableResult
+    public func rebuild() throws(EngineError) -> Int64 {
+        do {
+            return try db.writeTransaction {
+                let tables = ProjectionTables(db: db)
+                try tables.clear()
+                var projection = Projection()
+                var documents = try SQLiteDocuments(db)
+                try fold(into: &projection, documents: &documents, through: .max)
+                try documents.flush()
+                try tables.save(&projection)
+                return projection.position
+            }
+        } catch {
+            throw EngineError.database(error, path: path)
+        }
+    }
+
+    /// Rebuilds the state aside and compares it with the inline state; returns the differences
+    /// (empty when identical), at most `limit` of them.
+    public func verify(limit: Int = 20) throws(EngineError) -> [String] {
+        do {
+            return try db.readTransaction {
+                let inline = try ProjectionTables(db: db).load()
+                let head = try db.scalarInt("SELECT max(position) FROM journal") ?? 0
+                let replayed = try rebuildAside(through: head)
+                var differences = Projection.differences(inline, replayed.projection, limit: limit)
+                if differences.count < limit {
+                    try db.execute("ATTACH DATABASE '\(replayed.temporaryPath!.replacingOccurrences(of: "'", with: "''"))' AS aside")
+                    defer { try? db.execute("DETACH DATABASE aside") }
+                    let q = try db.prepare("""
+                        SELECT 'inline', kind, id FROM (SELECT * FROM main.documents EXCEPT SELECT * FROM aside.documents)
+                        UNION ALL
+                        SELECT 'replayed', kind, id FROM (SELECT * FROM aside.documents EXCEPT SELECT * FROM main.documents)
+                        LIMIT \(limit - differences.count)
+                        """)
+                    while try q.step() {
+                        let kind = DocumentKind(rawValue: UInt8(truncatingIfNeeded: q.int(1)))?.label ?? "document"
+                        differences.append("document \(kind) \(q.int(2)): \(q.text(0)) record differs or is missing on the other side")
+                    }
+                }
+                return differences
+            }
+        } catch {
+            throw EngineError.database(error, path: path)
+        }
+    }
+}
+
+extension Projection {
+    /// Field-by-field differences between two projections, for `replay --verify`.
+    public static func differences(_ a: Projection, _ b: Projection, limit: Int = 20) -> [String] {
+        var out: [String] = []
+        func note(_ s: String) { if out.count < limit { out.append(s) } }
+        if a.position != b.position { note("position: inline \(a.position), replayed \(b.position)") }
+        func compare<K: Hashable & Comparable, V: Equatable>(_ name: String, _ x: [K: V], _ y: [K: V]) {
+            for key in Set(x.keys).union(y.keys).sorted() where x[key] != y[key] {
+                note("\(name) \(key): inline \(x[key].map { "\($0)" } ?? "absent"), replayed \(y[key].map { "\($0)" } ?? "absent")")
+                if out.count >= limit { return }
+            }
+        }
+        compare("variant", a.variants, b.variants)
+        compare("stock row", a.cells, b.cells)
+        compare("store", a.stores, b.stores)
+        compare("catalogue product", a.catalogue, b.catalogue)
+        compare("pending push", a.pending, b.pending)
+        compare("held value", a.held, b.held)
+        return out
+    }
+}

@@ -1,0 +1,205 @@
+import StockDomain
+
+/// One row of `stock`: a variant at a location, with each store at that location.
+public struct StockRow: Sendable {
+    public var variantID: VariantID
+    public var sku: String?
+    public var locationID: LocationID
+    public var cell: StockCell
+    public var stores: [StoreColumn]
+}
+
+/// What one store receives for one stock row.
+public struct StoreColumn: Sendable {
+    public var store: StoreID
+    public var stockSync: Bool
+    public var committedForSync: Quantity
+    public var synced: Int64
+    public var match: MatchResult
+}
+
+extension Projection {
+    /// Rows of `stock` (SPEC §2.6 rule 13), sorted by variant then location; with `store`,
+    /// only rows at its location with it alone; with `sku`, only variants carrying that SKU.
+    public func stockRows(store: StoreID? = nil, sku: String? = nil) throws(EngineError) -> [StockRow] {
+        var storeFilter: StoreState? = nil
+        if let store {
+            guard let state = stores[store], state.connected else {
+                throw EngineError(.badInput, "--store: unknown store '\(store)' (see 'stocksync store list')")
+            }
+            storeFilter = state
+        }
+        let connected = stores.values.filter(\.connected).sorted { $0.settings.store < $1.settings.store }
+        var rows: [StockRow] = []
+        for key in cells.keys.sorted() {
+            if let storeFilter, storeFilter.settings.locationID != key.location { continue }
+            let declaration = declaration(key.variant)
+            if let sku, declaration.sku != sku { continue }
+            let cell = cell(key)
+            let columns = (storeFilter.map { [$0] } ?? connected.filter { $0.settings.locationID == key.location }).map { state in
+                StoreColumn(store: state.settings.store, stockSync: state.settings.stockSync,
+                            committedForSync: cell.committedForSync(state.settings), synced: cell.synced(state.settings),
+                            match: match(key.variant, store: state.settings.store))
+            }
+            rows.append(StockRow(variantID: key.variant, sku: declaration.sku, locationID: key.location, cell: cell, stores: columns))
+        }
+        return rows
+    }
+}
+
+/// Renders command output: JSON exactly as SPEC §7 and the issues give it, and text for people.
+public enum Render {
+    public static func stockJSON(position: Int64, rows: [StockRow]) -> String {
+        var w = JSONWriter(capacity: 256 * max(1, rows.count))
+        w.beginObject()
+        w.key("position"); w.int(position)
+        w.key("variants"); w.beginArray()
+        for row in rows {
+            w.beginObject()
+            w.key("variant_id"); w.int(row.variantID)
+            w.key("sku"); w.optionalString(row.sku)
+            w.key("location_id"); w.int(row.locationID)
+            w.key("in_stock"); w.quantity(row.cell.inStock)
+            w.key("committed_total"); w.quantity(row.cell.committedTotal)
+            w.key("expected"); w.quantity(row.cell.expected)
+            w.key("stores"); w.beginArray()
+            for s in row.stores {
+                w.beginObject()
+                w.key("store"); w.string(s.store)
+                w.key("stock_sync"); w.bool(s.stockSync)
+                w.key("committed_for_sync"); w.quantity(s.committedForSync)
+                w.key("synced"); w.int(s.synced)
+                writeMatch(s.match, into: &w)
+                w.endObject()
+            }
+            w.endArray()
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        return w.text
+    }
+
+    static func writeMatch(_ match: MatchResult, into w: inout JSONWriter) {
+        switch match {
+        case .matched(let product, let kind):
+            w.key("match"); w.string(kind.rawValue)
+            w.key("woo_id"); w.int(product.wooID)
+            w.key("parent_id"); w.optionalInt(product.parentID)
+        case .none:
+            w.key("match"); w.string("none")
+            w.key("woo_id"); w.null()
+            w.key("parent_id"); w.null()
+        }
+    }
+
+    public static func stockText(position: Int64, rows: [StockRow]) -> String {
+        var lines = ["As of journal position \(position)"]
+        var table: [[String]] = [["VARIANT", "SKU", "LOCATION", "IN STOCK", "COMMITTED", "EXPECTED", "STORE", "SYNC", "COMMITTED FOR SYNC", "SYNCED", "MATCH"]]
+        for row in rows {
+            let base = [String(row.variantID), row.sku ?? "-", String(row.locationID), row.cell.inStock.description,
+                        row.cell.committedTotal.description, row.cell.expected.description]
+            if row.stores.isEmpty { table.append(base + ["-", "", "", "", ""]) }
+            for (i, s) in row.stores.enumerated() {
+                let prefix = i == 0 ? base : Array(repeating: "", count: base.count)
+                table.append(prefix + [s.store, s.stockSync ? "on" : "off", s.committedForSync.description, String(s.synced), describe(s.match)])
+            }
+        }
+        lines.append(contentsOf: columns(table))
+        return lines.joined(separator: "\n")
+    }
+
+    static func describe(_ match: MatchResult) -> String {
+        switch match {
+        case .matched(let p, let kind):
+            let target = p.parentID.map { "variation \(p.wooID) of \($0)" } ?? "product \(p.wooID)"
+            return "\(kind == .sku ? "SKU" : "WooCommerce id") → \(target)"
+        case .none(.takenBy(let v, let p, _)): return "none (product \(p.wooID) feeds variant \(v))"
+        case .none: return "none"
+        }
+    }
+
+    public static func outboxJSON(_ projection: Projection) -> String {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("pending"); w.beginArray()
+        for key in projection.pending.keys.sorted() {
+            let entry = projection.pending[key]!
+            w.beginObject()
+            w.key("store"); w.string(key.store)
+            w.key("woo_id"); w.int(key.wooID)
+            w.key("parent_id"); w.optionalInt(projection.catalogue[key]?.parentID)
+            w.key("quantity"); w.int(entry.quantity)
+            w.key("position"); w.int(entry.position)
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        return w.text
+    }
+
+    public static func outboxText(_ projection: Projection) -> String {
+        if projection.pending.isEmpty { return "Nothing pending." }
+        var table = [["STORE", "WOO ID", "PARENT", "SKU", "QUANTITY", "CAUSED BY POSITION"]]
+        for key in projection.pending.keys.sorted() {
+            let entry = projection.pending[key]!
+            let product = projection.catalogue[key]
+            table.append([key.store, String(key.wooID), product?.parentID.map(String.init) ?? "-", product?.sku ?? "-",
+                          String(entry.quantity), String(entry.position)])
+        }
+        return columns(table).joined(separator: "\n")
+    }
+
+    public static func storesJSON(_ projection: Projection, paused: (StoreID) -> Bool = { _ in false }) -> String {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("stores"); w.beginArray()
+        for state in projection.stores.values.filter(\.connected).sorted(by: { $0.settings.store < $1.settings.store }) {
+            let s = state.settings
+            w.beginObject()
+            w.key("store"); w.string(s.store)
+            w.key("url"); w.string(s.url)
+            w.key("location_id"); w.int(s.locationID)
+            w.key("stock_sync"); w.bool(s.stockSync)
+            w.key("katana_orders_reduce_stock"); w.bool(s.katanaOrdersReduceStock)
+            w.key("floor_at_zero"); w.bool(s.floorAtZero)
+            w.key("paused"); w.bool(paused(s.store))
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        return w.text
+    }
+
+    public static func storesText(_ projection: Projection) -> String {
+        let connected = projection.stores.values.filter(\.connected).sorted { $0.settings.store < $1.settings.store }
+        if connected.isEmpty { return "No stores connected." }
+        var table = [["STORE", "URL", "LOCATION", "STOCK SYNC", "KATANA ORDERS REDUCE STOCK", "FLOOR AT ZERO"]]
+        for state in connected {
+            let s = state.settings
+            table.append([s.store, s.url, String(s.locationID), s.stockSync ? "on" : "off",
+                          s.katanaOrdersReduceStock ? "on" : "off", s.floorAtZero ? "on" : "off"])
+        }
+        return columns(table).joined(separator: "\n")
+    }
+
+    /// Left-aligned columns separated by two spaces.
+    static func columns(_ rows: [[String]]) -> [String] {
+        guard let width = rows.map(\.count).max() else { return [] }
+        var widths = Array(repeating: 0, count: width)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        return rows.map { row in
+            row.enumerated().map { i, cell in
+                i == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count)
+            }.joined(separator: "  ").trimmingTrailingSpaces()
+        }
+    }
+}
+
+extension String {
+    func trimmingTrailingSpaces() -> String {
+        var s = Substring(self)
+        while s.last == " " { s = s.dropLast() }
+        return String(s)
+    }
+}

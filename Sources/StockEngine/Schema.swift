@@ -1,0 +1,112 @@
+import SQLite
+
+/// The database layout and its versions. `PRAGMA application_id` marks a stocksync file, so a
+/// foreign database is refused rather than written into; `user_version` is the schema version.
+enum Schema {
+    /// "STKS".
+    static let applicationID: Int64 = 0x5354_4B53
+    static let currentVersion: Int64 = 1
+
+    /// Forward migrations: entry i turns version i into version i+1.
+    static let migrations: [String] = [
+        // 0 → 1: the journal, the projections, the outbox.
+        """
+        CREATE TABLE journal (
+            position INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            at TEXT NOT NULL,
+            recorded_at INTEGER NOT NULL,
+            data TEXT NOT NULL
+        );
+        CREATE TABLE projection_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        \(projectionTables)
+        """,
+    ]
+
+    /// Tables derived from the journal; replay drops and rebuilds them.
+    static let projectionTableNames = ["variants", "cells", "stores", "catalogue", "outbox", "held", "documents"]
+
+    static let projectionTables = """
+        CREATE TABLE IF NOT EXISTS variants (variant_id INTEGER PRIMARY KEY, data TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS cells (
+            variant_id INTEGER NOT NULL, location_id INTEGER NOT NULL,
+            in_stock TEXT NOT NULL, committed_total TEXT NOT NULL, expected TEXT NOT NULL,
+            committed_sync TEXT NOT NULL, committed_sync_woocommerce TEXT NOT NULL,
+            PRIMARY KEY (variant_id, location_id)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS stores (
+            store TEXT PRIMARY KEY, url TEXT NOT NULL, location_id INTEGER NOT NULL, stock_sync INTEGER NOT NULL,
+            katana_orders_reduce_stock INTEGER NOT NULL, floor_at_zero INTEGER NOT NULL, connected INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS catalogue (
+            store TEXT NOT NULL, woo_id INTEGER NOT NULL, parent_id INTEGER, sku TEXT,
+            date_created TEXT, type TEXT, PRIMARY KEY (store, woo_id)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS outbox (
+            store TEXT NOT NULL, woo_id INTEGER NOT NULL, quantity INTEGER NOT NULL, position INTEGER NOT NULL,
+            PRIMARY KEY (store, woo_id)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS held (
+            store TEXT NOT NULL, woo_id INTEGER NOT NULL, quantity INTEGER NOT NULL,
+            PRIMARY KEY (store, woo_id)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS documents (
+            kind INTEGER NOT NULL, id INTEGER NOT NULL, updated_seconds INTEGER, updated_nanos INTEGER,
+            position INTEGER NOT NULL, deleted INTEGER NOT NULL, effects BLOB NOT NULL,
+            PRIMARY KEY (kind, id)) WITHOUT ROWID;
+        """
+
+    /// Checks that `db` is a stocksync database this build understands, creating or migrating
+    /// it when `writable`. A read-only open of an empty file is an error (nothing is created).
+    static func prepare(_ db: Database, writable: Bool) throws(EngineError) {
+        let appID: Int64
+        let version: Int64
+        let tableCount: Int64
+        do {
+            appID = try db.scalarInt("PRAGMA application_id") ?? 0
+            version = try db.scalarInt("PRAGMA user_version") ?? 0
+            tableCount = try db.scalarInt("SELECT count(*) FROM sqlite_master") ?? 0
+        } catch {
+            throw EngineError(.io, "\(db.path): not a readable SQLite database (\((error as? SQLiteError)?.message ?? "\(error)"))")
+        }
+        if appID != applicationID {
+            if tableCount > 0 || appID != 0 {
+                throw EngineError(.io, "\(db.path): not a stocksync database (it holds other data); refusing to touch it")
+            }
+            guard writable else { throw EngineError(.io, "\(db.path): database is empty") }
+        }
+        if version > currentVersion {
+            throw EngineError(.io, "\(db.path): database schema version \(version) is newer than this stocksync supports (\(currentVersion)); upgrade stocksync")
+        }
+        guard version < currentVersion else { return }
+        guard writable else {
+            throw EngineError(.io, "\(db.path): database schema version \(version) needs migrating; run a write command (ingest) first")
+        }
+        do {
+            try db.execute("PRAGMA journal_mode=WAL")
+            try db.writeTransaction {
+                // Re-read inside the lock: another process may have migrated meanwhile.
+                var v = try db.scalarInt("PRAGMA user_version") ?? 0
+                while v < currentVersion {
+                    try db.execute(migrations[Int(v)])
+                    v += 1
+                }
+                try db.execute("PRAGMA application_id = \(applicationID)")
+                try db.execute("PRAGMA user_version = \(currentVersion)")
+            }
+        } catch let error as SQLiteError {
+            throw error.isBusy ? EngineError(.temporary, "\(db.path): database is busy; try again") :
+                EngineError(.io, "\(db.path): cannot initialise database: \(error.message)")
+        } catch {
+            throw EngineError(.io, "\(db.path): cannot initialise database: \(error)")
+        }
+    }
+}
+
+extension EngineError {
+    /// Maps an SQLite failure to the exit-code classes of SPEC §7.
+    static func database(_ error: any Error, path: String) -> EngineError {
+        if let e = error as? EngineError { return e }
+        if let e = error as? SQLiteError {
+            if e.isBusy { return EngineError(.temporary, "\(path): database is busy (another writer holds it); try again") }
+            return EngineError(.io, "\(path): database error: \(e.message)")
+        }
+        return EngineError(.io, "\(path): \(error)")
+    }
+}

@@ -1,0 +1,187 @@
+import ArgumentParser
+import Foundation
+import StockEngine
+
+@main
+struct StockSync: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stocksync",
+        abstract: "Keeps WooCommerce stock levels true to Katana, from an append-only journal.",
+        subcommands: [Ingest.self, Stock.self, Explain.self, Outbox.self, Log.self, Replay.self, StoreCommand.self, Demo.self]
+    )
+}
+
+/// `--db PATH`, shared by every command (SPEC §7).
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The database file (default: $STOCKSYNC_DB, else ./stocksync.db).", valueName: "path"))
+    var db: String?
+
+    var path: String {
+        if let db { return db }
+        if let env = ProcessInfo.processInfo.environment["STOCKSYNC_DB"], !env.isEmpty { return env }
+        return "./stocksync.db"
+    }
+
+    func open(writable: Bool) throws(EngineError) -> Journal {
+        try Journal(path: path, writable: writable)
+    }
+}
+
+/// Runs a command body, turning engine errors into a message on stderr and the exit code of SPEC §7.
+func run(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as EngineError {
+        FileHandle.standardError.write(Data("stocksync: \(error.message)\n".utf8))
+        throw ExitCode(error.exitCode)
+    }
+}
+
+func emit(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}
+
+func parsePoint(_ text: String?) throws(EngineError) -> PointInTime? {
+    guard let text else { return nil }
+    guard let point = PointInTime.parse(text) else {
+        throw EngineError(.usage, "--at: '\(text)' is neither a position nor an RFC 3339 time with offset")
+    }
+    return point
+}
+
+struct Ingest: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Append JSON Lines events to the journal, all or nothing.")
+    @OptionGroup var database: DatabaseOptions
+    @Argument(help: ArgumentHelp("JSON Lines files; '-' reads standard input.", valueName: "file"))
+    var files: [String]
+
+    func validate() throws {
+        if files.isEmpty { throw ValidationError("name at least one file, or '-' for standard input") }
+    }
+
+    func run() throws {
+        try StockSync.run {
+            let journal = try database.open(writable: true)
+            let summary = try journal.ingest(files)
+            var line = "appended \(summary.appended), duplicates \(summary.duplicates)"
+            if let first = summary.firstPosition, let last = summary.lastPosition { line += " (positions \(first)–\(last))" }
+            emit(line)
+        }
+    }
+}
+
+extension StockSync {
+    static func run(_ body: () throws -> Void) throws { try stocksync.run(body) }
+}
+
+struct Stock: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The projected stock table: In stock, Committed, Expected and what each store receives.")
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "Only rows at this store's location, with this store alone.") var store: String?
+    @Option(help: "Only variants carrying this SKU.") var sku: String?
+    @Option(help: ArgumentHelp("A journal position, or an RFC 3339 time (what the engine knew then).", valueName: "position|time"))
+    var at: String?
+    @Flag(help: "JSON output.") var json = false
+
+    func run() throws {
+        try StockSync.run {
+            let journal = try database.open(writable: false)
+            let view = try journal.state(at: parsePoint(at))
+            let rows = try view.projection.stockRows(store: store, sku: sku)
+            emit(json ? Render.stockJSON(position: view.projection.position, rows: rows)
+                      : Render.stockText(position: view.projection.position, rows: rows))
+        }
+    }
+}
+
+struct Explain: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Why a store receives the number it does for a SKU.")
+    @OptionGroup var database: DatabaseOptions
+    @Argument(help: "The SKU (Katana variant code).") var sku: String?
+    @Option(help: "The store.") var store: String
+    @Option(help: "Explain a variant by id (for a variant without SKU).") var variant: Int64?
+    @Option(help: ArgumentHelp("A journal position, or an RFC 3339 time.", valueName: "position|time")) var at: String?
+
+    func validate() throws {
+        if (sku == nil) == (variant == nil) { throw ValidationError("give either a SKU or --variant ID") }
+    }
+
+    func run() throws {
+        try StockSync.run {
+            let journal = try database.open(writable: false)
+            let view = try journal.state(at: parsePoint(at))
+            let subject: StockEngine.Explain.Subject = sku.map { .sku($0) } ?? .variant(variant ?? 0)
+            emit(try StockEngine.Explain.render(subject, store: store, in: view))
+        }
+    }
+}
+
+struct Outbox: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Pending pushes: what each store will receive next.")
+    @OptionGroup var database: DatabaseOptions
+    @Flag(help: "JSON output.") var json = false
+
+    func run() throws {
+        try StockSync.run {
+            let view = try database.open(writable: false).state()
+            emit(json ? Render.outboxJSON(view.projection) : Render.outboxText(view.projection))
+        }
+    }
+}
+
+struct Log: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The journal, oldest first; --json writes the interchange format.")
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "Start at this position.") var from: Int64 = 1
+    @Option(help: "At most this many events.") var limit: Int64?
+    @Flag(help: "JSON Lines in the interchange format, with positions.") var json = false
+
+    func validate() throws {
+        if from < 0 { throw ValidationError("--from must be ≥ 0") }
+        if let limit, limit < 0 { throw ValidationError("--limit must be ≥ 0") }
+    }
+
+    func run() throws {
+        try StockSync.run {
+            let journal = try database.open(writable: false)
+            let last = limit.map { from + $0 - 1 } ?? .max
+            var out = ""
+            do {
+                try journal.forEachEvent(from: max(1, from), through: last) { position, event in
+                    if json {
+                        out += StockDomainBridge.line(event, position: position) + "\n"
+                    } else {
+                        out += "\(position)  \(event.at)  \(event.type.rawValue)  \(event.id)\n"
+                    }
+                    if out.utf8.count > 1 << 20 { FileHandle.standardOutput.write(Data(out.utf8)); out = "" }
+                }
+            } catch let e as EngineError { throw e } catch { throw EngineError(.io, "\(journal.path): \(error)") }
+            FileHandle.standardOutput.write(Data(out.utf8))
+        }
+    }
+}
+
+struct Replay: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Rebuild the projections and the outbox from the journal alone.")
+    @OptionGroup var database: DatabaseOptions
+    @Flag(help: "Rebuild aside and compare with the inline state; change nothing.") var verify = false
+
+    func run() throws {
+        try StockSync.run {
+            if verify {
+                let journal = try database.open(writable: false)
+                let differences = try journal.verify()
+                if differences.isEmpty {
+                    emit("replay --verify: inline state equals the replayed state at position \(try journal.head())")
+                } else {
+                    FileHandle.standardError.write(Data(("replay --verify: the inline state differs from the replayed state:\n" +
+                        differences.map { "  " + $0 }.joined(separator: "\n") + "\n").utf8))
+                    throw ExitCode(1)
+                }
+            } else {
+                let position = try database.open(writable: true).rebuild()
+                emit("replayed \(position) events; projections and outbox rebuilt")
+            }
+        }
+    }
+}

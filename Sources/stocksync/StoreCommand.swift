@@ -1,0 +1,152 @@
+import ArgumentParser
+import Foundation
+import StockDomain
+import StockEngine
+
+enum StockDomainBridge {
+    static func line(_ event: Event, position: Int64) -> String { EventCodec.encodeLine(event, position: position) }
+}
+
+/// `on` / `off` switches.
+enum Switch: String, ExpressibleByArgument, CaseIterable {
+    case on, off
+    var bool: Bool { self == .on }
+}
+
+struct StoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "store",
+        abstract: "Connect, reconfigure, disconnect and list WooCommerce stores.",
+        subcommands: [Connect.self, Reconfigure.self, Disconnect.self, List.self]
+    )
+
+    struct Settings: ParsableArguments {
+        @Option(help: "The store's base URL (https://shop.example.com).") var url: String?
+        @Option(help: "The Katana location whose stock this store receives.") var location: Int64?
+        @Option(name: .customLong("stock-sync"), help: "Push stock to this store: on|off.") var stockSync: Switch?
+        @Option(name: .customLong("katana-orders-reduce-stock"), help: "Orders created in Katana reduce what is pushed: on|off.")
+        var katanaOrdersReduceStock: Switch?
+        @Option(name: .customLong("floor-at-zero"), help: "Push 0 instead of negative values: on|off.") var floorAtZero: Switch?
+
+        func validateURL() throws(EngineError) {
+            guard let url else { return }
+            guard let c = URLComponents(string: url), let scheme = c.scheme?.lowercased(), ["http", "https"].contains(scheme),
+                  let host = c.host, !host.isEmpty else {
+                throw EngineError(.badInput, "--url: '\(url)' is not an http(s) URL with a host")
+            }
+        }
+    }
+
+    static func validateID(_ id: String) throws(EngineError) {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+        guard (1...64).contains(id.count), id.allSatisfy({ allowed.contains($0) }) else {
+            throw EngineError(.badInput, "store id '\(id)': use 1 to 64 letters, digits, '-', '_' or '.'")
+        }
+    }
+
+    static func event(_ payload: EventPayload) -> Event {
+        Event(id: UUID().uuidString.lowercased(), at: Instant.nowRFC3339(), payload: payload)
+    }
+
+    static func refuseOptOutWithoutSync(_ settings: StoreSettings, requested: Switch?) throws(EngineError) {
+        if requested == .on && !settings.stockSync {
+            throw EngineError(.badInput, "--katana-orders-reduce-stock on needs stock sync on (Katana's rule); add --stock-sync on")
+        }
+    }
+
+    struct Connect: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Connect a store. Nothing is pushed until stock changes or a resync.")
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "A short slug for the store (main, eu-shop).") var id: String
+        @OptionGroup var settings: Settings
+
+        func run() throws {
+            try stocksync.run {
+                try StoreCommand.validateID(id)
+                guard let url = settings.url else { throw EngineError(.usage, "store connect: --url is required") }
+                guard let location = settings.location else { throw EngineError(.usage, "store connect: --location is required") }
+                guard let sync = settings.stockSync else { throw EngineError(.usage, "store connect: --stock-sync on|off is required") }
+                try settings.validateURL()
+                let new = StoreSettings(store: id, url: url, locationID: location, stockSync: sync.bool,
+                                        katanaOrdersReduceStock: settings.katanaOrdersReduceStock?.bool ?? true,
+                                        floorAtZero: settings.floorAtZero?.bool ?? false)
+                try StoreCommand.refuseOptOutWithoutSync(new, requested: settings.katanaOrdersReduceStock)
+                let journal = try database.open(writable: true)
+                _ = try journal.write { appender in
+                    if appender.state.stores[id]?.connected == true {
+                        throw EngineError(.badInput, "store '\(id)' is already connected (use 'store reconfigure')")
+                    }
+                    try appender.append(StoreCommand.event(.storeConnected(new)))
+                }
+                emit("connected store '\(id)' (\(url), location \(location), stock sync \(sync.rawValue)); nothing is pushed until stock changes or 'resync'")
+            }
+        }
+    }
+
+    struct Reconfigure: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change a store's settings.")
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "The store.") var id: String
+        @OptionGroup var settings: Settings
+
+        func run() throws {
+            try stocksync.run {
+                try settings.validateURL()
+                let change = StoreChange(store: id, url: settings.url, locationID: settings.location,
+                                         stockSync: settings.stockSync?.bool,
+                                         katanaOrdersReduceStock: settings.katanaOrdersReduceStock?.bool,
+                                         floorAtZero: settings.floorAtZero?.bool)
+                let journal = try database.open(writable: true)
+                _ = try journal.write { appender in
+                    guard let state = appender.state.stores[id], state.connected else {
+                        throw EngineError(.badInput, "unknown store '\(id)' (see 'stocksync store list')")
+                    }
+                    try StoreCommand.refuseOptOutWithoutSync(change.applied(to: state.settings), requested: settings.katanaOrdersReduceStock)
+                    try appender.append(StoreCommand.event(.storeReconfigured(change)))
+                }
+                emit("reconfigured store '\(id)'")
+            }
+        }
+    }
+
+    struct Disconnect: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Disconnect a store; its pending pushes are dropped.")
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "The store.") var id: String
+
+        func run() throws {
+            try stocksync.run {
+                let journal = try database.open(writable: true)
+                _ = try journal.write { appender in
+                    guard appender.state.stores[id]?.connected == true else {
+                        throw EngineError(.badInput, "unknown store '\(id)' (see 'stocksync store list')")
+                    }
+                    try appender.append(StoreCommand.event(.storeDisconnected(id)))
+                }
+                emit("disconnected store '\(id)'")
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The connected stores and their settings.")
+        @OptionGroup var database: DatabaseOptions
+        @Flag(help: "JSON output.") var json = false
+
+        func run() throws {
+            try stocksync.run {
+                let view = try database.open(writable: false).state()
+                emit(json ? Render.storesJSON(view.projection) : Render.storesText(view.projection))
+            }
+        }
+    }
+}
+
+extension Instant {
+    static func nowRFC3339() -> String {
+        let t = Date().timeIntervalSince1970
+        let s = Int64(t.rounded(.down))
+        let text = Instant(seconds: s, nanoseconds: Int32((t - Double(s)) * 1e9)).description
+        return text
+    }
+}
