@@ -95,7 +95,9 @@ public final class Database {
         }
     }
 
+    /// Runs `body` in one read snapshot. Nested calls join the outer transaction.
     public func readTransaction<T>(_ body: () throws -> T) throws -> T {
+        if sqlite3_get_autocommit(handle) == 0 { return try body() }
         try execute("BEGIN DEFERRED")
         defer { try? execute("COMMIT") }
         return try body()

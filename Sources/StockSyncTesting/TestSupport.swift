@@ -1,0 +1,98 @@
+import Foundation
+
+/// A fresh directory under the system temporary directory, removed by `remove()`.
+public struct TemporaryDirectory: Sendable {
+    public let url: URL
+
+    public init(_ prefix: String = "stocksync-test") {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    public func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+
+    public func remove() { try? FileManager.default.removeItem(at: url) }
+}
+
+/// Where this checkout keeps things: fixtures and the built `stocksync` binary.
+public enum Checkout {
+    /// The package root, found from this source file's path.
+    public static let root: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    public static var fixtures: URL { root.appendingPathComponent("Fixtures") }
+
+    /// Every scenario directory under Fixtures/scenarios, sorted by name.
+    public static func scenarioNames() -> [String] {
+        let dir = fixtures.appendingPathComponent("scenarios")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        return names.filter { name in
+            FileManager.default.fileExists(atPath: dir.appendingPathComponent(name).appendingPathComponent("events.jsonl").path)
+        }.sorted()
+    }
+
+    public static func scenario(_ name: String) -> URL {
+        fixtures.appendingPathComponent("scenarios").appendingPathComponent(name)
+    }
+
+    /// The `stocksync` executable built beside the running tests.
+    public static func stocksyncBinary() -> String {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("stocksync").path
+        if FileManager.default.isExecutableFile(atPath: beside) { return beside }
+        for config in ["debug", "release"] {
+            let candidate = root.appendingPathComponent(".build/\(config)/stocksync").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return beside
+    }
+}
+
+/// The result of running a command to completion.
+public struct CommandResult: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+}
+
+/// Runs the real `stocksync` binary as a subprocess.
+public enum CLI {
+    @discardableResult
+    public static func run(_ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:]) throws -> CommandResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Checkout.stocksyncBinary())
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "STOCKSYNC_DB")
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        let input = Pipe()
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(stdin) }
+        try? input.fileHandleForWriting.close()
+        // Read both pipes concurrently so a full pipe never blocks the child.
+        let errData = LockedData()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            errData.set(err.fileHandleForReading.readDataToEndOfFile())
+            group.leave()
+        }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        return CommandResult(status: process.terminationStatus,
+                             stdout: String(decoding: outData, as: UTF8.self),
+                             stderr: String(decoding: errData.get(), as: UTF8.self))
+    }
+}
+
+final class LockedData: @unchecked Sendable {
+    private var data = Data()
+    private let lock = NSLock()
+    func set(_ d: Data) { lock.lock(); data = d; lock.unlock() }
+    func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
+}
