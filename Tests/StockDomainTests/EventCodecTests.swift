@@ -1,0 +1,78 @@
+import StockDomain
+import Testing
+
+@Suite("Event interchange format (SPEC §3.2)")
+struct EventCodecTests {
+    func error(_ line: String) -> EventError? {
+        do { _ = try EventCodec.decodeLine(line); return nil } catch { return error }
+    }
+
+    static let samples: [String] = [
+        #"{"id":"v","type":"variant.upserted","at":"2026-11-26T10:00:00Z","data":{"variant_id":1,"sku":"A","kind":"product","components":[{"variant_id":2,"quantity":"0.5"}],"woo_links":[{"store":"main","woo_id":9}]}}"#,
+        #"{"id":"vd","type":"variant.deleted","at":"2026-11-26T10:00:00Z","data":{"variant_id":1}}"#,
+        #"{"id":"so","type":"sales_order.upserted","at":"2026-11-26T10:00:00+01:00","data":{"order_id":5,"order_no":"SO-5","updated_at":"2026-11-26T10:00:00.5Z","status":"PARTIALLY_PACKED","location_id":1,"source":"woocommerce","store":"main","rows":[{"row_id":1,"variant_id":1,"quantity":3.50,"fulfilled_quantity":"1","location_id":2}]}}"#,
+        #"{"id":"sod","type":"sales_order.deleted","at":"2026-11-26T10:00:00Z","data":{"order_id":5}}"#,
+        #"{"id":"mo","type":"manufacturing_order.upserted","at":"2026-11-26T10:00:00Z","data":{"order_id":6,"updated_at":"2026-11-26T10:00:00Z","status":"DONE","location_id":1,"variant_id":1,"planned_quantity":4,"completed_quantity":3,"ingredients":[{"variant_id":2,"planned_quantity":"22.5","consumed_quantity":20}]}}"#,
+        #"{"id":"mod","type":"manufacturing_order.deleted","at":"2026-11-26T10:00:00Z","data":{"order_id":6}}"#,
+        #"{"id":"po","type":"purchase_order.upserted","at":"2026-11-26T10:00:00Z","data":{"order_id":7,"updated_at":"2026-11-26T10:00:00Z","status":"PARTIALLY_RECEIVED","location_id":1,"rows":[{"row_id":1,"variant_id":2,"quantity":100,"received_quantity":60,"conversion_rate":"0.5","location_id":3}]}}"#,
+        #"{"id":"pod","type":"purchase_order.deleted","at":"2026-11-26T10:00:00Z","data":{"order_id":7}}"#,
+        #"{"id":"sa","type":"stock_adjustment.upserted","at":"2026-11-26T10:00:00Z","data":{"adjustment_id":8,"updated_at":"2026-11-26T10:00:00Z","location_id":1,"rows":[{"variant_id":1,"quantity":-2}]}}"#,
+        #"{"id":"sad","type":"stock_adjustment.deleted","at":"2026-11-26T10:00:00Z","data":{"adjustment_id":8}}"#,
+        #"{"id":"st","type":"stock_transfer.upserted","at":"2026-11-26T10:00:00Z","data":{"transfer_id":9,"updated_at":"2026-11-26T10:00:00Z","status":"in_transit","source_location_id":1,"target_location_id":2,"rows":[{"variant_id":1,"quantity":1}]}}"#,
+        #"{"id":"std","type":"stock_transfer.deleted","at":"2026-11-26T10:00:00Z","data":{"transfer_id":9}}"#,
+        #"{"id":"ir","type":"inventory.reconciled","at":"2026-11-26T10:00:00Z","data":{"variant_id":1,"location_id":1,"in_stock":"7.00000"}}"#,
+        #"{"id":"sc","type":"store.connected","at":"2026-11-26T10:00:00Z","data":{"store":"main","url":"https://x.example","location_id":1,"stock_sync":true}}"#,
+        #"{"id":"sr","type":"store.reconfigured","at":"2026-11-26T10:00:00Z","data":{"store":"main","floor_at_zero":true}}"#,
+        #"{"id":"sdc","type":"store.disconnected","at":"2026-11-26T10:00:00Z","data":{"store":"main"}}"#,
+        #"{"id":"wp","type":"woo.product.upserted","at":"2026-11-26T10:00:00Z","data":{"store":"main","woo_id":11,"parent_id":10,"sku":"A","date_created":"2025-01-01T00:00:00","type":"variation"}}"#,
+        #"{"id":"wpd","type":"woo.product.deleted","at":"2026-11-26T10:00:00Z","data":{"store":"main","woo_id":11}}"#,
+        #"{"id":"wa","type":"woo.stock.acknowledged","at":"2026-11-26T10:00:00Z","data":{"store":"main","woo_id":11,"sent":5,"echoed":null}}"#,
+        #"{"id":"wr","type":"woo.stock.rejected","at":"2026-11-26T10:00:00Z","data":{"store":"main","woo_id":11,"sent":5,"code":"rest_invalid_param","status":400}}"#,
+        #"{"id":"rs","type":"store.resync_requested","at":"2026-11-26T10:00:00Z","data":{"store":"main"}}"#,
+    ]
+
+    @Test("every event type round-trips: decode, encode canonically, decode again; encoding is a fixed point")
+    func roundTrip() throws {
+        #expect(Set(Self.samples.map { try! EventCodec.decodeLine($0).type }).count == EventType.allCases.count)
+        for line in Self.samples {
+            let event = try EventCodec.decodeLine(line)
+            let canonical = EventCodec.encodeLine(event, position: nil)
+            let again = try EventCodec.decodeLine(canonical)
+            #expect(again == event, "\(line)")
+            #expect(EventCodec.encodeLine(again, position: nil) == canonical)
+        }
+    }
+
+    @Test("canonical export: decimals canonical, timestamps as given, defaults filled")
+    func canonical() throws {
+        let e = try EventCodec.decodeLine(Self.samples[2])
+        let line = EventCodec.encodeLine(e, position: 3)
+        #expect(line.hasPrefix(#"{"position":3,"id":"so","type":"sales_order.upserted","at":"2026-11-26T10:00:00+01:00""#))
+        #expect(line.contains(#""quantity":"3.5","fulfilled_quantity":"1""#))
+        #expect(line.contains(#""updated_at":"2026-11-26T10:00:00.5Z""#))
+        let store = EventCodec.encodeLine(try EventCodec.decodeLine(Self.samples[13]), position: nil)
+        #expect(store.contains(#""katana_orders_reduce_stock":true,"floor_at_zero":false"#))
+    }
+
+    @Test("bad input names the field and the problem")
+    func errors() {
+        #expect(error(#"{"id":"x","type":"nope","at":"2026-11-26T10:00:00Z","data":{}}"#)?.field == "type")
+        #expect(error(#"{"id":"x","type":"sales_order.upserted","at":"2026-11-26T10:00:00Z","data":{"order_id":1,"updated_at":"2026-11-26T10:00:00Z","status":"SHIPPED","location_id":1,"source":"katana","rows":[]}}"#)
+            .map { $0.field == "data.status" && $0.message.contains("unknown status 'SHIPPED'") } == true)
+        #expect(error(#"{"id":"x","type":"variant.deleted","at":"2026-11-26T10:00:00Z","data":{"variant_id":"1"}}"#)?.field == "data.variant_id")
+        #expect(error(#"{"id":"x","type":"variant.deleted","at":"2026-11-26T10:00:00Z","data":{"variant_id":1.5}}"#)?.field == "data.variant_id")
+        #expect(error(#"{"id":"x","type":"variant.deleted","at":"2026-11-26T10:00:00Z","data":{}}"#)?.message == "missing")
+        #expect(error(#"{"id":"x","type":"variant.deleted","at":"yesterday","data":{"variant_id":1}}"#)?.field == "at")
+        #expect(error(#"{"id":"","type":"variant.deleted","at":"2026-11-26T10:00:00Z","data":{"variant_id":1}}"#)?.field == "id")
+        #expect(error(#"{"id":"x","type":"stock_adjustment.upserted","at":"2026-11-26T10:00:00Z","data":{"adjustment_id":1,"updated_at":"2026-11-26T10:00:00Z","location_id":1,"rows":[{"variant_id":1,"quantity":true}]}}"#)?.field == "data.rows[0].quantity")
+        #expect(error(#"{"id":"x","type":"purchase_order.upserted","at":"2026-11-26T10:00:00Z","data":{"order_id":1,"updated_at":"2026-11-26T10:00:00Z","status":"DRAFT","location_id":1,"rows":[{"row_id":1,"variant_id":1,"quantity":1,"conversion_rate":0}]}}"#)?.field == "data.rows[0].conversion_rate")
+        #expect(error(#"{"id":"x""#)?.field == nil)
+        #expect(error("[1,2]") != nil)
+    }
+
+    @Test("§3.2: unknown fields are ignored (forward compatibility)")
+    func unknownFields() throws {
+        let e = try EventCodec.decodeLine(#"{"id":"x","type":"variant.deleted","at":"2026-11-26T10:00:00Z","extra":1,"data":{"variant_id":1,"future":{"a":[1]}}}"#)
+        #expect(e.payload == .variantDeleted(1))
+    }
+}

@@ -1,0 +1,241 @@
+import StockDomain
+import Testing
+
+/// Folds interchange lines into a projection with documents in memory: the pure domain, no I/O.
+struct Fold {
+    var projection = Projection()
+    var documents = InMemoryDocuments()
+    var position: Int64 = 0
+
+    init(_ lines: [String] = []) throws { try apply(lines) }
+
+    mutating func apply(_ lines: [String]) throws {
+        for line in lines {
+            position += 1
+            try projection.apply(try EventCodec.decodeLine(line), at: position, documents: &documents)
+        }
+    }
+
+    func cell(_ v: VariantID, _ l: LocationID) -> StockCell { projection.cell(CellKey(v, l)) }
+    func pending(_ store: StoreID, _ woo: WooID) -> PendingPush? { projection.pending[ProductKey(store, woo)] }
+    func settings(_ store: StoreID) -> StoreSettings { projection.stores[store]!.settings }
+}
+
+/// An interchange line. Ids do not matter to the fold (duplicates are the journal's business).
+func ev(_ type: String, _ data: String) -> String {
+    #"{"id":"t","type":"\#(type)","at":"2026-11-26T10:00:00Z","data":{\#(data)}}"#
+}
+func connect(_ s: String, _ loc: Int, _ extra: String = "") -> String {
+    ev("store.connected", #""store":"\#(s)","url":"https://\#(s).example","location_id":\#(loc),"stock_sync":true\#(extra)"#)
+}
+func product(_ s: String, _ woo: Int, _ sku: String, date: String = "2025-01-01T00:00:00", parent: Int = 0) -> String {
+    ev("woo.product.upserted", #""store":"\#(s)","woo_id":\#(woo),"parent_id":\#(parent),"sku":"\#(sku)","date_created":"\#(date)""#)
+}
+func variant(_ v: Int, _ sku: String?, _ extra: String = "") -> String {
+    ev("variant.upserted", #""variant_id":\#(v),"sku":\#(sku.map { "\"\($0)\"" } ?? "null"),"kind":"product"\#(extra)"#)
+}
+func reconcile(_ v: Int, _ l: Int, _ q: String) -> String {
+    ev("inventory.reconciled", #""variant_id":\#(v),"location_id":\#(l),"in_stock":"\#(q)""#)
+}
+func salesOrder(_ id: Int, _ status: String, source: String = "katana", updated: String = "2026-11-26T10:00:00Z", rows: String, loc: Int = 1) -> String {
+    ev("sales_order.upserted", #""order_id":\#(id),"updated_at":"\#(updated)","status":"\#(status)","location_id":\#(loc),"source":"\#(source)","rows":[\#(rows)]"#)
+}
+func adjustment(_ id: Int, _ v: Int, _ q: String, updated: String = "2026-11-26T10:00:00Z", loc: Int = 1) -> String {
+    ev("stock_adjustment.upserted", #""adjustment_id":\#(id),"updated_at":"\#(updated)","location_id":\#(loc),"rows":[{"variant_id":\#(v),"quantity":\#(q)}]"#)
+}
+func ack(_ s: String, _ woo: Int, _ sent: Int, _ echoed: Int?) -> String {
+    ev("woo.stock.acknowledged", #""store":"\#(s)","woo_id":\#(woo),"sent":\#(sent),"echoed":\#(echoed.map(String.init) ?? "null")"#)
+}
+/// One store "main" at location 1, product 11 "A" fed by variant 1.
+let basic = [connect("main", 1), product("main", 11, "A"), variant(1, "A")]
+
+@Suite("Domain rules, folded without I/O (SPEC §2)")
+struct ProjectionRuleTests {
+    @Test("§2.2 synced = floor(in_stock − committed_for_sync), negatives pushed as they are")
+    func syncedQuantity() throws {
+        let f = try Fold(basic + [reconcile(1, 1, "2.5"), salesOrder(1, "PENDING", rows: #"{"row_id":1,"variant_id":1,"quantity":3}"#)])
+        #expect(f.cell(1, 1).synced(f.settings("main")) == -1)
+        #expect(f.pending("main", 11)?.quantity == -1)
+    }
+
+    @Test("§2.2 floor_at_zero pushes 0 instead of a negative value")
+    func floorAtZero() throws {
+        let f = try Fold([connect("main", 1, #","floor_at_zero":true"#), product("main", 11, "A"), variant(1, "A"),
+                          salesOrder(1, "PENDING", rows: #"{"row_id":1,"variant_id":1,"quantity":3}"#)])
+        #expect(f.cell(1, 1).synced(f.settings("main")) == 0)
+    }
+
+    @Test("§2.6 rule 1: a kit's sale commits the kit for sync and its components only in committed_total")
+    func rule1Kits() throws {
+        let f = try Fold(basic + [variant(2, "C"), variant(1, "A", #","components":[{"variant_id":2,"quantity":3}]"#), reconcile(2, 1, "10"),
+                                  salesOrder(1, "PARTIALLY_DELIVERED", rows: #"{"row_id":1,"variant_id":1,"quantity":2,"fulfilled_quantity":1}"#)])
+        #expect(f.cell(1, 1).committedSync == Quantity(1))
+        #expect(f.cell(1, 1).inStock == .zero)
+        #expect(f.cell(2, 1).committedTotal == Quantity(3))
+        #expect(f.cell(2, 1).committedSync == .zero)
+        #expect(f.cell(2, 1).inStock == Quantity(7))
+    }
+
+    @Test("§2.6 rule 2: effects are frozen when applied; a recipe change does not alter what is removed")
+    func rule2Frozen() throws {
+        var f = try Fold(basic + [variant(2, "C"), variant(3, "D"), variant(1, "A", #","components":[{"variant_id":2,"quantity":1}]"#),
+                                  salesOrder(1, "PENDING", rows: #"{"row_id":1,"variant_id":1,"quantity":2}"#)])
+        try f.apply([variant(1, "A", #","components":[{"variant_id":3,"quantity":1}]"#), ev("sales_order.deleted", #""order_id":1"#)])
+        #expect(f.cell(2, 1).committedTotal == .zero, "the component committed at application is released")
+        #expect(f.cell(3, 1).committedTotal == .zero, "the new recipe's component was never committed")
+    }
+
+    @Test("§2.6 rule 3: PACKED has no open rest even with fulfilled below quantity; explicit fulfilled counts while PENDING")
+    func rule3OpenRest() throws {
+        let f = try Fold(basic + [salesOrder(1, "PACKED", rows: #"{"row_id":1,"variant_id":1,"quantity":5,"fulfilled_quantity":2}"#),
+                                  salesOrder(2, "PENDING", rows: #"{"row_id":1,"variant_id":1,"quantity":5,"fulfilled_quantity":1}"#)])
+        #expect(f.cell(1, 1).committedSync == Quantity(4))
+        #expect(f.cell(1, 1).inStock == Quantity(-3))
+    }
+
+    @Test("§2.6 rule 4: manufacturing ingredient quantities are totals, not per unit")
+    func rule4Ingredients() throws {
+        let f = try Fold(basic + [ev("manufacturing_order.upserted", #""order_id":1,"updated_at":"2026-11-26T10:00:00Z","status":"IN_PROGRESS","location_id":1,"variant_id":1,"planned_quantity":10,"ingredients":[{"variant_id":2,"planned_quantity":"4.5"}]"#)])
+        #expect(f.cell(2, 1).committedTotal == Quantity.parse("4.5"))
+        #expect(f.cell(1, 1).expected == Quantity(10))
+    }
+
+    @Test("§2.6 rule 5: purchase conversion applies to expected and in_stock; DRAFT has no effect")
+    func rule5Purchase() throws {
+        var f = try Fold(basic + [ev("purchase_order.upserted", #""order_id":1,"updated_at":"2026-11-26T10:00:00Z","status":"DRAFT","location_id":1,"rows":[{"row_id":1,"variant_id":1,"quantity":10,"conversion_rate":"2.5"}]"#)])
+        #expect(f.cell(1, 1).expected == .zero)
+        try f.apply([ev("purchase_order.upserted", #""order_id":1,"updated_at":"2026-11-26T11:00:00Z","status":"PARTIALLY_RECEIVED","location_id":1,"rows":[{"row_id":1,"variant_id":1,"quantity":10,"received_quantity":2,"conversion_rate":"2.5"}]"#)])
+        #expect(f.cell(1, 1).expected == Quantity(20))
+        #expect(f.cell(1, 1).inStock == Quantity(5))
+    }
+
+    @Test("§2.6 rule 6: in transit lowers the source only; received raises the target too")
+    func rule6Transfers() throws {
+        var f = try Fold(basic + [ev("stock_transfer.upserted", #""transfer_id":1,"updated_at":"2026-11-26T10:00:00Z","status":"in_transit","source_location_id":1,"target_location_id":2,"rows":[{"variant_id":1,"quantity":4}]"#)])
+        #expect(f.cell(1, 1).inStock == Quantity(-4))
+        #expect(f.cell(1, 2).inStock == .zero)
+        try f.apply([ev("stock_transfer.upserted", #""transfer_id":1,"updated_at":"2026-11-26T11:00:00Z","status":"received","source_location_id":1,"target_location_id":2,"rows":[{"variant_id":1,"quantity":4}]"#)])
+        #expect(f.cell(1, 1).inStock == Quantity(-4))
+        #expect(f.cell(1, 2).inStock == Quantity(4))
+    }
+
+    @Test("§2.6 rule 7: a reconciliation's correction stays when earlier documents change")
+    func rule7Reconciliation() throws {
+        var f = try Fold(basic + [adjustment(1, 1, "5"), reconcile(1, 1, "12")])
+        try f.apply([adjustment(1, 1, "2", updated: "2026-11-26T11:00:00Z")])
+        #expect(f.cell(1, 1).inStock == Quantity(9))
+    }
+
+    @Test("§2.6 rule 8: older snapshots and snapshots after a deletion change nothing; equal instants apply")
+    func rule8OutOfOrder() throws {
+        var f = try Fold(basic + [adjustment(1, 1, "5", updated: "2026-11-26T11:00:00Z")])
+        try f.apply([adjustment(1, 1, "9", updated: "2026-11-26T12:00:00+02:00")])
+        #expect(f.cell(1, 1).inStock == Quantity(5))
+        try f.apply([adjustment(1, 1, "6", updated: "2026-11-26T11:00:00.000Z")])
+        #expect(f.cell(1, 1).inStock == Quantity(6))
+        try f.apply([ev("stock_adjustment.deleted", #""adjustment_id":1"#), adjustment(1, 1, "7", updated: "2027-01-01T00:00:00Z")])
+        #expect(f.cell(1, 1).inStock == .zero)
+    }
+
+    @Test("§2.6 rule 9: the opt-out counts exactly source 'woocommerce', from any store")
+    func rule9OptOut() throws {
+        let f = try Fold([connect("main", 1, #","katana_orders_reduce_stock":false"#),
+                          salesOrder(1, "PENDING", source: "woocommerce", rows: #"{"row_id":1,"variant_id":1,"quantity":2}"#),
+                          salesOrder(2, "PENDING", source: "WooCommerce", rows: #"{"row_id":1,"variant_id":1,"quantity":3}"#),
+                          salesOrder(3, "PENDING", source: "katana", rows: #"{"row_id":1,"variant_id":1,"quantity":4}"#)])
+        #expect(f.cell(1, 1).committedForSync(f.settings("main")) == Quantity(2))
+        #expect(f.cell(1, 1).committedTotal == Quantity(9))
+    }
+
+    @Test("§2.6 rule 10: state contradictions are errors; dispatcher events for a disconnected store are no-ops")
+    func rule10Stores() throws {
+        var f = try Fold(basic)
+        #expect(throws: EventError.self) { try f.apply([connect("main", 1)]) }
+        var g = try Fold(basic)
+        #expect(throws: EventError.self) { try g.apply([ev("store.reconfigured", #""store":"nope","floor_at_zero":true"#)]) }
+        var h = try Fold(basic)
+        #expect(throws: EventError.self) { try h.apply([product("ghost", 1, "A")]) }
+        var k = try Fold(basic + [ev("store.disconnected", #""store":"main""#)])
+        try k.apply([ack("main", 11, 5, 5), ev("woo.product.deleted", #""store":"main","woo_id":11"#)])
+        #expect(k.projection.catalogue[ProductKey("main", 11)] != nil)
+        #expect(k.projection.held.isEmpty)
+    }
+
+    @Test("§2.6 rule 11: a trigger back to the held value removes the pending entry")
+    func rule11BackToHeld() throws {
+        var f = try Fold(basic + [reconcile(1, 1, "10"), ack("main", 11, 10, 10), adjustment(1, 1, "1")])
+        #expect(f.pending("main", 11)?.quantity == 11)
+        try f.apply([ev("stock_adjustment.deleted", #""adjustment_id":1"#)])
+        #expect(f.pending("main", 11) == nil)
+    }
+
+    @Test("§2.6 rule 11: an acknowledgement keeps a newer target and re-enqueues after a race")
+    func rule11Ack() throws {
+        var f = try Fold(basic + [reconcile(1, 1, "10"), adjustment(1, 1, "1")])
+        try f.apply([ack("main", 11, 10, 10)])
+        #expect(f.pending("main", 11)?.quantity == 11, "a newer target stays")
+        // Race: 11 is sent and in flight; meanwhile the value goes back to the held 10 (entry removed).
+        var g = try Fold(basic + [reconcile(1, 1, "10"), ack("main", 11, 10, 10), adjustment(1, 1, "1"),
+                                  ev("stock_adjustment.deleted", #""adjustment_id":1"#)])
+        #expect(g.pending("main", 11) == nil)
+        let before = g.position
+        try g.apply([ack("main", 11, 11, 11)])
+        #expect(g.pending("main", 11) == PendingPush(quantity: 10, position: before + 1), "the store holds 11 but should hold 10")
+    }
+
+    @Test("§2.6 rule 11: the trigger is the net change of the whole event")
+    func rule11Net() throws {
+        var f = try Fold(basic + [reconcile(1, 1, "10"), ack("main", 11, 10, 10)])
+        // One adjustment raising and lowering the same variant: net zero, no trigger.
+        try f.apply([ev("stock_adjustment.upserted", #""adjustment_id":5,"updated_at":"2026-11-26T10:00:00Z","location_id":1,"rows":[{"variant_id":1,"quantity":3},{"variant_id":1,"quantity":-3}]"#)])
+        #expect(f.pending("main", 11) == nil)
+    }
+
+    @Test("§2.4: connecting, SKU changes and catalogue changes push nothing; resync pushes everything")
+    func triggers() throws {
+        var f = try Fold([variant(1, "A"), reconcile(1, 1, "4"), connect("main", 1), product("main", 11, "A"), variant(1, "A")])
+        #expect(f.projection.pending.isEmpty)
+        try f.apply([ev("store.resync_requested", #""store":"main""#)])
+        #expect(f.pending("main", 11)?.quantity == 4)
+    }
+
+    @Test("§2.5 matching: exact case-sensitive SKU, latest date, highest id on ties, then woo_links")
+    func matching() throws {
+        let f = try Fold([connect("main", 1), product("main", 11, "a"), product("main", 12, "A", date: "2025-01-01T00:00:00"),
+                          product("main", 13, "A", date: "2025-01-01T00:00:00Z"), product("main", 14, "B"),
+                          variant(1, "A"), variant(2, "Z", #","woo_links":[{"store":"main","woo_id":99},{"store":"main","woo_id":14}]"#)])
+        #expect(f.projection.match(1, store: "main") == .matched(f.projection.catalogue[ProductKey("main", 13)]!, .sku))
+        #expect(f.projection.match(2, store: "main").product?.wooID == 14)
+    }
+
+    @Test("§2.6 rule 12: one variant per product — SKU beats link, then the lowest variant id")
+    func rule12() throws {
+        let f = try Fold([connect("main", 1), product("main", 11, "A"), variant(3, "A"), variant(2, "A"),
+                          variant(1, "Q", #","woo_links":[{"store":"main","woo_id":11}]"#)])
+        #expect(f.projection.match(2, store: "main").product?.wooID == 11)
+        guard case .none(.takenBy(let by, _, _)) = f.projection.match(3, store: "main") else { Issue.record("3 matched"); return }
+        #expect(by == 2)
+        #expect(f.projection.match(1, store: "main").product == nil)
+    }
+
+    @Test("§2.6 rule 13: rows exist for every named cell, zeros included, and never disappear")
+    func rule13Rows() throws {
+        var f = try Fold(basic + [ev("purchase_order.upserted", #""order_id":1,"updated_at":"2026-11-26T10:00:00Z","status":"DRAFT","location_id":3,"rows":[{"row_id":1,"variant_id":8,"quantity":1}]"#)])
+        try f.apply([ev("purchase_order.deleted", #""order_id":1"#)])
+        #expect(f.projection.cells[CellKey(8, 3)] == StockCell())
+    }
+
+    @Test("§2.6 rule 15: negative quantities are refused on order rows, accepted on adjustments")
+    func rule15Signs() throws {
+        #expect(throws: EventError.self) { try EventCodec.decodeLine(salesOrder(1, "PENDING", rows: #"{"row_id":1,"variant_id":1,"quantity":-1}"#)) }
+        let f = try Fold(basic + [adjustment(1, 1, "-2")])
+        #expect(f.cell(1, 1).inStock == Quantity(-2))
+    }
+
+    @Test("§2.6 rule 16: a kit without stock of its own is pushed negative while orders are open")
+    func rule16KitNegative() throws {
+        let f = try Fold(basic + [variant(1, "A", #","components":[{"variant_id":2,"quantity":1}]"#), reconcile(2, 1, "50"),
+                                  salesOrder(1, "PENDING", rows: #"{"row_id":1,"variant_id":1,"quantity":2}"#)])
+        #expect(f.pending("main", 11)?.quantity == -2)
+    }
+}

@@ -1,0 +1,75 @@
+import StockDomain
+import Testing
+
+@Suite("Exact decimal quantities (SPEC §2.2, §3.2)")
+struct QuantityTests {
+    func q(_ s: String) -> Quantity? { Quantity.parse(s) }
+    func number(_ s: String) -> Result<Quantity, QuantityError> {
+        var t = s
+        return t.withUTF8 { Quantity.parse($0, allowExponent: true) }
+    }
+
+    @Test("decimal strings and JSON numbers read to the same exact value")
+    func forms() throws {
+        #expect(q("7.00000") == Quantity(7))
+        #expect(try number("7").get() == Quantity(7))
+        #expect(try number("2.5").get() == q("2.50"))
+        #expect(try number("1e3").get() == Quantity(1000))
+        #expect(try number("-0.5E1").get() == Quantity(-5))
+        #expect(q("0.1")!.adding(q("0.2")!) == q("0.3"), "no binary floating point")
+    }
+
+    @Test("at most 15 integer and 9 fractional digits are accepted")
+    func limits() {
+        #expect(q("999999999999999.999999999") != nil)
+        #expect(q("1000000000000000") == nil)
+        #expect(q("0.0000000001") == nil)
+        #expect(q("0.1000000000") != nil, "trailing zeros do not count")
+        #expect(q("abc") == nil)
+        #expect(q("1.") == nil)
+        #expect(q("") == nil)
+        if case .failure(let e) = number("1.0000000001") { #expect(e.description.contains("9 fractional")) } else { Issue.record("accepted") }
+    }
+
+    @Test("canonical text: no exponent, no trailing zeros")
+    func canonical() {
+        #expect(q("10.000")!.description == "10")
+        #expect(q("-3")!.description == "-3")
+        #expect(q("2.50")!.description == "2.5")
+        #expect(q("-0.000000001")!.description == "-0.000000001")
+        #expect(Quantity.zero.description == "0")
+        #expect(q("-0")!.description == "0")
+    }
+
+    @Test("floor goes toward minus infinity (pushed values, SPEC §2.2)")
+    func floor() {
+        #expect(q("2.99")!.floor == 2)
+        #expect(q("-0.5")!.floor == -1)
+        #expect(q("-3")!.floor == -3)
+        #expect(q("0")!.floor == 0)
+    }
+
+    @Test("products of two inputs are exact (purchase conversion, kit components)")
+    func multiply() {
+        #expect(q("0.333333333")!.multiplied(by: Quantity(3)) == q("0.999999999"))
+        #expect(q("1.5")!.multiplied(by: q("2.5")!) == q("3.75"))
+        let tiny = q("0.000000001")!.multiplied(by: q("0.000000001")!)!
+        #expect(tiny.description == "0.000000000000000001")
+        #expect(q("999999999999999")!.multiplied(by: q("999999999999999")!) == nil, "overflow is reported, not wrapped")
+    }
+}
+
+@Suite("Timestamps compare as instants (SPEC §2.6 rule 8)")
+struct InstantTests {
+    @Test("offsets are honoured; text order is not instant order")
+    func offsets() throws {
+        let a = try #require(Instant.parse("2026-11-26T12:00:00+02:00"))
+        let b = try #require(Instant.parse("2026-11-26T11:00:00Z"))
+        #expect(a < b)
+        #expect(Instant.parse("2026-11-26T11:00:00.000Z") == b)
+        #expect(Instant.parse("2026-11-26T11:00:00") == nil, "an event timestamp needs an offset")
+        #expect(Instant.parse("2026-11-26T11:00:00", offsetOptional: true) == b, "WooCommerce dates without offset are UTC")
+        #expect(Instant.parse("2026-02-30T00:00:00Z") == nil)
+        #expect(Instant.parse("2026-11-26T10:00:00.123456789Z")!.nanoseconds == 123_456_789)
+    }
+}
