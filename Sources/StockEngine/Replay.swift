@@ -44,9 +44,12 @@ extension Journal {
         let head = try head()
         let target = try point.map { p throws(EngineError) in try resolve(p) } ?? head
         do {
-            let current = try db.readTransaction { try ProjectionTables(db: db).load() }
-            if target == head && current.position == head {
-                return StateView(projection: current, journal: self, documentsDB: db, temporaryPath: nil)
+            if target == head {
+                // Lost or stale projection tables are not fatal: the journal alone answers.
+                let current = try? db.readTransaction { try ProjectionTables(db: db).load() }
+                if let current, current.position == head {
+                    return StateView(projection: current, journal: self, documentsDB: db, temporaryPath: nil)
+                }
             }
             return try rebuildAside(through: target)
         } catch {
