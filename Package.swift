@@ -29,7 +29,7 @@ let package = Package(
             dependencies: ["StockEngine", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Helpers shared by tests and the benchmark: history generator, fixture runner, subprocesses.
-        .target(name: "StockSyncTesting", dependencies: ["StockEngine", "StockDomain"]),
+        .target(name: "StockSyncTesting", dependencies: ["StockEngine", "StockDomain", "SQLite"]),
         .executableTarget(
             name: "stocksync-bench",
             dependencies: ["StockEngine", "StockSyncTesting", "SQLite"],

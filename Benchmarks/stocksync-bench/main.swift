@@ -1,1 +1,154 @@
-print("stub")
+// stocksync-bench: measures ingest, replay and point-in-time query throughput on a seeded
+// synthetic history, beside a bare-SQLite baseline on the same rows in the same run.
+//
+//   swift run -c release stocksync-bench [--events N] [--seed S] [--json] [--keep DIR]
+import Foundation
+import SQLite
+import StockDomain
+import StockEngine
+import StockSyncTesting
+
+struct Options {
+    var events = 1_000_000
+    var seed: UInt64 = 42
+    var json = false
+    var keep: String? = nil
+
+    init(_ args: [String]) {
+        var i = 0
+        func value() -> String {
+            i += 1
+            guard i < args.count else { fail("missing value for \(args[i - 1])") }
+            return args[i]
+        }
+        while i < args.count {
+            switch args[i] {
+            case "--events": events = Int(value()) ?? { fail("--events takes an integer") }()
+            case "--seed": seed = UInt64(value()) ?? { fail("--seed takes an integer") }()
+            case "--json": json = true
+            case "--keep": keep = value()
+            case "-h", "--help":
+                print("usage: stocksync-bench [--events N] [--seed S] [--json] [--keep DIR]")
+                exit(0)
+            default: fail("unknown argument \(args[i])")
+            }
+            i += 1
+        }
+    }
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("stocksync-bench: \(message)\n".utf8))
+    exit(64)
+}
+
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+func peakRSSBytes() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return usage.ru_maxrss * 1024
+}
+
+func log(_ s: String, _ quiet: Bool) { if !quiet { FileHandle.standardError.write(Data((s + "\n").utf8)) } }
+
+let options = Options(Array(CommandLine.arguments.dropFirst()))
+let dir = options.keep.map { URL(fileURLWithPath: $0) } ?? FileManager.default.temporaryDirectory.appendingPathComponent("stocksync-bench-\(UUID().uuidString)")
+try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+defer { if options.keep == nil { try? FileManager.default.removeItem(at: dir) } }
+
+// 1. Generate the history (10,000 variants, 3 locations, 2 stores), streamed to a file.
+let historyPath = dir.appendingPathComponent("history.jsonl").path
+FileManager.default.createFile(atPath: historyPath, contents: nil)
+guard let out = FileHandle(forWritingAtPath: historyPath) else { fail("cannot write \(historyPath)") }
+var generator = HistoryGenerator(seed: options.seed, shape: .init(variants: 10_000, locations: 3, stores: 2))
+var buffer = ""
+var lines = 0
+for line in generator.preamble() where lines < options.events { buffer += line + "\n"; lines += 1 }
+while lines < options.events {
+    buffer += generator.next() + "\n"
+    lines += 1
+    if buffer.utf8.count > 1 << 20 { out.write(Data(buffer.utf8)); buffer = "" }
+}
+out.write(Data(buffer.utf8))
+try out.close()
+log("generated \(lines) events", options.json)
+
+// 2. Ingest: parse + validate + append + projections + outbox, one transaction.
+let dbPath = dir.appendingPathComponent("bench.db").path
+let journal = try Journal(path: dbPath, writable: true)
+var summary: Journal.AppendSummary!
+let ingestSeconds = try seconds { summary = try journal.ingest([historyPath]) }
+log("ingest: \(summary.appended) appended, \(summary.duplicates) duplicates in \(String(format: "%.2f", ingestSeconds)) s", options.json)
+
+// 3. Replay: rebuild projections and outbox from the journal alone.
+let head = try journal.head()
+let replaySeconds = try seconds { try journal.rebuild() }
+log("replay: \(head) events in \(String(format: "%.2f", replaySeconds)) s", options.json)
+
+// 4. A point-in-time stock query (half-way through the journal).
+var rowCount = 0
+let stockAtSeconds = try seconds {
+    let view = try journal.state(at: .position(head / 2))
+    rowCount = try view.projection.stockRows().count
+}
+log("stock --at \(head / 2): \(rowCount) rows in \(String(format: "%.0f", stockAtSeconds * 1000)) ms", options.json)
+let peak = peakRSSBytes()
+
+// 5. Bare SQLite on the same rows: one prepared INSERT in batched transactions, one SELECT loop.
+let baseline = try Database(path: dir.appendingPathComponent("baseline.db").path)
+try baseline.execute("PRAGMA journal_mode=WAL")
+try baseline.execute("CREATE TABLE t (position INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, at TEXT NOT NULL, recorded_at INTEGER NOT NULL, data TEXT NOT NULL)")
+let source = try Database(path: dbPath, mode: .readOnly)
+let read = try source.prepare("SELECT position, id, type, at, recorded_at, data FROM journal WHERE position > ? ORDER BY position LIMIT 100000")
+let insert = try baseline.prepare("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?)")
+var insertSeconds = 0.0
+var last: Int64 = 0
+while true {
+    var rows: [(Int64, String, String, String, Int64, String)] = []
+    try read.bind([.integer(last)])
+    while try read.step() { rows.append((read.int(0), read.text(1), read.text(2), read.text(3), read.int(4), read.text(5))) }
+    if rows.isEmpty { break }
+    last = rows.last!.0
+    insertSeconds += try seconds {
+        try baseline.writeTransaction {
+            for r in rows {
+                insert.reset()
+                insert.bind(r.0, at: 1); insert.bind(r.1, at: 2); insert.bind(r.2, at: 3)
+                insert.bind(r.3, at: 4); insert.bind(r.4, at: 5); insert.bind(r.5, at: 6)
+                try insert.step()
+            }
+        }
+    }
+}
+var selected = 0
+var bytes = 0
+let selectSeconds = try seconds {
+    let s = try baseline.prepare("SELECT position, id, type, at, recorded_at, data FROM t ORDER BY position")
+    while try s.step() {
+        selected += 1
+        bytes &+= s.withBytes(5) { $0.count } + s.text(1).utf8.count
+    }
+}
+
+let ingestRate = Double(lines) / ingestSeconds
+let replayRate = Double(head) / replaySeconds
+let insertRate = Double(head) / insertSeconds
+let selectRate = Double(selected) / selectSeconds
+
+if options.json {
+    print(#"{"events":\#(lines),"ingest_events_per_s":\#(Int(ingestRate)),"replay_events_per_s":\#(Int(replayRate)),"stock_at_ms":\#(Int((stockAtSeconds * 1000).rounded())),"sqlite_insert_rows_per_s":\#(Int(insertRate)),"sqlite_select_rows_per_s":\#(Int(selectRate)),"peak_rss_bytes":\#(peak)}"#)
+} else {
+    func pct(_ a: Double, _ b: Double) -> String { String(format: "%.0f%%", 100 * a / b) }
+    print("events                  \(lines) (\(head) appended, \(summary.duplicates) duplicates)")
+    print("ingest                  \(Int(ingestRate)) events/s   (\(pct(ingestRate, insertRate)) of bare SQLite insert)")
+    print("replay                  \(Int(replayRate)) events/s   (\(pct(replayRate, selectRate)) of bare SQLite select)")
+    print("stock --at \(head / 2)    \(Int((stockAtSeconds * 1000).rounded())) ms (\(rowCount) rows)")
+    print("bare SQLite insert      \(Int(insertRate)) rows/s")
+    print("bare SQLite select      \(Int(selectRate)) rows/s")
+    print("peak RSS                \(peak / 1_048_576) MiB")
+}

@@ -231,7 +231,8 @@ public enum PointInTime: Sendable, Equatable {
 }
 
 extension Instant {
-    static var now: Instant {
+    /// The wall-clock time now.
+    public static var now: Instant {
         let t = Date().timeIntervalSince1970
         let seconds = Int64(t.rounded(.down))
         return Instant(seconds: seconds, nanoseconds: Int32((t - Double(seconds)) * 1e9))

@@ -45,7 +45,7 @@ struct StoreCommand: ParsableCommand {
     }
 
     static func event(_ payload: EventPayload) -> Event {
-        Event(id: UUID().uuidString.lowercased(), at: Instant.nowRFC3339(), payload: payload)
+        Event(id: UUID().uuidString.lowercased(), at: Instant.now.description, payload: payload)
     }
 
     static func refuseOptOutWithoutSync(_ settings: StoreSettings, requested: Switch?) throws(EngineError) {
@@ -139,14 +139,5 @@ struct StoreCommand: ParsableCommand {
                 emit(json ? Render.storesJSON(view.projection) : Render.storesText(view.projection))
             }
         }
-    }
-}
-
-extension Instant {
-    static func nowRFC3339() -> String {
-        let t = Date().timeIntervalSince1970
-        let s = Int64(t.rounded(.down))
-        let text = Instant(seconds: s, nanoseconds: Int32((t - Double(s)) * 1e9)).description
-        return text
     }
 }

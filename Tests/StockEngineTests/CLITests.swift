@@ -1,0 +1,224 @@
+import Foundation
+import StockDomain
+import StockEngine
+import StockSyncTesting
+import Testing
+
+/// The `stocksync` command line as a user meets it: exit codes and messages of SPEC §7,
+/// all-or-nothing ingest, JSON shapes, point-in-time queries. Runs the real binary.
+@Suite("stocksync CLI (SPEC §7)", .serialized)
+struct CLITests {
+    let tmp = TemporaryDirectory("stocksync-cli")
+    var db: String { tmp.path("s.db") }
+
+    func write(_ name: String, _ lines: [String]) throws -> String {
+        let path = tmp.path(name)
+        try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func journalCount() throws -> Int64 { try Journal(path: db, writable: false).head() }
+
+    static let connect = #"{"id":"c1","type":"store.connected","at":"2026-11-26T10:00:00Z","data":{"store":"main","url":"https://shop.example.com","location_id":1,"stock_sync":true}}"#
+    static let product = #"{"id":"p1","type":"woo.product.upserted","at":"2026-11-26T10:00:00Z","data":{"store":"main","woo_id":11,"parent_id":0,"sku":"A","date_created":"2025-01-01T00:00:00"}}"#
+    static let variant = #"{"id":"v1","type":"variant.upserted","at":"2026-11-26T10:00:00Z","data":{"variant_id":1,"sku":"A","kind":"product"}}"#
+    static let adjust = #"{"id":"a1","type":"stock_adjustment.upserted","at":"2026-11-26T10:00:00Z","data":{"adjustment_id":1,"updated_at":"2026-11-26T10:00:00Z","location_id":1,"rows":[{"variant_id":1,"quantity":"7.50"}]}}"#
+
+    @Test("read-only commands on a missing database exit 74 and create nothing")
+    func missingDatabase() throws {
+        for args in [["stock"], ["outbox"], ["log"], ["store", "list"], ["explain", "A", "--store", "main"], ["replay", "--verify"]] {
+            let r = try CLI.run(args + ["--db", db])
+            #expect(r.status == 74, "\(args)")
+            #expect(r.stderr.contains(db))
+        }
+        #expect(!FileManager.default.fileExists(atPath: db))
+        tmp.remove()
+    }
+
+    @Test("ingest prints the appended and duplicate counts; duplicates are never errors")
+    func ingestCounts() throws {
+        let file = try write("a.jsonl", [Self.connect, Self.product, "", Self.variant, Self.adjust, Self.adjust])
+        let r = try CLI.run(["ingest", "--db", db, file])
+        #expect(r.status == 0)
+        #expect(r.stdout.hasPrefix("appended 4, duplicates 1"))
+        let again = try CLI.run(["ingest", "--db", db, file])
+        #expect(again.stdout.hasPrefix("appended 0, duplicates 5"))
+        tmp.remove()
+    }
+
+    @Test("a bad line anywhere appends nothing from the whole call and names file, line and field (65)")
+    func badLineAppendsNothing() throws {
+        let good = try write("good.jsonl", [Self.connect, Self.product])
+        let bad = try write("bad.jsonl", [Self.variant, #"{"id":"x","type":"stock_adjustment.upserted","at":"2026-11-26T10:00:00Z","data":{"adjustment_id":1,"updated_at":"2026-11-26T10:00:00Z","location_id":"one","rows":[]}}"#])
+        let r = try CLI.run(["ingest", "--db", db, good, bad])
+        #expect(r.status == 65)
+        #expect(r.stderr.contains("bad.jsonl:2"))
+        #expect(r.stderr.contains("data.location_id"))
+        #expect(try journalCount() == 0)
+        tmp.remove()
+    }
+
+    @Test("bad input of every kind: invalid JSON, wrong type, unknown type and status, state contradictions")
+    func badInputKinds() throws {
+        _ = try CLI.run(["ingest", "--db", db, try write("base.jsonl", [Self.connect])])
+        let cases: [(String, String)] = [
+            ("{not json", "invalid JSON"),
+            (#"{"id":"x","type":"variant.deleted","at":"2026-11-26T10:00:00Z","data":{"variant_id":"1"}}"#, "data.variant_id"),
+            (#"{"id":"x","type":"sales_order.shipped","at":"2026-11-26T10:00:00Z","data":{}}"#, "unknown event type"),
+            (#"{"id":"x","type":"purchase_order.upserted","at":"2026-11-26T10:00:00Z","data":{"order_id":1,"updated_at":"2026-11-26T10:00:00Z","status":"OPEN","location_id":1,"rows":[]}}"#, "unknown status 'OPEN'"),
+            (#"{"id":"x","type":"store.connected","at":"2026-11-26T10:00:00Z","data":{"store":"main","url":"https://x.example","location_id":1,"stock_sync":true}}"#, "already connected"),
+            (#"{"id":"x","type":"woo.product.upserted","at":"2026-11-26T10:00:00Z","data":{"store":"ghost","woo_id":1,"parent_id":0,"sku":"A","date_created":null}}"#, "unknown store 'ghost'"),
+        ]
+        for (i, (line, message)) in cases.enumerated() {
+            let r = try CLI.run(["ingest", "--db", db, try write("bad\(i).jsonl", [line])])
+            #expect(r.status == 65, "\(line)")
+            #expect(r.stderr.contains("bad\(i).jsonl:1"), "\(r.stderr)")
+            #expect(r.stderr.contains(message), "\(r.stderr)")
+        }
+        #expect(try journalCount() == 1)
+        let missing = try CLI.run(["ingest", "--db", db, tmp.path("nope.jsonl")])
+        #expect(missing.status == 74)
+        tmp.remove()
+    }
+
+    @Test("a corrupt, foreign or newer-schema database file is refused with 74")
+    func badDatabases() throws {
+        let corrupt = tmp.path("corrupt.db")
+        try Data(repeating: 0x41, count: 4096).write(to: URL(fileURLWithPath: corrupt))
+        #expect(try CLI.run(["stock", "--db", corrupt]).status == 74)
+        #expect(try CLI.run(["ingest", "--db", corrupt, try write("c.jsonl", [Self.connect])]).status == 74)
+
+        let foreign = tmp.path("foreign.db")
+        let f = try SQLiteFixture(path: foreign)
+        try f.execute("CREATE TABLE customers (id INTEGER)")
+        let r = try CLI.run(["ingest", "--db", foreign, try write("c2.jsonl", [Self.connect])])
+        #expect(r.status == 74)
+        #expect(r.stderr.contains("not a stocksync database"))
+
+        _ = try CLI.run(["ingest", "--db", db, try write("c3.jsonl", [Self.connect])])
+        try SQLiteFixture(path: db).execute("PRAGMA user_version = 99")
+        let newer = try CLI.run(["stock", "--db", db])
+        #expect(newer.status == 74)
+        #expect(newer.stderr.contains("newer"))
+        tmp.remove()
+    }
+
+    @Test("stock --json has exactly the keys of the issue; --store and --sku filter; --at takes positions and times")
+    func stockJSON() throws {
+        _ = try CLI.run(["ingest", "--db", db, try write("a.jsonl", [Self.connect, Self.product, Self.variant, Self.adjust])])
+        let r = try CLI.run(["stock", "--db", db, "--json"])
+        #expect(r.status == 0)
+        #expect(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) ==
+            #"{"position":4,"variants":[{"variant_id":1,"sku":"A","location_id":1,"in_stock":"7.5","committed_total":"0","expected":"0","stores":[{"store":"main","stock_sync":true,"committed_for_sync":"0","synced":7,"match":"sku","woo_id":11,"parent_id":null}]}]}"#)
+        let atZero = try CLI.run(["stock", "--db", db, "--json", "--at", "0"])
+        #expect(atZero.stdout.hasPrefix(#"{"position":0,"variants":[]}"#))
+        let atThree = try CLI.run(["stock", "--db", db, "--json", "--at", "3"])
+        #expect(atThree.stdout.hasPrefix(#"{"position":3,"variants":[]}"#))
+        #expect(try CLI.run(["stock", "--db", db, "--at", "5"]).status == 65)
+        #expect(try CLI.run(["stock", "--db", db, "--at=-1"]).status == 65)
+        #expect(try CLI.run(["stock", "--db", db, "--at", "yesterday"]).status == 64)
+        let before = try CLI.run(["stock", "--db", db, "--json", "--at", "2000-01-01T00:00:00Z"])
+        #expect(before.stdout.hasPrefix(#"{"position":0,"#))
+        let after = try CLI.run(["stock", "--db", db, "--json", "--at", "2999-01-01T00:00:00+01:00"])
+        #expect(after.stdout.hasPrefix(#"{"position":4,"#))
+        #expect(try CLI.run(["stock", "--db", db, "--json", "--sku", "B"]).stdout.hasPrefix(#"{"position":4,"variants":[]}"#))
+        #expect(try CLI.run(["stock", "--db", db, "--store", "ghost"]).status == 65)
+        let outbox = try CLI.run(["outbox", "--db", db, "--json"])
+        #expect(outbox.stdout.trimmingCharacters(in: .whitespacesAndNewlines) ==
+            #"{"pending":[{"store":"main","woo_id":11,"parent_id":null,"quantity":7,"position":4}]}"#)
+        tmp.remove()
+    }
+
+    @Test("--at TIME means the last event recorded at or before it; one ingest call is never split")
+    func atRecordedTime() throws {
+        _ = try CLI.run(["ingest", "--db", db, try write("a.jsonl", [Self.connect, Self.product, Self.variant])])
+        let between = Instant.now
+        Thread.sleep(forTimeInterval: 0.01)
+        _ = try CLI.run(["ingest", "--db", db, try write("b.jsonl", [Self.adjust])])
+        let r = try CLI.run(["stock", "--db", db, "--json", "--at", between.description])
+        #expect(r.stdout.hasPrefix(#"{"position":3,"#), "\(r.stdout)\(r.stderr)")
+        tmp.remove()
+    }
+
+    @Test("log --json | ingest - into a new database reproduces the same state")
+    func logRoundTrip() throws {
+        _ = try CLI.run(["ingest", "--db", db, Checkout.fixtures.appendingPathComponent("demo/history.jsonl").path])
+        let exported = try CLI.run(["log", "--db", db, "--json"])
+        let copy = tmp.path("copy.db")
+        let r = try CLI.run(["ingest", "--db", copy, "-"], stdin: Data(exported.stdout.utf8))
+        #expect(r.status == 0)
+        for args in [["stock", "--json"], ["outbox", "--json"], ["store", "list", "--json"]] {
+            #expect(try CLI.run(args + ["--db", db]).stdout == CLI.run(args + ["--db", copy]).stdout)
+        }
+        #expect(try CLI.run(["log", "--db", copy, "--json"]).stdout == exported.stdout)
+        let page = try CLI.run(["log", "--db", db, "--json", "--from", "3", "--limit", "2"])
+        #expect(page.stdout.split(separator: "\n").map { $0.hasPrefix(#"{"position":3"#) || $0.hasPrefix(#"{"position":4"#) } == [true, true])
+        tmp.remove()
+    }
+
+    @Test("store commands: validation of §2.1 and §2.6 rule 10, list --json shape, STOCKSYNC_DB")
+    func storeCommands() throws {
+        let env = ["STOCKSYNC_DB": db]
+        #expect(try CLI.run(["store", "connect", "main", "--url", "https://shop.example.com", "--location", "1", "--stock-sync", "on"], environment: env).status == 0)
+        #expect(try CLI.run(["store", "connect", "main", "--url", "https://shop.example.com", "--location", "1", "--stock-sync", "on"], environment: env).status == 65)
+        let refused = try CLI.run(["store", "connect", "test", "--url", "https://t.example.com", "--location", "2", "--stock-sync", "off", "--katana-orders-reduce-stock", "on"], environment: env)
+        #expect(refused.status == 65)
+        #expect(try CLI.run(["store", "connect", "bad", "--url", "ftp://x", "--location", "2", "--stock-sync", "off"], environment: env).status == 65)
+        #expect(try CLI.run(["store", "connect", "test", "--url", "https://t.example.com", "--location", "2", "--stock-sync", "off"], environment: env).status == 0)
+        #expect(try CLI.run(["store", "reconfigure", "test", "--katana-orders-reduce-stock", "on"], environment: env).status == 65)
+        #expect(try CLI.run(["store", "reconfigure", "test", "--stock-sync", "on", "--katana-orders-reduce-stock", "off"], environment: env).status == 0)
+        #expect(try CLI.run(["store", "reconfigure", "ghost", "--floor-at-zero", "on"], environment: env).status == 65)
+        #expect(try CLI.run(["store", "disconnect", "main"], environment: env).status == 0)
+        #expect(try CLI.run(["store", "disconnect", "main"], environment: env).status == 65)
+        let list = try CLI.run(["store", "list", "--json"], environment: env)
+        #expect(list.stdout.trimmingCharacters(in: .whitespacesAndNewlines) ==
+            #"{"stores":[{"store":"test","url":"https://t.example.com","location_id":2,"stock_sync":true,"katana_orders_reduce_stock":false,"floor_at_zero":false,"paused":false}]}"#)
+        let log = try CLI.run(["log", "--json"], environment: env)
+        #expect(!log.stdout.contains("consumer"), "no secrets in the journal")
+        tmp.remove()
+    }
+
+    @Test("explain shows the calculation and the match; an unknown SKU exits 65")
+    func explain() throws {
+        _ = try CLI.run(["ingest", "--db", db, Checkout.fixtures.appendingPathComponent("demo/history.jsonl").path])
+        let r = try CLI.run(["explain", "DESK-OAK", "--store", "main", "--db", db])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("Synced = floor(19 − 5) = 14"))
+        #expect(r.stdout.contains("sales order SO-1002"))
+        #expect(r.stdout.contains("component of a kit"))
+        #expect(r.stdout.contains("Match: SKU \"DESK-OAK\" → WooCommerce product 501"))
+        let eu = try CLI.run(["explain", "CHAIR-BLK", "--store", "eu-shop", "--db", db])
+        #expect(eu.stdout.contains("not from WooCommerce"))
+        #expect(eu.stdout.contains("also carrying the SKU"))
+        let past = try CLI.run(["explain", "DESK-OAK", "--store", "main", "--db", db, "--at", "30"])
+        #expect(past.stdout.contains("as of journal position 30"))
+        #expect(try CLI.run(["explain", "NOPE", "--store", "main", "--db", db]).status == 65)
+        #expect(try CLI.run(["explain", "--variant", "104", "--store", "main", "--db", db]).stdout.contains("linked WooCommerce id 530"))
+        tmp.remove()
+    }
+
+    @Test("replay rebuilds lost projection tables; replay --verify detects tampering (exit 1)")
+    func replayRecovery() throws {
+        _ = try CLI.run(["ingest", "--db", db, Checkout.fixtures.appendingPathComponent("demo/history.jsonl").path])
+        let expected = try CLI.run(["stock", "--db", db, "--json"]).stdout
+        let sql = try SQLiteFixture(path: db)
+        try sql.execute("DROP TABLE cells; DROP TABLE outbox")
+        #expect(try CLI.run(["stock", "--db", db, "--json"]).stdout == expected, "reads fall back to the journal")
+        #expect(try CLI.run(["replay", "--db", db]).status == 0)
+        #expect(try CLI.run(["stock", "--db", db, "--json"]).stdout == expected)
+        #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 0)
+        try sql.execute("UPDATE cells SET in_stock = '999' WHERE variant_id = 101 AND location_id = 1")
+        let verify = try CLI.run(["replay", "--verify", "--db", db])
+        #expect(verify.status == 1)
+        #expect(verify.stderr.contains("stock row"))
+        tmp.remove()
+    }
+
+    @Test("demo runs on embedded defaults and shows pushes and an explain")
+    func demo() throws {
+        let r = try CLI.run(["demo"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("What each store would receive next"))
+        #expect(r.stdout.contains("Synced = floor(19 − 5) = 14"))
+    }
+}
