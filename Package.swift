@@ -20,7 +20,7 @@ let package = Package(
         // A thin, typed layer over SQLite: connections, prepared statements, transactions.
         .target(name: "SQLite", dependencies: ["CSQLite"]),
         // The pure domain: quantities, events, the fold, matching, the outbox rule. No I/O.
-        .target(name: "StockDomain"),
+        .target(name: "StockDomain", swiftSettings: [.unsafeFlags(["-cross-module-optimization"])]),
         // The journal in SQLite, inline projections, replay, queries, explain.
         .target(name: "StockEngine", dependencies: ["StockDomain", "SQLite"]),
         // The command-line interface.

@@ -78,6 +78,32 @@ out.write(Data(buffer.utf8))
 try out.close()
 log("generated \(lines) events", options.json)
 
+// Phase breakdown (text output only): decoding alone, and the fold alone with documents in memory.
+var decodeSeconds = 0.0, foldSeconds = 0.0
+if !options.json {
+    var decoded: [Event] = []
+    decoded.reserveCapacity(min(lines, 200_000))
+    let sampleLimit = 200_000
+    let reader = try String(contentsOfFile: historyPath, encoding: .utf8)
+    var sampled = 0
+    decodeSeconds = seconds {
+        for line in reader.split(separator: "\n") where sampled < sampleLimit {
+            if let e = try? EventCodec.decodeLine(String(line)) { decoded.append(e) }
+            sampled += 1
+        }
+    }
+    decodeSeconds *= Double(lines) / Double(max(1, sampled))
+    var projection = Projection()
+    var documents = InMemoryDocuments()
+    var seen = Set<String>()
+    foldSeconds = seconds {
+        for (i, e) in decoded.enumerated() where seen.insert(e.id).inserted {
+            try? projection.apply(e, at: Int64(i + 1), documents: &documents)
+        }
+    }
+    foldSeconds *= Double(lines) / Double(max(1, decoded.count))
+}
+
 // 2. Ingest: parse + validate + append + projections + outbox, one transaction.
 let dbPath = dir.appendingPathComponent("bench.db").path
 let journal = try Journal(path: dbPath, writable: true)
@@ -148,6 +174,8 @@ if options.json {
     print("ingest                  \(Int(ingestRate)) events/s   (\(pct(ingestRate, insertRate)) of bare SQLite insert)")
     print("replay                  \(Int(replayRate)) events/s   (\(pct(replayRate, selectRate)) of bare SQLite select)")
     print("stock --at \(head / 2)    \(Int((stockAtSeconds * 1000).rounded())) ms (\(rowCount) rows)")
+    print("  of which decode       \(Int(Double(lines) / decodeSeconds)) events/s alone")
+    print("  of which fold         \(Int(Double(lines) / foldSeconds)) events/s alone (documents in memory)")
     print("bare SQLite insert      \(Int(insertRate)) rows/s")
     print("bare SQLite select      \(Int(selectRate)) rows/s")
     print("peak RSS                \(peak / 1_048_576) MiB")

@@ -155,12 +155,14 @@ public struct JSONReader {
         mutating func string() throws(JSONSyntaxError) -> String {
             index += 1
             let start = index
-            // Fast path: no escapes.
+            // Fast path: no escapes; ASCII needs no UTF-8 validation beyond what was scanned.
+            var ascii = true
             while index < bytes.count {
                 let c = bytes[index]
                 if c == UInt8(ascii: "\"") {
                     let s = UnsafeBufferPointer(rebasing: bytes[start..<index])
                     index += 1
+                    if ascii { return String(decoding: s, as: UTF8.self) }
                     guard let text = String(validating: s, as: UTF8.self) else {
                         throw JSONSyntaxError(offset: start, message: "invalid UTF-8 in string")
                     }
@@ -168,6 +170,7 @@ public struct JSONReader {
                 }
                 if c == UInt8(ascii: "\\") { break }
                 if c < 0x20 { throw fail("control character in string") }
+                if c >= 0x80 { ascii = false }
                 index += 1
             }
             var out = Array(UnsafeBufferPointer(rebasing: bytes[start..<index]))

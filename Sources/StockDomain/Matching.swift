@@ -55,14 +55,7 @@ extension Projection {
     /// Among a store's products with this exact SKU: the latest `date_created` (null is oldest),
     /// ties broken by the highest id.
     public func bestProduct(sku: String, store: StoreID) -> WooProduct? {
-        guard let ids = productsBySKU[store]?[sku] else { return nil }
-        var best: WooProduct? = nil
-        for id in ids {
-            guard let p = catalogue[ProductKey(store, id)] else { continue }
-            guard let current = best else { best = p; continue }
-            if Projection.isNewer(p, than: current) { best = p }
-        }
-        return best
+        bestBySKU[store]?[sku]
     }
 
     /// Every product carrying this exact SKU in the store, newest first (for explain).

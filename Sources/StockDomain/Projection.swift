@@ -55,8 +55,15 @@ public struct Projection: Sendable {
     var variantsBySKU: [String: Set<VariantID>] = [:]
     var linkers: [ProductKey: Set<VariantID>] = [:]
     var productsBySKU: [StoreID: [String: Set<WooID>]] = [:]
+    /// The winning product per store and SKU (latest date, highest id), kept on catalogue changes.
+    var bestBySKU: [StoreID: [String: WooProduct]] = [:]
     /// Cells touched by the event being applied, with their values before it.
     var touched: [CellKey: StockCell] = [:]
+    /// Matches computed since the last variant, catalogue or store change; matching is pure
+    /// in those, and triggers ask for the same few popular variants again and again.
+    var matchCache: [StoreID: [VariantID: (generation: Int, result: MatchResult)]] = [:]
+    /// Bumped on every variant or catalogue change: older memo entries are stale (O(1) invalidation).
+    var matchGeneration = 0
 
     public init() {}
 
@@ -90,6 +97,12 @@ public struct Projection: Sendable {
     /// state (SPEC §2.6 rule 10); the caller then discards the whole call (one transaction).
     public mutating func apply<D: DocumentStore>(_ event: Event, at position: Int64, documents: inout D) throws {
         touched.removeAll(keepingCapacity: true)
+        switch event.type {
+        case .variantUpserted, .variantDeleted, .wooProductUpserted, .wooProductDeleted:
+            // Matching depends on variants and catalogues only, never on store settings.
+            matchGeneration += 1
+        default: break
+        }
         switch event.payload {
         case .variantUpserted(let declaration):
             undeclare(declaration.variantID)
@@ -167,7 +180,7 @@ public struct Projection: Sendable {
             guard let old = catalogue[key] else { break }
             removeProduct(old)
             changes.products.insert(key)
-            forgetProducts { $0 == key }
+            forget(key)
         case .wooStockAcknowledged(let ack):
             let key = ProductKey(ack.store, ack.wooID)
             guard try isConnectedDispatcherTarget(ack.store), catalogue[key] != nil else { break }
@@ -178,8 +191,8 @@ public struct Projection: Sendable {
             if pending[key]?.quantity == rejection.sent { removePending(key) }
         case .storeResyncRequested(let store):
             guard try isConnectedDispatcherTarget(store), let settings = stores[store]?.settings, settings.stockSync else { break }
-            for id in variants.keys.sorted() {
-                guard case .matched(let product, _) = match(id, store: store) else { continue }
+            for id in variants.keys {
+                guard case .matched(let product, _) = cachedMatch(id, store: store) else { continue }
                 let key = ProductKey(store, product.wooID)
                 pending[key] = PendingPush(quantity: cell(CellKey(id, settings.locationID)).synced(settings), position: position)
                 changes.pending.insert(key)
@@ -218,7 +231,6 @@ public struct Projection: Sendable {
         guard let v = c[field].adding(amount) else { throw DocumentEffects.overflow("data") }
         c[field] = v
         cells[key] = c
-        changes.cells.insert(key)
     }
 
     /// A push is considered only where In stock or a store's committed_for_sync changed, net,
@@ -226,6 +238,7 @@ public struct Projection: Sendable {
     mutating func fireTriggers(position: Int64) throws {
         guard !touched.isEmpty else { return }
         for (key, before) in touched {
+            changes.cells.insert(key)
             let after = cell(key)
             let inStockChanged = before.inStock != after.inStock
             let allChanged = before.committedSync != after.committedSync
@@ -234,11 +247,18 @@ public struct Projection: Sendable {
             for (storeID, state) in stores where state.connected && state.settings.stockSync && state.settings.locationID == key.location {
                 let committedChanged = state.settings.countsOnlyWooCommerceOrders ? wooChanged : allChanged
                 guard inStockChanged || committedChanged else { continue }
-                guard case .matched(let product, _) = match(key.variant, store: storeID) else { continue }
+                guard case .matched(let product, _) = cachedMatch(key.variant, store: storeID) else { continue }
                 trigger(ProductKey(storeID, product.wooID), target: after.synced(state.settings), position: position)
             }
         }
         touched.removeAll(keepingCapacity: true)
+    }
+
+    mutating func cachedMatch(_ variant: VariantID, store: StoreID) -> MatchResult {
+        if let hit = matchCache[store]?[variant], hit.generation == matchGeneration { return hit.result }
+        let result = match(variant, store: store)
+        matchCache[store, default: [:]][variant] = (matchGeneration, result)
+        return result
     }
 
     /// SPEC §2.6 rule 11, on a trigger with target t.
@@ -268,6 +288,12 @@ public struct Projection: Sendable {
 
     mutating func removePending(_ key: ProductKey) {
         if pending.removeValue(forKey: key) != nil { changes.pending.insert(key) }
+    }
+
+    /// Drops the pending entry and forgets the held value of one product.
+    mutating func forget(_ key: ProductKey) {
+        removePending(key)
+        if held.removeValue(forKey: key) != nil { changes.held.insert(key) }
     }
 
     /// Drops pending entries and forgets held values of the products selected.
@@ -315,7 +341,10 @@ public struct Projection: Sendable {
 
     mutating func putProduct(_ p: WooProduct) {
         catalogue[ProductKey(p.store, p.wooID)] = p
-        if let sku = p.sku, !sku.isEmpty { productsBySKU[p.store, default: [:]][sku, default: []].insert(p.wooID) }
+        if let sku = p.sku, !sku.isEmpty {
+            productsBySKU[p.store, default: [:]][sku, default: []].insert(p.wooID)
+            refreshBest(sku: sku, store: p.store)
+        }
     }
 
     mutating func removeProduct(_ p: WooProduct) {
@@ -323,6 +352,16 @@ public struct Projection: Sendable {
         if let sku = p.sku, !sku.isEmpty {
             productsBySKU[p.store]?[sku]?.remove(p.wooID)
             if productsBySKU[p.store]?[sku]?.isEmpty == true { productsBySKU[p.store]?[sku] = nil }
+            refreshBest(sku: sku, store: p.store)
         }
+    }
+
+    mutating func refreshBest(sku: String, store: StoreID) {
+        var best: WooProduct? = nil
+        for id in productsBySKU[store]?[sku] ?? [] {
+            guard let p = catalogue[ProductKey(store, id)] else { continue }
+            if best == nil || Projection.isNewer(p, than: best!) { best = p }
+        }
+        bestBySKU[store, default: [:]][sku] = best
     }
 }

@@ -140,11 +140,13 @@ public struct HistoryGenerator {
             let v = variant()
             if chance(0.3) { return line("woo.product.deleted", "\"store\":\"\(storeName(s))\",\"woo_id\":\(s * 1_000_000 + v)") }
             return line("woo.product.upserted", "\"store\":\"\(storeName(s))\",\"woo_id\":\(s * 1_000_000 + v),\"parent_id\":0,\"sku\":\"SKU-\(v)\",\"date_created\":\"2026-0\(1 + int(0...8))-01T00:00:00Z\"")
-        case 91:
+        case 91 where chance(0.1):
+            // Operators reconfigure rarely: about once per thousand changes here.
             let s = int(0...shape.stores - 1)
             storeSync[s].toggle()
             return line("store.reconfigured", "\"store\":\"\(storeName(s))\",\"stock_sync\":\(storeSync[s]),\"floor_at_zero\":\(chance(0.5))")
-        case 92 where chance(0.05):
+        case 92 where chance(0.002):
+            // A full-portfolio resync is a rare, deliberate operation (about 1 in 50,000 events).
             return line("store.resync_requested", "\"store\":\"\(storeName(int(0...shape.stores - 1)))\"")
         case 93..<96 where !recentIDs.isEmpty:
             // A duplicate delivery of a recent event: skipped by id.
