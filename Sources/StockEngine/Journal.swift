@@ -20,7 +20,8 @@ public final class Journal {
             throw EngineError(.io, "\(path): no such database (run 'stocksync ingest' or 'stocksync store connect' first)")
         }
         do {
-            db = try Database(path: path, mode: writable ? .readWriteCreate : .readOnly)
+            db = try Database(path: path, mode: writable ? .readWriteCreate : .readOnly,
+                              busyTimeoutMilliseconds: Journal.busyTimeoutMilliseconds)
         } catch {
             throw EngineError(.io, "\(path): cannot open database: \(error)")
         }
@@ -28,6 +29,12 @@ public final class Journal {
         if writable {
             do { try db.execute(Schema.projectionTables) } catch { throw EngineError.database(error, path: path) }
         }
+    }
+
+    /// How long a writer waits for another to finish (`STOCKSYNC_BUSY_TIMEOUT_MS`, default 5 s)
+    /// before giving up with a temporary failure (75).
+    static var busyTimeoutMilliseconds: Int32 {
+        ProcessInfo.processInfo.environment["STOCKSYNC_BUSY_TIMEOUT_MS"].flatMap { Int32($0) } ?? 5_000
     }
 
     /// The last position in the journal (0 when empty).

@@ -8,7 +8,7 @@ struct Demo: ParsableCommand {
     var history: String?
 
     func run() throws {
-        try stocksync.run {
+        try reportingErrors {
             let file = try history ?? Demo.defaultHistory()
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("stocksync-demo-\(UUID().uuidString)")
             try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import StockDomain
 import StockEngine
 
 @main
@@ -28,7 +29,7 @@ struct DatabaseOptions: ParsableArguments {
 }
 
 /// Runs a command body, turning engine errors into a message on stderr and the exit code of SPEC §7.
-func run(_ body: () throws -> Void) throws {
+func reportingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
     } catch let error as EngineError {
@@ -60,7 +61,7 @@ struct Ingest: ParsableCommand {
     }
 
     func run() throws {
-        try StockSync.run {
+        try reportingErrors {
             let journal = try database.open(writable: true)
             let summary = try journal.ingest(files)
             var line = "appended \(summary.appended), duplicates \(summary.duplicates)"
@@ -68,10 +69,6 @@ struct Ingest: ParsableCommand {
             emit(line)
         }
     }
-}
-
-extension StockSync {
-    static func run(_ body: () throws -> Void) throws { try stocksync.run(body) }
 }
 
 struct Stock: ParsableCommand {
@@ -84,7 +81,7 @@ struct Stock: ParsableCommand {
     @Flag(help: "JSON output.") var json = false
 
     func run() throws {
-        try StockSync.run {
+        try reportingErrors {
             let journal = try database.open(writable: false)
             let view = try journal.state(at: parsePoint(at))
             let rows = try view.projection.stockRows(store: store, sku: sku)
@@ -107,7 +104,7 @@ struct Explain: ParsableCommand {
     }
 
     func run() throws {
-        try StockSync.run {
+        try reportingErrors {
             let journal = try database.open(writable: false)
             let view = try journal.state(at: parsePoint(at))
             let subject: StockEngine.Explain.Subject = sku.map { .sku($0) } ?? .variant(variant ?? 0)
@@ -122,7 +119,7 @@ struct Outbox: ParsableCommand {
     @Flag(help: "JSON output.") var json = false
 
     func run() throws {
-        try StockSync.run {
+        try reportingErrors {
             let view = try database.open(writable: false).state()
             emit(json ? Render.outboxJSON(view.projection) : Render.outboxText(view.projection))
         }
@@ -142,14 +139,14 @@ struct Log: ParsableCommand {
     }
 
     func run() throws {
-        try StockSync.run {
+        try reportingErrors {
             let journal = try database.open(writable: false)
             let last = limit.map { from + $0 - 1 } ?? .max
             var out = ""
             do {
                 try journal.forEachEvent(from: max(1, from), through: last) { position, event in
                     if json {
-                        out += StockDomainBridge.line(event, position: position) + "\n"
+                        out += EventCodec.encodeLine(event, position: position) + "\n"
                     } else {
                         out += "\(position)  \(event.at)  \(event.type.rawValue)  \(event.id)\n"
                     }
@@ -167,7 +164,7 @@ struct Replay: ParsableCommand {
     @Flag(help: "Rebuild aside and compare with the inline state; change nothing.") var verify = false
 
     func run() throws {
-        try StockSync.run {
+        try reportingErrors {
             if verify {
                 let journal = try database.open(writable: false)
                 let differences = try journal.verify()

@@ -3,10 +3,6 @@ import Foundation
 import StockDomain
 import StockEngine
 
-enum StockDomainBridge {
-    static func line(_ event: Event, position: Int64) -> String { EventCodec.encodeLine(event, position: position) }
-}
-
 /// `on` / `off` switches.
 enum Switch: String, ExpressibleByArgument, CaseIterable {
     case on, off
@@ -61,7 +57,7 @@ struct StoreCommand: ParsableCommand {
         @OptionGroup var settings: Settings
 
         func run() throws {
-            try stocksync.run {
+            try reportingErrors {
                 try StoreCommand.validateID(id)
                 guard let url = settings.url else { throw EngineError(.usage, "store connect: --url is required") }
                 guard let location = settings.location else { throw EngineError(.usage, "store connect: --location is required") }
@@ -90,7 +86,7 @@ struct StoreCommand: ParsableCommand {
         @OptionGroup var settings: Settings
 
         func run() throws {
-            try stocksync.run {
+            try reportingErrors {
                 try settings.validateURL()
                 let change = StoreChange(store: id, url: settings.url, locationID: settings.location,
                                          stockSync: settings.stockSync?.bool,
@@ -115,7 +111,7 @@ struct StoreCommand: ParsableCommand {
         @Argument(help: "The store.") var id: String
 
         func run() throws {
-            try stocksync.run {
+            try reportingErrors {
                 let journal = try database.open(writable: true)
                 _ = try journal.write { appender in
                     guard appender.state.stores[id]?.connected == true else {
@@ -134,7 +130,7 @@ struct StoreCommand: ParsableCommand {
         @Flag(help: "JSON output.") var json = false
 
         func run() throws {
-            try stocksync.run {
+            try reportingErrors {
                 let view = try database.open(writable: false).state()
                 emit(json ? Render.storesJSON(view.projection) : Render.storesText(view.projection))
             }

@@ -222,3 +222,23 @@ struct CLITests {
         #expect(r.stdout.contains("Synced = floor(19 − 5) = 14"))
     }
 }
+
+@Suite("One writer at a time (SQLite's lock)", .serialized)
+struct WriterLockTests {
+    @Test("a writer that cannot get the lock before the busy timeout exits 75 and appends nothing")
+    func busyDatabase() throws {
+        let tmp = TemporaryDirectory("stocksync-lock")
+        defer { tmp.remove() }
+        let db = tmp.path("s.db")
+        let file = tmp.path("a.jsonl")
+        try CLITests.connect.write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try CLI.run(["store", "connect", "x", "--url", "https://x.example", "--location", "1", "--stock-sync", "off", "--db", db]).status == 0)
+        let holder = try SQLiteFixture(path: db)
+        try holder.execute("BEGIN IMMEDIATE")
+        let r = try CLI.run(["ingest", "--db", db, file], environment: ["STOCKSYNC_BUSY_TIMEOUT_MS": "100"])
+        try holder.execute("ROLLBACK")
+        #expect(r.status == 75, "\(r.stderr)")
+        #expect(r.stderr.contains("busy"))
+        #expect(try Journal(path: db, writable: false).head() == 1)
+    }
+}
