@@ -11,9 +11,7 @@ public enum Explain {
 
     public static func render(_ subject: Subject, store: StoreID, in view: StateView) throws(EngineError) -> String {
         let projection = view.projection
-        guard let state = projection.stores[store], state.connected else {
-            throw EngineError(.badInput, "--store: unknown store '\(store)' (see 'stocksync store list')")
-        }
+        let state = try projection.connectedStore(store)
         let variants: [VariantID]
         switch subject {
         case .sku(let sku):

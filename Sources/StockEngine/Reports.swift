@@ -19,16 +19,19 @@ public struct StoreColumn: Sendable {
 }
 
 extension Projection {
+    /// The store's state if it is connected; otherwise a bad-input error naming it.
+    public func connectedStore(_ store: StoreID, option: String = "--store") throws(EngineError) -> StoreState {
+        guard let state = stores[store], state.connected else {
+            throw EngineError(.badInput, "\(option.isEmpty ? "" : option + ": ")unknown store '\(store)' (see 'stocksync store list')")
+        }
+        return state
+    }
+
     /// Rows of `stock` (SPEC §2.6 rule 13), sorted by variant then location; with `store`,
     /// only rows at its location with it alone; with `sku`, only variants carrying that SKU.
     public func stockRows(store: StoreID? = nil, sku: String? = nil) throws(EngineError) -> [StockRow] {
         var storeFilter: StoreState? = nil
-        if let store {
-            guard let state = stores[store], state.connected else {
-                throw EngineError(.badInput, "--store: unknown store '\(store)' (see 'stocksync store list')")
-            }
-            storeFilter = state
-        }
+        if let store { storeFilter = try connectedStore(store) }
         let connected = stores.values.filter(\.connected).sorted { $0.settings.store < $1.settings.store }
         var rows: [StockRow] = []
         for key in cells.keys.sorted() {

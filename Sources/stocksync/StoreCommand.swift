@@ -94,9 +94,7 @@ struct StoreCommand: ParsableCommand {
                                          floorAtZero: settings.floorAtZero?.bool)
                 let journal = try database.open(writable: true)
                 _ = try journal.write { appender in
-                    guard let state = appender.state.stores[id], state.connected else {
-                        throw EngineError(.badInput, "unknown store '\(id)' (see 'stocksync store list')")
-                    }
+                    let state = try appender.state.connectedStore(id, option: "")
                     try StoreCommand.refuseOptOutWithoutSync(change.applied(to: state.settings), requested: settings.katanaOrdersReduceStock)
                     try appender.append(StoreCommand.event(.storeReconfigured(change)))
                 }
@@ -114,9 +112,7 @@ struct StoreCommand: ParsableCommand {
             try reportingErrors {
                 let journal = try database.open(writable: true)
                 _ = try journal.write { appender in
-                    guard appender.state.stores[id]?.connected == true else {
-                        throw EngineError(.badInput, "unknown store '\(id)' (see 'stocksync store list')")
-                    }
+                    _ = try appender.state.connectedStore(id, option: "")
                     try appender.append(StoreCommand.event(.storeDisconnected(id)))
                 }
                 emit("disconnected store '\(id)'")
