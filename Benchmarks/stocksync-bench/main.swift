@@ -2,8 +2,13 @@
 // synthetic history, beside a bare-SQLite baseline on the same rows in the same run.
 //
 //   swift run -c release stocksync-bench [--events N] [--seed S] [--json] [--keep DIR]
+import AsyncHTTPClient
 import Foundation
+import NIOPosix
 import SQLite
+import StockSyncService
+import WooCommerce
+import WooCommerceSandbox
 import StockDomain
 import StockEngine
 import StockSyncTesting
@@ -40,6 +45,14 @@ struct Options {
 func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("stocksync-bench: \(message)\n".utf8))
     exit(64)
+}
+
+/// Drains the outbox once, timed. Nonisolated, so the non-Sendable journal stays in one context.
+nonisolated func drain(_ journal: Journal, _ credentials: CredentialsFile, _ http: HTTPClient) async throws -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    let dispatcher = Dispatcher(journal: journal, credentials: credentials, http: http)
+    _ = try await dispatcher.runOnce(stores: ["bench"])
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 }
 
 func seconds(_ body: () throws -> Void) rethrows -> Double {
@@ -165,13 +178,65 @@ let selectSeconds = try seconds {
     }
 }
 
+// 6. Dispatch: 100,000 pending updates to a sandbox store whose catalogue is 90% simple products.
+let dispatchProducts = max(1_000, min(100_000, options.events / 10))
+var dispatchSeconds = 0.0, dispatchItems = 0, dispatchRequests = 0
+do {
+    var seed: [String] = []
+    var id: Int64 = 1
+    var catalogueEvents: [Event] = []
+    var variantEvents: [Event] = []
+    var n = 0
+    while n < dispatchProducts {
+        if n % 10 == 9 {
+            // A variable parent with its variations (10% of the products are variations).
+            let parent = id; id += 1
+            var children: [String] = []
+            for _ in 0..<min(10, dispatchProducts - n) {
+                children.append(#"{"id":\#(id),"sku":"V\#(id)","manage_stock":true,"stock_quantity":0}"#)
+                catalogueEvents.append(Event(id: "p\(id)", at: "2026-11-26T10:00:00Z", payload: .wooProductUpserted(WooProduct(store: "bench", wooID: id, parentID: parent, sku: "V\(id)"))))
+                variantEvents.append(Event(id: "v\(id)", at: "2026-11-26T10:00:00Z", payload: .variantUpserted(VariantDeclaration(variantID: id, sku: "V\(id)", kind: .product))))
+                id += 1; n += 1
+            }
+            seed.append(#"{"id":\#(parent),"sku":"PARENT\#(parent)","type":"variable","manage_stock":false,"variations":[\#(children.joined(separator: ","))]}"#)
+        } else {
+            seed.append(#"{"id":\#(id),"sku":"S\#(id)","manage_stock":true,"stock_quantity":0}"#)
+            catalogueEvents.append(Event(id: "p\(id)", at: "2026-11-26T10:00:00Z", payload: .wooProductUpserted(WooProduct(store: "bench", wooID: id, sku: "S\(id)"))))
+            variantEvents.append(Event(id: "v\(id)", at: "2026-11-26T10:00:00Z", payload: .variantUpserted(VariantDeclaration(variantID: id, sku: "S\(id)", kind: .product))))
+            id += 1; n += 1
+        }
+    }
+    let server = try await SandboxServer.start(consumerKey: "ck_bench", consumerSecret: "cs_bench", assumeHTTPS: true,
+                                               seed: try JSONReader.parse("[" + seed.joined(separator: ",") + "]"))
+    let dispatchJournal = try Journal(path: dir.appendingPathComponent("dispatch.db").path, writable: true)
+    try dispatchJournal.append([Event(id: "connect", at: "2026-11-26T10:00:00Z", payload: .storeConnected(StoreSettings(store: "bench", url: server.url.replacingOccurrences(of: "http://", with: "https://"), locationID: 1, stockSync: true)))])
+    try dispatchJournal.append(catalogueEvents + variantEvents)
+    try dispatchJournal.append(variantEvents.map { e -> Event in
+        guard case .variantUpserted(let v) = e.payload else { return e }
+        return Event(id: "r\(v.variantID)", at: "2026-11-26T10:00:00Z", payload: .inventoryReconciled(InventoryReconciliation(variantID: v.variantID, locationID: 1, inStock: Quantity(Int(v.variantID % 50 + 1)))))
+    })
+    let http = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+    // Basic auth as over HTTPS (the sandbox assumes a TLS-terminating proxy), so OAuth does not skew the figure.
+    let credentials = CredentialsFile(path: "(bench)", stores: ["bench": Credentials(consumerKey: "ck_bench", consumerSecret: "cs_bench", auth: .basic, requestsPerSecond: 10_000, maxInFlight: 2)])
+    let pendingBefore = try dispatchJournal.state().projection.pending.count
+    dispatchSeconds = try await drain(dispatchJournal, credentials, http)
+    let posts = server.requests().filter { $0.method == "POST" && $0.status == 200 }
+    dispatchRequests = posts.count
+    dispatchItems = posts.reduce(0) { $0 + $1.items }
+    log("dispatch: \(pendingBefore) pending, \(dispatchItems) items in \(dispatchRequests) requests in \(String(format: "%.2f", dispatchSeconds)) s", options.json)
+    try await http.shutdown()
+    try await server.shutdown()
+}
+let dispatchRate = Double(dispatchItems) / max(dispatchSeconds, 1e-9)
+let itemsPerRequest = Double(dispatchItems) / Double(max(1, dispatchRequests))
+
 let ingestRate = Double(lines) / ingestSeconds
 let replayRate = Double(head) / replaySeconds
 let insertRate = Double(head) / insertSeconds
 let selectRate = Double(selected) / selectSeconds
 
 if options.json {
-    print(#"{"events":\#(lines),"ingest_events_per_s":\#(Int(ingestRate)),"replay_events_per_s":\#(Int(replayRate)),"stock_at_ms":\#(Int((stockAtSeconds * 1000).rounded())),"sqlite_insert_rows_per_s":\#(Int(insertRate)),"sqlite_select_rows_per_s":\#(Int(selectRate)),"peak_rss_bytes":\#(peak)}"#)
+    print(#"{"events":\#(lines),"ingest_events_per_s":\#(Int(ingestRate)),"replay_events_per_s":\#(Int(replayRate)),"stock_at_ms":\#(Int((stockAtSeconds * 1000).rounded())),"sqlite_insert_rows_per_s":\#(Int(insertRate)),"sqlite_select_rows_per_s":\#(Int(selectRate)),"peak_rss_bytes":\#(peak),"dispatch_updates_per_s":\#(Int(dispatchRate)),"dispatch_items_per_request":\#(String(format: "%.1f", itemsPerRequest))}"#)
 } else {
     func pct(_ a: Double, _ b: Double) -> String { String(format: "%.0f%%", 100 * a / b) }
     print("events                  \(lines) (\(head) appended, \(summary.duplicates) duplicates)")
@@ -183,4 +248,5 @@ if options.json {
     print("bare SQLite insert      \(Int(insertRate)) rows/s")
     print("bare SQLite select      \(Int(selectRate)) rows/s")
     print("peak RSS                \(peak / 1_048_576) MiB")
+    print("dispatch                \(Int(dispatchRate)) updates/s, \(String(format: "%.1f", itemsPerRequest)) items per request (\(dispatchItems) updates to a local sandbox)")
 }

@@ -124,6 +124,9 @@ public struct InventoryReconciliation: Sendable, Equatable {
     public var variantID: VariantID
     public var locationID: LocationID
     public var inStock: Quantity
+    public init(variantID: VariantID, locationID: LocationID, inStock: Quantity) {
+        self.variantID = variantID; self.locationID = locationID; self.inStock = inStock
+    }
 }
 
 /// A store's settings as connected (SPEC §2.1).
@@ -194,6 +197,9 @@ public struct StockAcknowledgement: Sendable, Equatable {
     public var wooID: WooID
     public var sent: Int64
     public var echoed: Int64?
+    public init(store: StoreID, wooID: WooID, sent: Int64, echoed: Int64?) {
+        self.store = store; self.wooID = wooID; self.sent = sent; self.echoed = echoed
+    }
 }
 
 /// A store refused a stock value for good (appended by the dispatcher).
@@ -203,4 +209,7 @@ public struct StockRejection: Sendable, Equatable {
     public var sent: Int64
     public var code: String
     public var status: Int64
+    public init(store: StoreID, wooID: WooID, sent: Int64, code: String, status: Int64) {
+        self.store = store; self.wooID = wooID; self.sent = sent; self.code = code; self.status = status
+    }
 }

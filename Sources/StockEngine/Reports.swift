@@ -187,7 +187,7 @@ public enum Render {
     }
 
     /// Left-aligned columns separated by two spaces.
-    static func columns(_ rows: [[String]]) -> [String] {
+    public static func columns(_ rows: [[String]]) -> [String] {
         guard let width = rows.map(\.count).max() else { return [] }
         var widths = Array(repeating: 0, count: width)
         for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }

@@ -5,7 +5,7 @@ import SQLite
 enum Schema {
     /// "STKS".
     static let applicationID: Int64 = 0x5354_4B53
-    static let currentVersion: Int64 = 1
+    static let currentVersion: Int64 = 2
 
     /// Forward migrations: entry i turns version i into version i+1.
     static let migrations: [String] = [
@@ -21,6 +21,17 @@ enum Schema {
         );
         CREATE TABLE projection_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
         \(projectionTables)
+        """,
+        // 1 → 2: operational state outside the journal: the delivery log, pause and backoff.
+        """
+        CREATE TABLE deliveries (
+            seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, store TEXT NOT NULL, woo_id INTEGER NOT NULL,
+            parent_id INTEGER, sku TEXT, position INTEGER NOT NULL, sent INTEGER NOT NULL,
+            http_status INTEGER, error_code TEXT, echoed INTEGER);
+        CREATE INDEX deliveries_by_product ON deliveries (store, woo_id);
+        CREATE TABLE store_status (
+            store TEXT PRIMARY KEY, paused_reason TEXT, paused_fingerprint TEXT,
+            retry_at INTEGER, failures INTEGER NOT NULL DEFAULT 0);
         """,
     ]
 

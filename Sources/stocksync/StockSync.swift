@@ -4,11 +4,12 @@ import StockDomain
 import StockEngine
 
 @main
-struct StockSync: ParsableCommand {
+struct StockSync: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stocksync",
         abstract: "Keeps WooCommerce stock levels true to Katana, from an append-only journal.",
-        subcommands: [Ingest.self, Stock.self, Explain.self, Outbox.self, Log.self, Replay.self, StoreCommand.self, Demo.self]
+        subcommands: [Ingest.self, Stock.self, Explain.self, Outbox.self, Log.self, Replay.self, StoreCommand.self,
+                      Sync.self, Resync.self, Deliveries.self, Export.self, Sandbox.self, Demo.self]
     )
 }
 
@@ -36,6 +37,19 @@ func reportingErrors(_ body: () throws -> Void) throws {
         FileHandle.standardError.write(Data("stocksync: \(error.message)\n".utf8))
         throw ExitCode(error.exitCode)
     }
+}
+
+func reportingErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as EngineError {
+        FileHandle.standardError.write(Data("stocksync: \(error.message)\n".utf8))
+        throw ExitCode(error.exitCode)
+    }
+}
+
+func warn(_ text: String) {
+    FileHandle.standardError.write(Data("stocksync: \(text)\n".utf8))
 }
 
 func emit(_ text: String) {

@@ -13,7 +13,7 @@ struct StoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "store",
         abstract: "Connect, reconfigure, disconnect and list WooCommerce stores.",
-        subcommands: [Connect.self, Reconfigure.self, Disconnect.self, List.self]
+        subcommands: [Connect.self, Reconfigure.self, Disconnect.self, List.self, Refresh.self, Resume.self]
     )
 
     struct Settings: ParsableArguments {
@@ -127,8 +127,14 @@ struct StoreCommand: ParsableCommand {
 
         func run() throws {
             try reportingErrors {
-                let view = try database.open(writable: false).state()
-                emit(json ? Render.storesJSON(view.projection) : Render.storesText(view.projection))
+                let journal = try database.open(writable: false)
+                let view = try journal.state()
+                let statuses = try journal.allStoreStatuses()
+                let paused: (StoreID) -> Bool = { statuses[$0]?.pausedReason != nil }
+                emit(json ? Render.storesJSON(view.projection, paused: paused) : Render.storesText(view.projection))
+                for (store, status) in statuses.sorted(by: { $0.key < $1.key }) where !json {
+                    if let reason = status.pausedReason { emit("store '\(store)' is PAUSED: \(reason) — 'stocksync store resume \(store)'") }
+                }
             }
         }
     }

@@ -1,0 +1,106 @@
+import SQLite
+import StockDomain
+
+/// One attempt to deliver one item to a store: the audit trail from journal position to
+/// WooCommerce's answer (SPEC §4). Operational: replay neither needs nor rebuilds it.
+public struct DeliveryRecord: Sendable, Equatable {
+    public var at: Instant
+    public var store: StoreID
+    public var wooID: WooID
+    public var parentID: WooID?
+    public var sku: String?
+    public var position: Int64
+    public var sent: Int64
+    public var httpStatus: Int?
+    public var errorCode: String?
+    public var echoed: Int64?
+
+    public init(at: Instant, store: StoreID, wooID: WooID, parentID: WooID?, sku: String?, position: Int64, sent: Int64,
+                httpStatus: Int?, errorCode: String?, echoed: Int64?) {
+        self.at = at; self.store = store; self.wooID = wooID; self.parentID = parentID; self.sku = sku
+        self.position = position; self.sent = sent; self.httpStatus = httpStatus; self.errorCode = errorCode; self.echoed = echoed
+    }
+}
+
+/// A store's dispatch state: paused (until its credentials change or `store resume`), or
+/// backing off until `retryAt`. Survives restarts and `sync --once` runs.
+public struct StoreStatus: Sendable, Equatable {
+    public var store: StoreID
+    public var pausedReason: String?
+    /// The credentials fingerprint when the pause began.
+    public var pausedFingerprint: String?
+    public var retryAt: Instant?
+    public var failures: Int
+
+    public init(store: StoreID, pausedReason: String? = nil, pausedFingerprint: String? = nil, retryAt: Instant? = nil, failures: Int = 0) {
+        self.store = store; self.pausedReason = pausedReason; self.pausedFingerprint = pausedFingerprint
+        self.retryAt = retryAt; self.failures = failures
+    }
+}
+
+extension Journal.Appender {
+    /// Records delivery attempts in the same transaction as the events they caused.
+    public func recordDeliveries(_ records: [DeliveryRecord]) throws {
+        guard !records.isEmpty else { return }
+        let insert = try journal.db.prepare("INSERT INTO deliveries (at, store, woo_id, parent_id, sku, position, sent, http_status, error_code, echoed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        for r in records {
+            try insert.run([.integer(r.at.microseconds), .text(r.store), .integer(r.wooID), r.parentID.map { .integer($0) } ?? .null,
+                            r.sku.map { .text($0) } ?? .null, .integer(r.position), .integer(r.sent),
+                            r.httpStatus.map { .integer(Int64($0)) } ?? .null, r.errorCode.map { .text($0) } ?? .null,
+                            r.echoed.map { .integer($0) } ?? .null])
+        }
+    }
+}
+
+extension Journal {
+    /// Delivery attempts, oldest first, optionally for one store and/or the products carrying a SKU.
+    public func deliveries(store: StoreID? = nil, wooIDs: Set<WooID>? = nil, limit: Int? = nil) throws(EngineError) -> [DeliveryRecord] {
+        do {
+            var sql = "SELECT at, store, woo_id, parent_id, sku, position, sent, http_status, error_code, echoed FROM deliveries"
+            var bindings: [SQLiteValue] = []
+            if let store { sql += " WHERE store = ?"; bindings.append(.text(store)) }
+            sql += " ORDER BY seq"
+            let s = try db.prepare(sql)
+            try s.bind(bindings)
+            var out: [DeliveryRecord] = []
+            while try s.step() {
+                let record = DeliveryRecord(at: Instant(microseconds: s.int(0)), store: s.text(1), wooID: s.int(2), parentID: s.optionalInt(3),
+                                            sku: s.optionalText(4), position: s.int(5), sent: s.int(6), httpStatus: s.optionalInt(7).map { Int($0) },
+                                            errorCode: s.optionalText(8), echoed: s.optionalInt(9))
+                if let wooIDs, !wooIDs.contains(record.wooID) { continue }
+                out.append(record)
+            }
+            if let limit, out.count > limit { out = Array(out.suffix(limit)) }
+            return out
+        } catch { throw EngineError.database(error, path: path) }
+    }
+
+    public func storeStatus(_ store: StoreID) throws(EngineError) -> StoreStatus {
+        do {
+            let s = try db.prepare("SELECT paused_reason, paused_fingerprint, retry_at, failures FROM store_status WHERE store = ?")
+            try s.bind([.text(store)])
+            guard try s.step() else { return StoreStatus(store: store) }
+            return StoreStatus(store: store, pausedReason: s.optionalText(0), pausedFingerprint: s.optionalText(1),
+                               retryAt: s.optionalInt(2).map { Instant(microseconds: $0) }, failures: Int(s.int(3)))
+        } catch { throw EngineError.database(error, path: path) }
+    }
+
+    public func allStoreStatuses() throws(EngineError) -> [StoreID: StoreStatus] {
+        do {
+            var out: [StoreID: StoreStatus] = [:]
+            let s = try db.prepare("SELECT store FROM store_status")
+            while try s.step() { out[s.text(0)] = try storeStatus(s.text(0)) }
+            return out
+        } catch let e as EngineError { throw e } catch { throw EngineError.database(error, path: path) }
+    }
+
+    public func setStoreStatus(_ status: StoreStatus) throws(EngineError) {
+        do {
+            try db.writeTransaction {
+                try db.prepare("INSERT OR REPLACE INTO store_status (store, paused_reason, paused_fingerprint, retry_at, failures) VALUES (?, ?, ?, ?, ?)")
+                    .run([.text(status.store), status.pausedReason.map { .text($0) } ?? .null, status.pausedFingerprint.map { .text($0) } ?? .null,
+                          status.retryAt.map { .integer($0.microseconds) } ?? .null, .integer(Int64(status.failures))])
+            }
+        } catch { throw EngineError.database(error, path: path) }
+    }
+}

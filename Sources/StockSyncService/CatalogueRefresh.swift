@@ -1,0 +1,97 @@
+import AsyncHTTPClient
+import Foundation
+import StockDomain
+import StockEngine
+import WooCommerce
+
+/// What `store refresh` found and recorded.
+public struct RefreshReport: Sendable {
+    public var products = 0
+    public var variations = 0
+    public var upserted = 0
+    public var deleted = 0
+    /// Matched products whose held value is unknown (new or returned): a resync pushes them.
+    public var matchedWithoutHeldValue = 0
+}
+
+/// Reads a store's whole catalogue and appends the differences as `woo.product.*` events, so
+/// matching is replayable. All or nothing: a failed listing appends nothing.
+public enum CatalogueRefresh {
+    public static func run(store: StoreID, journal: Journal, credentials: Credentials, http: HTTPClient,
+                           progress: (String) -> Void = { _ in }) async throws(EngineError) -> RefreshReport {
+        let projection = try journal.state().projection
+        let settings = try projection.connectedStore(store, option: "").settings
+        let client = WooClient(storeURL: settings.url, credentials: credentials, http: http)
+        var report = RefreshReport()
+        var listed: [WooID: WooProductRecord] = [:]
+        do {
+            var page = 1, pages = 1
+            repeat {
+                let result = try await client.products(page: page)
+                pages = result.totalPages
+                for p in result.items { listed[p.id] = p }
+                progress("products page \(page)/\(max(pages, 1))")
+                page += 1
+            } while page <= pages
+            report.products = listed.count
+            for parent in listed.values.filter({ $0.type == "variable" }).map(\.id).sorted() {
+                var vpage = 1, vpages = 1
+                repeat {
+                    let result = try await client.variations(of: parent, page: vpage)
+                    vpages = result.totalPages
+                    for v in result.items {
+                        var variation = v
+                        if variation.parentID == 0 { variation.parentID = parent }
+                        listed[v.id] = variation
+                        report.variations += 1
+                    }
+                    vpage += 1
+                } while vpage <= vpages
+            }
+        } catch {
+            throw refreshError(error, store: store)
+        }
+
+        var events: [EventPayload] = []
+        for id in listed.keys.sorted() {
+            let entry = listed[id]!.catalogueEntry(store: store)
+            if projection.catalogue[ProductKey(store, id)] != entry { events.append(.wooProductUpserted(entry)) }
+        }
+        // Paging can skip items that move during the scan: confirm with a GET before deleting.
+        for key in projection.catalogue.keys.filter({ $0.store == store && listed[$0.wooID] == nil }).sorted() {
+            let known = projection.catalogue[key]!
+            let found: WooProductRecord?
+            do { found = try await client.product(id: key.wooID, parent: known.parentID) } catch { throw refreshError(error, store: store) }
+            if let found, found.status != "trash" {
+                let entry = found.catalogueEntry(store: store)
+                if entry != known { events.append(.wooProductUpserted(entry)) }
+            } else {
+                events.append(.wooProductDeleted(store: store, wooID: key.wooID))
+            }
+        }
+        report.upserted = events.filter { if case .wooProductUpserted = $0 { return true }; return false }.count
+        report.deleted = events.count - report.upserted
+        let now = Instant.now.description
+        var after: Projection? = nil
+        _ = try journal.write { appender in
+            for payload in events { try appender.append(Event(id: UUID().uuidString.lowercased(), at: now, payload: payload)) }
+            after = appender.state
+        }
+        if let after {
+            for id in after.variants.keys {
+                guard case .matched(let product, _) = after.match(id, store: store) else { continue }
+                if after.held[ProductKey(store, product.wooID)] == nil { report.matchedWithoutHeldValue += 1 }
+            }
+        }
+        return report
+    }
+
+    static func refreshError(_ error: WooError, store: StoreID) -> EngineError {
+        switch error {
+        case .http(let status, _, _, _) where status == 401 || status == 403:
+            return EngineError(.configuration, "store '\(store)': the store refused the credentials (\(error)); nothing was recorded")
+        default:
+            return EngineError(.temporary, "store '\(store)': listing the catalogue failed (\(error)); nothing was recorded, try again")
+        }
+    }
+}

@@ -1,0 +1,331 @@
+import AsyncHTTPClient
+import Foundation
+import StockDomain
+import StockEngine
+import WooCommerce
+
+/// Exponential backoff with jitter, honouring `Retry-After` (SPEC §4). Settings, so tests run short.
+public struct RetryPolicy: Sendable {
+    public var firstDelay: Double
+    public var maxDelay: Double
+    public init(firstDelay: Double = 1, maxDelay: Double = 300) { self.firstDelay = firstDelay; self.maxDelay = maxDelay }
+
+    /// Seconds to wait after the `failures`-th consecutive failure (1-based).
+    public func delay(failures: Int, retryAfter: Double?) -> Double {
+        let exponential = min(maxDelay, firstDelay * pow(2, Double(max(0, failures - 1))))
+        let jittered = exponential * Double.random(in: 0.75...1.0)
+        return max(jittered, retryAfter ?? 0)
+    }
+}
+
+/// What one store did in one dispatch round.
+public struct StoreRound: Sendable {
+    public enum State: Sendable, Equatable {
+        case idle, sent, waiting(Instant), paused(String), noCredentials
+    }
+    public var store: StoreID
+    public var state: State
+    public var sent = 0
+    public var acknowledged = 0
+    public var rejected = 0
+    public var gone = 0
+    public var warnings: [String] = []
+}
+
+/// Drains the outbox to WooCommerce stores: coalesced latest values (the outbox holds one entry
+/// per product), batched per endpoint (≤ 100 items, variations per parent), a bounded number of
+/// requests in flight and a request rate per store. Every item's result becomes a journal event
+/// and a delivery-log row in one transaction. Used from one task; only HTTP runs concurrently.
+public final class Dispatcher {
+    let journal: Journal
+    let credentials: CredentialsFile?
+    let http: HTTPClient
+    public var policy: RetryPolicy
+    public var requestTimeout: Int64 = 30
+    public var log: (String) -> Void = { _ in }
+
+    public init(journal: Journal, credentials: CredentialsFile?, http: HTTPClient, policy: RetryPolicy = RetryPolicy()) {
+        self.journal = journal
+        self.credentials = credentials
+        self.http = http
+        self.policy = policy
+    }
+
+    struct Item: Sendable {
+        var key: ProductKey
+        var parentID: WooID?
+        var sku: String?
+        var quantity: Int64
+        var position: Int64
+    }
+
+    enum ItemOutcome: Sendable {
+        case acknowledged(echoed: Int64?)
+        case gone(code: String, status: Int)
+        case rejected(code: String, status: Int)
+        case retry(code: String?, status: Int?)
+        case unauthorized(code: String, status: Int)
+    }
+
+    /// A request-level failure that stops this store's round.
+    enum StoreFailure: Sendable {
+        case retry(String, status: Int?, code: String?, retryAfter: Double?)
+        case pause(String, status: Int?, code: String?)
+    }
+
+    struct BatchOutcome: Sendable {
+        var items: [(Item, ItemOutcome, Int)] = []
+        var failure: StoreFailure?
+        var unsent: [Item] = []
+    }
+
+    static let goneCodes: Set<String> = ["woocommerce_rest_product_invalid_id", "woocommerce_rest_invalid_product_id",
+                                         "woocommerce_rest_product_variation_invalid_id"]
+
+    /// One round over `stores`: everything sendable now is sent once.
+    public func round(stores: [StoreID]) async throws(EngineError) -> [StoreRound] {
+        var reports: [StoreRound] = []
+        for store in stores { reports.append(try await round(store: store)) }
+        return reports
+    }
+
+    func round(store: StoreID) async throws(EngineError) -> StoreRound {
+        var report = StoreRound(store: store, state: .idle)
+        let projection = try journal.state().projection
+        guard let state = projection.stores[store], state.connected, state.settings.stockSync else { return report }
+        let entries = projection.pending.filter { $0.key.store == store }.sorted { $0.key < $1.key }
+        var status = try journal.storeStatus(store)
+        guard let creds = credentials?.stores[store] else {
+            report.state = entries.isEmpty ? .idle : .noCredentials
+            return report
+        }
+        if let reason = status.pausedReason {
+            if status.pausedFingerprint == creds.fingerprint {
+                report.state = .paused(reason)
+                return report
+            }
+            // New credentials lift the pause.
+            status = StoreStatus(store: store)
+            try journal.setStoreStatus(status)
+        }
+        if let retryAt = status.retryAt, retryAt > Instant.now {
+            report.state = entries.isEmpty ? .idle : .waiting(retryAt)
+            return report
+        }
+        guard !entries.isEmpty else { return report }
+
+        // Variations go per parent; products together. At most 100 items a request.
+        var groups: [WooID?: [Item]] = [:]
+        for (key, pending) in entries {
+            let product = projection.catalogue[key]
+            groups[product?.parentID, default: []].append(Item(key: key, parentID: product?.parentID, sku: product?.sku,
+                                                              quantity: pending.quantity, position: pending.position))
+        }
+        var batches: [(WooID?, [Item])] = []
+        for parent in groups.keys.sorted(by: { ($0 ?? -1) < ($1 ?? -1) }) {
+            let items = groups[parent]!
+            for start in stride(from: 0, to: items.count, by: 100) { batches.append((parent, Array(items[start..<min(items.count, start + 100)]))) }
+        }
+        let client = WooClient(storeURL: state.settings.url, credentials: creds, http: http, timeout: .seconds(requestTimeout))
+        let interval = 1.0 / max(0.001, creds.requestsPerSecond)
+        var nextStart = Date()
+        var index = 0
+        var failure: StoreFailure? = nil
+        report.state = .sent
+        while index < batches.count && failure == nil {
+            let wave = batches[index..<min(batches.count, index + creds.maxInFlight)]
+            index += wave.count
+            var starts: [Date] = []
+            for _ in wave { starts.append(max(nextStart, Date())); nextStart = starts.last!.addingTimeInterval(interval) }
+            let outcomes = await withTaskGroup(of: (Int, BatchOutcome).self) { group in
+                for (offset, batch) in wave.enumerated() {
+                    let start = starts[offset]
+                    group.addTask {
+                        let wait = start.timeIntervalSinceNow
+                        if wait > 0 { try? await Task.sleep(nanoseconds: UInt64(wait * 1e9)) }
+                        return (offset, await Dispatcher.send(batch.1, parent: batch.0, client: client))
+                    }
+                }
+                var collected: [(Int, BatchOutcome)] = []
+                for await result in group { collected.append(result) }
+                return collected.sorted { $0.0 < $1.0 }.map(\.1)
+            }
+            for outcome in outcomes {
+                try record(outcome, store: store, report: &report)
+                if failure == nil, let f = outcome.failure { failure = f }
+                if failure == nil, outcome.items.contains(where: { if case .retry = $0.1 { return true }; return false }) {
+                    failure = .retry("an item failed on the store's side", status: nil, code: nil, retryAfter: nil)
+                }
+                if failure == nil, let unauthorized = outcome.items.first(where: { if case .unauthorized = $0.1 { return true }; return false }),
+                   case .unauthorized(let code, let status) = unauthorized.1 {
+                    failure = .pause("an item was refused with HTTP \(status) \(code)", status: status, code: code)
+                }
+            }
+        }
+        switch failure {
+        case nil:
+            if status.failures != 0 || status.retryAt != nil { try journal.setStoreStatus(StoreStatus(store: store)) }
+        case .retry(let why, _, _, let retryAfter)?:
+            status.failures += 1
+            let delay = policy.delay(failures: status.failures, retryAfter: retryAfter)
+            status.retryAt = Instant(microseconds: Instant.now.microseconds + Int64(delay * 1_000_000))
+            try journal.setStoreStatus(status)
+            report.state = .waiting(status.retryAt!)
+            log("store '\(store)': \(why); retrying in \(String(format: "%.1f", delay)) s")
+        case .pause(let why, _, _)?:
+            status.pausedReason = why
+            status.pausedFingerprint = creds.fingerprint
+            status.retryAt = nil
+            try journal.setStoreStatus(status)
+            report.state = .paused(why)
+            log("store '\(store)' PAUSED: \(why). Fix the credentials or the URL, then 'stocksync store resume \(store)'")
+        }
+        return report
+    }
+
+    /// Sends one batch; a 413 splits it in halves.
+    static func send(_ items: [Item], parent: WooID?, client: WooClient) async -> BatchOutcome {
+        var outcome = BatchOutcome()
+        do {
+            let results = try await client.updateStock(items.map { ($0.key.wooID, $0.quantity) }, parent: parent)
+            var byID: [WooID: BatchItemResult] = [:]
+            for r in results {
+                switch r {
+                case .updated(let id, _, _), .failed(let id, _, _, _): if byID[id] == nil { byID[id] = r }
+                }
+            }
+            for item in items {
+                switch byID[item.key.wooID] {
+                case .updated(_, let quantity, let manage)?:
+                    _ = manage
+                    outcome.items.append((item, .acknowledged(echoed: quantity), 200))
+                case .failed(_, let code, _, let status)?:
+                    let result: ItemOutcome
+                    if goneCodes.contains(code) { result = .gone(code: code, status: status) }
+                    else if status >= 500 { result = .retry(code: code, status: status) }
+                    else if status == 401 || status == 403 { result = .unauthorized(code: code, status: status) }
+                    else { result = .rejected(code: code, status: status) }
+                    outcome.items.append((item, result, 200))
+                case nil:
+                    outcome.items.append((item, .retry(code: "missing_from_response", status: nil), 200))
+                }
+            }
+        } catch {
+            switch error {
+            case .http(413, _, _, _) where items.count > 1:
+                let half = items.count / 2
+                var first = await send(Array(items[..<half]), parent: parent, client: client)
+                if first.failure != nil {
+                    first.unsent += items[half...]
+                    return first
+                }
+                let second = await send(Array(items[half...]), parent: parent, client: client)
+                first.items += second.items
+                first.failure = second.failure
+                first.unsent += second.unsent
+                return first
+            case .http(let status, let code, let message, let retryAfter):
+                if status == 404, parent != nil, code == "woocommerce_rest_product_invalid_id" {
+                    // The variable parent is gone: every variation in the batch is gone with it.
+                    outcome.items = items.map { ($0, .gone(code: code ?? "", status: status), status) }
+                } else if status == 429 || status >= 500 || status == 408 {
+                    outcome.failure = .retry("HTTP \(status)\(code.map { " \($0)" } ?? "")", status: status, code: code, retryAfter: retryAfter)
+                    outcome.unsent = items
+                } else {
+                    outcome.failure = .pause("HTTP \(status) \(code ?? "")\(message.map { ": \($0)" } ?? "")", status: status, code: code)
+                    outcome.unsent = items
+                }
+            case .transport(let why):
+                outcome.failure = .retry(why, status: nil, code: nil, retryAfter: nil)
+                outcome.unsent = items
+            case .invalidResponse(let status, let why):
+                outcome.failure = .retry("HTTP \(status) body unreadable (\(why))", status: status, code: nil, retryAfter: nil)
+                outcome.unsent = items
+            }
+        }
+        return outcome
+    }
+
+    /// Appends the events for a batch's results and its delivery-log rows in one transaction.
+    func record(_ outcome: BatchOutcome, store: StoreID, report: inout StoreRound) throws(EngineError) {
+        let now = Instant.now
+        var events: [Event] = []
+        var deliveries: [DeliveryRecord] = []
+        func event(_ payload: EventPayload) -> Event { Event(id: UUID().uuidString.lowercased(), at: now.description, payload: payload) }
+        for (item, result, httpStatus) in outcome.items {
+            var delivery = DeliveryRecord(at: now, store: store, wooID: item.key.wooID, parentID: item.parentID, sku: item.sku,
+                                          position: item.position, sent: item.quantity, httpStatus: httpStatus, errorCode: nil, echoed: nil)
+            report.sent += 1
+            switch result {
+            case .acknowledged(let echoed):
+                delivery.echoed = echoed
+                events.append(event(.wooStockAcknowledged(StockAcknowledgement(store: store, wooID: item.key.wooID, sent: item.quantity, echoed: echoed))))
+                report.acknowledged += 1
+                if echoed != item.quantity {
+                    report.warnings.append("store '\(store)' product \(item.key.wooID) (\(item.sku ?? "no SKU")): sent \(item.quantity), the store echoed \(echoed.map(String.init) ?? "null") (stock management off?)")
+                }
+            case .gone(let code, let status):
+                delivery.errorCode = code; delivery.httpStatus = status
+                events.append(event(.wooProductDeleted(store: store, wooID: item.key.wooID)))
+                report.gone += 1
+            case .rejected(let code, let status):
+                delivery.errorCode = code; delivery.httpStatus = status
+                events.append(event(.wooStockRejected(StockRejection(store: store, wooID: item.key.wooID, sent: item.quantity, code: code, status: Int64(status)))))
+                report.rejected += 1
+                report.warnings.append("store '\(store)' refused product \(item.key.wooID) (\(item.sku ?? "no SKU")) = \(item.quantity): HTTP \(status) \(code)")
+            case .retry(let code, let status):
+                delivery.errorCode = code; delivery.httpStatus = status
+            case .unauthorized(let code, let status):
+                delivery.errorCode = code; delivery.httpStatus = status
+            }
+            deliveries.append(delivery)
+        }
+        if let failure = outcome.failure {
+            let (status, code): (Int?, String?)
+            switch failure {
+            case .retry(_, let s, let c, _): (status, code) = (s, c ?? (s == nil ? "no_response" : nil))
+            case .pause(_, let s, let c): (status, code) = (s, c)
+            }
+            for item in outcome.unsent {
+                deliveries.append(DeliveryRecord(at: now, store: store, wooID: item.key.wooID, parentID: item.parentID, sku: item.sku,
+                                                 position: item.position, sent: item.quantity, httpStatus: status, errorCode: code, echoed: nil))
+            }
+        }
+        guard !events.isEmpty || !deliveries.isEmpty else { return }
+        _ = try journal.write { appender in
+            for e in events { try appender.append(e) }
+            try appender.recordDeliveries(deliveries)
+        }
+    }
+
+    /// Rounds until nothing is sendable now. Exit code per the issue: 77 if a selected store
+    /// is paused or lacks credentials, else 75 if entries wait for a retry, else 0.
+    public func runOnce(stores: [StoreID]) async throws(EngineError) -> (code: Int32, rounds: [StoreRound]) {
+        var last: [StoreRound] = []
+        var all: [StoreRound] = []
+        for _ in 0..<1_000 {
+            last = try await round(stores: stores)
+            all += last
+            if !last.contains(where: { $0.state == .sent }) { break }
+        }
+        if last.contains(where: { if case .paused = $0.state { return true }; return $0.state == .noCredentials }) { return (77, all) }
+        if last.contains(where: { if case .waiting = $0.state { return true }; return false }) { return (75, all) }
+        return (0, all)
+    }
+
+    /// Runs until `shouldStop` answers true, between rounds; in-flight requests finish first.
+    public func run(stores: @escaping () throws -> [StoreID], shouldStop: @escaping @Sendable () -> Bool,
+                    report: (StoreRound) -> Void) async throws(EngineError) {
+        while !shouldStop() {
+            let rounds = try await round(stores: try { () throws(EngineError) in
+                do { return try stores() } catch let e as EngineError { throw e } catch { throw EngineError(.failure, "\(error)") }
+            }())
+            rounds.filter { $0.sent > 0 || $0.state != .idle }.forEach(report)
+            if rounds.contains(where: { $0.state == .sent }) { continue }
+            var wait = 1.0
+            for r in rounds { if case .waiting(let at) = r.state { wait = min(wait, max(0.05, Double(at.microseconds - Instant.now.microseconds) / 1e6)) } }
+            let deadline = Date().addingTimeInterval(wait)
+            while Date() < deadline && !shouldStop() { try? await Task.sleep(nanoseconds: 50_000_000) }
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+
+/// Injected failures, set by `--faults` or at run time (`POST /__sandbox/faults`).
+///
+/// Grammar: comma-separated `name=value` settings.
+/// - `status=CODE` answers every request with CODE (WooCommerce's error shape), limited by
+///   `count=N` (the next N requests) and/or `seconds=S` (for S seconds from now);
+/// - `retry-after=S` adds `Retry-After: S` to those answers;
+/// - `error-rate=P` answers a fraction P of requests with 500;
+/// - `drop-rate=P` closes a fraction P of connections without answering;
+/// - `drop=1` closes every connection without answering (with `count`/`seconds` as for status);
+/// - `latency-ms=N` delays every answer by N ms;
+/// - `batch-limit=N` lowers the batch limit from 100 (hosts can, with `woocommerce_rest_batch_items_limit`).
+/// An empty text clears every fault.
+public struct FaultPlan: Sendable, Equatable {
+    public var status: Int?
+    public var remaining: Int?
+    public var until: Date?
+    public var retryAfter: Int?
+    public var errorRate: Double = 0
+    public var dropRate: Double = 0
+    public var dropAll = false
+    public var latencyMilliseconds = 0
+    public var batchLimit = 100
+
+    public init() {}
+
+    public init(parsing text: String) throws(FaultError) {
+        for item in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw FaultError(item: item, "expected name=value") }
+            let (name, value) = (parts[0], parts[1])
+            func number() throws(FaultError) -> Double {
+                guard let v = Double(value), v >= 0 else { throw FaultError(item: item, "'\(value)' is not a non-negative number") }
+                return v
+            }
+            switch name {
+            case "status":
+                let code = Int(try number())
+                guard (100...599).contains(code) else { throw FaultError(item: item, "not an HTTP status") }
+                status = code
+            case "count": remaining = Int(try number())
+            case "seconds": until = Date().addingTimeInterval(try number())
+            case "retry-after": retryAfter = Int(try number())
+            case "error-rate": errorRate = min(1, try number())
+            case "drop-rate": dropRate = min(1, try number())
+            case "drop": dropAll = try number() != 0
+            case "latency-ms": latencyMilliseconds = Int(try number())
+            case "batch-limit": batchLimit = max(1, Int(try number()))
+            default: throw FaultError(item: item, "unknown fault '\(name)'")
+            }
+        }
+    }
+
+    /// What to do with the next request; consumes a count.
+    enum Action { case none, status(Int), drop }
+
+    mutating func next(random: inout SystemRandomNumberGenerator) -> Action {
+        let windowOpen = (until.map { Date() < $0 } ?? true) && (remaining.map { $0 > 0 } ?? true)
+        if (status != nil || dropAll) && windowOpen {
+            if let r = remaining { remaining = r - 1 }
+            if dropAll { return .drop }
+            if let status { return .status(status) }
+        }
+        if dropRate > 0, Double.random(in: 0..<1, using: &random) < dropRate { return .drop }
+        if errorRate > 0, Double.random(in: 0..<1, using: &random) < errorRate { return .status(500) }
+        return .none
+    }
+}
+
+/// A `--faults` text that cannot be read, with the offending item.
+public struct FaultError: Error, Sendable, CustomStringConvertible {
+    public let item: String
+    public let message: String
+    init(item: String, _ message: String) { self.item = item; self.message = message }
+    public var description: String { "--faults: '\(item)': \(message)" }
+}

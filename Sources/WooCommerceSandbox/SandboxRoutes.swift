@@ -1,0 +1,284 @@
+import Foundation
+import StockDomain
+import WooCommerce
+
+extension SandboxStore {
+    static let variationEndpointMessage = "To manipulate product variations you should use the /products/&lt;product_id&gt;/variations/&lt;id&gt; endpoint."
+
+    func route(method: String, path: String, query: [(String, String)], body: [UInt8]) -> (SandboxResponse, Int) {
+        guard path.hasPrefix(Self.prefix) else { return (.error(404, "rest_no_route", "No route was found matching the URL and request method."), 0) }
+        let parts = path.dropFirst(Self.prefix.count).split(separator: "/").map(String.init)
+        let isUpdate = method == "PUT" || method == "POST" || method == "PATCH"
+        func json() -> JSONValue? { try? JSONReader.parse(String(decoding: body, as: UTF8.self)) }
+        switch (method, parts.count) {
+        case ("GET", 1) where parts[0] == "products":
+            return (list(query: query, parent: nil), 0)
+        case ("POST", 1) where parts[0] == "products":
+            return (create(json(), parent: nil), 1)
+        case ("POST", 2) where parts == ["products", "batch"], ("PUT", 2) where parts == ["products", "batch"]:
+            return batch(json(), parent: nil)
+        case (_, 2) where parts[0] == "products":
+            guard let id = Int64(parts[1]) else { return (.error(404, "rest_no_route", "No route was found matching the URL and request method."), 0) }
+            if method == "GET" {
+                guard let p = products[id] else { return (.error(404, "woocommerce_rest_product_invalid_id", "Invalid ID."), 0) }
+                return (.json(200, p.json()), 0)
+            }
+            if method == "DELETE" { return (delete(id, parent: nil), 1) }
+            guard isUpdate else { break }
+            return (update(id, json(), parent: nil).response, 1)
+        case ("GET", 3) where parts[0] == "products" && parts[2] == "variations":
+            guard let pid = Int64(parts[1]), products[pid]?.parentID == 0, products[pid] != nil else {
+                return (.error(404, "woocommerce_rest_product_invalid_id", "Invalid product ID."), 0)
+            }
+            return (list(query: query, parent: pid), 0)
+        case ("POST", 3) where parts[0] == "products" && parts[2] == "variations":
+            guard let pid = Int64(parts[1]), let parent = products[pid], parent.parentID == 0 else {
+                return (.error(404, "woocommerce_rest_product_invalid_id", "Invalid product ID."), 0)
+            }
+            return (create(json(), parent: pid), 1)
+        case (_, 4) where parts[0] == "products" && parts[2] == "variations":
+            guard let pid = Int64(parts[1]), let parent = products[pid], parent.parentID == 0 else {
+                return (.error(404, "woocommerce_rest_product_invalid_id", "Invalid product ID."), 0)
+            }
+            if parts[3] == "batch" && (method == "POST" || method == "PUT") { return batch(json(), parent: pid) }
+            guard let id = Int64(parts[3]) else { break }
+            if method == "GET" {
+                guard let v = products[id], v.parentID == pid else {
+                    return (.error(404, "woocommerce_rest_product_variation_invalid_id", "Invalid ID."), 0)
+                }
+                return (.json(200, v.json()), 0)
+            }
+            if method == "DELETE" { return (delete(id, parent: pid), 1) }
+            guard isUpdate else { break }
+            return (update(id, json(), parent: pid).response, 1)
+        default: break
+        }
+        return (.error(404, "rest_no_route", "No route was found matching the URL and request method."), 0)
+    }
+
+    // MARK: Listing
+
+    func list(query: [(String, String)], parent: Int64?) -> SandboxResponse {
+        func q(_ k: String) -> String? { query.first { $0.0 == k }?.1 }
+        let perPage = q("per_page").flatMap(Int.init) ?? 10
+        guard (1...100).contains(perPage) else {
+            return .json(400, .object([JSONMember("code", .string("rest_invalid_param")),
+                                       JSONMember("message", .string("Invalid parameter(s): per_page")),
+                                       JSONMember("data", .object([JSONMember("status", .number("400")),
+                                                                   JSONMember("params", .object([JSONMember("per_page", .string("per_page must be between 1 (inclusive) and 100 (inclusive)"))]))]))]))
+        }
+        let page = max(1, q("page").flatMap(Int.init) ?? 1)
+        var items = Array(products.values)
+        if let skus = q("sku") {
+            // Exact, case-insensitive as the default collation makes it; includes variations.
+            let wanted = Set(skus.split(separator: ",").map { $0.lowercased() } + [skus.lowercased()])
+            items = items.filter { !$0.sku.isEmpty && wanted.contains($0.sku.lowercased()) }
+        } else if parent == nil {
+            items = items.filter { $0.parentID == 0 }
+        }
+        if let parent { items = items.filter { $0.parentID == parent } }
+        let ascending = q("order") == "asc"
+        if q("orderby") == "id" {
+            items.sort { ascending ? $0.id < $1.id : $0.id > $1.id }
+        } else {
+            items.sort { a, b in
+                let (x, y) = (a.dateCreatedGMT ?? "", b.dateCreatedGMT ?? "")
+                return x != y ? (ascending ? x < y : x > y) : a.id < b.id
+            }
+        }
+        let total = items.count
+        let pages = total == 0 ? 0 : (total + perPage - 1) / perPage
+        let slice = items.dropFirst((page - 1) * perPage).prefix(perPage)
+        var headers = [("X-WP-Total", String(total)), ("X-WP-TotalPages", String(pages))]
+        let base = homeURL + Self.prefix + (parent.map { "/products/\($0)/variations" } ?? "/products")
+        var links: [String] = []
+        func link(_ p: Int, _ rel: String) -> String {
+            let others = query.filter { $0.0 != "page" && !$0.0.hasPrefix("oauth_") && !$0.0.hasPrefix("consumer_") }
+            return "<\(base)?\((others + [("page", String(p))]).map { "\($0.0)=\($0.1)" }.joined(separator: "&"))>; rel=\"\(rel)\""
+        }
+        if page > 1 && page <= pages + 1 { links.append(link(page - 1, "prev")) }
+        if page < pages { links.append(link(page + 1, "next")) }
+        if !links.isEmpty { headers.append(("Link", links.joined(separator: ", "))) }
+        return .json(200, .array(slice.map { $0.json() }), headers: headers)
+    }
+
+    // MARK: Writing
+
+    func skuTaken(_ sku: String, except id: Int64?) -> Bool {
+        !sku.isEmpty && products.values.contains { $0.id != id && $0.sku.lowercased() == sku.lowercased() }
+    }
+
+    func create(_ body: JSONValue?, parent: Int64?) -> SandboxResponse {
+        guard case .object(let m)? = body else { return .error(400, "rest_invalid_json", "Invalid JSON body passed.") }
+        var record = WooProductRecord(id: nextID, parentID: parent ?? 0, type: parent == nil ? "simple" : "variation",
+                                      dateCreatedGMT: Self.nowGMT(), manageStock: false)
+        if parent == nil, case .string(let t)? = m.first(where: { $0.key == "type" })?.value { record.type = t }
+        if case .string(let sku)? = m.first(where: { $0.key == "sku" })?.value {
+            if skuTaken(sku, except: nil) {
+                return .error(400, "product_invalid_sku", "Invalid or duplicated SKU.")
+            }
+            record.sku = sku
+        }
+        if let error = apply(m, to: &record) { return error }
+        nextID += 1
+        products[record.id] = record
+        if let parent { products[parent]?.variations.append(record.id) }
+        return .json(201, record.json())
+    }
+
+    /// Applies `manage_stock`, `stock_quantity`, `sku` and `date_created_gmt` as WooCommerce does:
+    /// a quantity sent to an unmanaged product is ignored; null means 0; decimals are refused.
+    func apply(_ m: [JSONMember], to record: inout WooProductRecord) -> SandboxResponse? {
+        func value(_ k: String) -> JSONValue? { m.first { $0.key == k }?.value }
+        if case .bool(let b)? = value("manage_stock") { record.manageStock = b }
+        if case .string(let d)? = value("date_created_gmt") { record.dateCreatedGMT = d }
+        if case .string(let sku)? = value("sku"), sku != record.sku {
+            if skuTaken(sku, except: record.id) { return .error(400, "product_invalid_sku", "Invalid or duplicated SKU.") }
+            record.sku = sku
+        }
+        if let q = value("stock_quantity") {
+            var quantity: Int64?
+            switch q {
+            case .null: quantity = 0
+            case .number(let t), .string(let t):
+                guard let n = Int64(t) else {
+                    return .json(400, .object([JSONMember("code", .string("rest_invalid_param")),
+                                               JSONMember("message", .string("Invalid parameter(s): stock_quantity")),
+                                               JSONMember("data", .object([JSONMember("status", .number("400")),
+                                                                           JSONMember("params", .object([JSONMember("stock_quantity", .string("stock_quantity is not of type integer."))]))]))]))
+                }
+                quantity = n
+            default: return .error(400, "rest_invalid_param", "Invalid parameter(s): stock_quantity")
+            }
+            if record.manageStock == true { record.stockQuantity = quantity }
+        }
+        if record.manageStock == false { record.stockQuantity = nil }
+        return nil
+    }
+
+    func update(_ id: Int64, _ body: JSONValue?, parent: Int64?) -> (response: SandboxResponse, element: JSONValue) {
+        func failure(_ status: Int, _ code: String, _ message: String) -> (SandboxResponse, JSONValue) {
+            (.error(status, code, message),
+             .object([JSONMember("id", .number(String(id))), JSONMember("error", SandboxResponse.errorBody(status, code, message))]))
+        }
+        guard var record = products[id] else {
+            return parent == nil ? failure(400, "woocommerce_rest_product_invalid_id", "Invalid ID.")
+                                 : failure(404, "woocommerce_rest_product_variation_invalid_id", "Invalid ID.")
+        }
+        if let parent, record.parentID != parent { return failure(404, "woocommerce_rest_product_variation_invalid_id", "Invalid ID.") }
+        if parent == nil, record.parentID != 0 { return failure(404, "woocommerce_rest_invalid_product_id", Self.variationEndpointMessage) }
+        guard case .object(let m)? = body else { return failure(400, "rest_invalid_json", "Invalid JSON body passed.") }
+        if let error = apply(m, to: &record) {
+            var element: JSONValue = .null
+            if case .object(let e) = (try? JSONReader.parse(error.body)) ?? .null {
+                element = .object([JSONMember("id", .number(String(id))), JSONMember("error", .object(e))])
+            }
+            return (error, element)
+        }
+        products[id] = record
+        return (.json(200, record.json()), record.json())
+    }
+
+    func delete(_ id: Int64, parent: Int64?) -> SandboxResponse {
+        guard let record = products[id], parent.map({ record.parentID == $0 }) ?? (record.parentID == 0) else {
+            return .error(404, parent == nil ? "woocommerce_rest_product_invalid_id" : "woocommerce_rest_product_variation_invalid_id", "Invalid ID.")
+        }
+        products[id] = nil
+        for child in record.variations { products[child] = nil }
+        if record.parentID != 0 { products[record.parentID]?.variations.removeAll { $0 == id } }
+        return .json(200, record.json())
+    }
+
+    func batch(_ body: JSONValue?, parent: Int64?) -> (SandboxResponse, Int) {
+        guard case .object(let m)? = body else { return (.error(400, "rest_invalid_json", "Invalid JSON body passed."), 0) }
+        func array(_ k: String) -> [JSONValue] { if case .array(let a)? = m.first(where: { $0.key == k })?.value { return a }; return [] }
+        let updates = array("update")
+        let count = array("create").count + updates.count + array("delete").count
+        guard count <= faults.batchLimit else {
+            return (.error(413, "woocommerce_rest_request_entity_too_large", "Unable to accept more than \(faults.batchLimit) items for this request."), count)
+        }
+        var results: [JSONValue] = []
+        for item in updates {
+            guard case .object(let fields) = item, let idValue = fields.first(where: { $0.key == "id" })?.value,
+                  case .number(let idText) = idValue, let id = Int64(idText) else { continue }
+            results.append(update(id, item, parent: parent).element)
+        }
+        return (.json(200, .object([JSONMember("update", .array(results))])), count)
+    }
+
+    static func nowGMT() -> String { String(Instant(seconds: Int64(Date().timeIntervalSince1970)).description.prefix(19)) }
+
+    // MARK: Control (sandbox only, no auth): faults, request log, product dump
+
+    func control(method: String, path: String, body: [UInt8]) -> SandboxResponse {
+        switch (method, path) {
+        case ("POST", "/__sandbox/faults"):
+            do { faults = try FaultPlan(parsing: String(decoding: body, as: UTF8.self)) } catch {
+                return .error(400, "sandbox_bad_faults", error.description)
+            }
+            return .json(200, .object([]))
+        case ("GET", "/__sandbox/requests"):
+            return .json(200, .array(seen.map { r in
+                .object([JSONMember("at", .number(String(Int64(r.at.timeIntervalSince1970 * 1_000_000)))), JSONMember("method", .string(r.method)),
+                         JSONMember("path", .string(r.path)), JSONMember("items", .number(String(r.items))),
+                         JSONMember("status", .number(String(r.status)))])
+            }))
+        case ("DELETE", "/__sandbox/requests"):
+            seen.removeAll()
+            return .json(200, .object([]))
+        case ("GET", "/__sandbox/products"):
+            return .json(200, .array(products.keys.sorted().map { products[$0]!.json() }))
+        default:
+            return .error(404, "rest_no_route", "No route was found matching the URL and request method.")
+        }
+    }
+
+    /// Loads products as a database import would: ids and dates kept, duplicate SKUs allowed,
+    /// a `variations` array of variation objects honoured.
+    func seed(_ value: JSONValue) throws(SandboxError) {
+        guard case .array(let items) = value else { throw SandboxError("--seed: expected a JSON array of products") }
+        for (i, item) in items.enumerated() {
+            guard case .object(let m) = item else { throw SandboxError("--seed: item \(i) is not an object") }
+            let record = try seedRecord(m, parent: 0, index: i)
+            products[record.id] = record
+            if case .array(let variations)? = m.first(where: { $0.key == "variations" })?.value {
+                for (j, v) in variations.enumerated() {
+                    guard case .object(let vm) = v else { throw SandboxError("--seed: item \(i) variation \(j) is not an object") }
+                    let child = try seedRecord(vm, parent: record.id, index: i)
+                    products[child.id] = child
+                    products[record.id]?.variations.append(child.id)
+                }
+            }
+        }
+    }
+
+    func seedRecord(_ m: [JSONMember], parent: Int64, index: Int) throws(SandboxError) -> WooProductRecord {
+        func value(_ k: String) -> JSONValue? { m.first { $0.key == k }?.value }
+        var id = nextID
+        if let v = value("id") {
+            guard case .number(let t) = v, let n = Int64(t), n > 0 else { throw SandboxError("--seed: item \(index): 'id' must be a positive integer") }
+            id = n
+        }
+        nextID = max(nextID, id + 1)
+        var record = WooProductRecord(id: id, parentID: parent, type: parent != 0 ? "variation" : "simple",
+                                      dateCreatedGMT: Self.nowGMT(), manageStock: false)
+        if parent == 0, case .string(let t)? = value("type") { record.type = t }
+        if case .string(let sku)? = value("sku") { record.sku = sku }
+        if case .bool(let b)? = value("manage_stock") { record.manageStock = b }
+        if case .string(let d)? = value("date_created_gmt") { record.dateCreatedGMT = d }
+        if value("date_created_gmt") == .null { record.dateCreatedGMT = nil }
+        if record.manageStock == true {
+            switch value("stock_quantity") {
+            case .number(let t)?, .string(let t)?: record.stockQuantity = Int64(t)
+            default: record.stockQuantity = 0
+            }
+        }
+        return record
+    }
+}
+
+/// A problem starting or seeding the sandbox.
+public struct SandboxError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

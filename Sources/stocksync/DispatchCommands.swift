@@ -1,0 +1,244 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import NIOPosix
+import StockDomain
+import StockEngine
+import StockSyncService
+import WooCommerce
+
+/// `--credentials PATH` for commands that talk to a store.
+struct CredentialsOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The stores' API keys (default: $STOCKSYNC_CREDENTIALS, else ./stocksync.credentials.json).", valueName: "path"))
+    var credentials: String?
+
+    func load() throws(EngineError) -> CredentialsFile { try CredentialsFile.load(CredentialsFile.defaultPath(credentials)) }
+}
+
+/// Runs `body` with an HTTP client pool, shut down afterwards.
+func withHTTPClient<T>(_ body: (HTTPClient) async throws -> T) async throws -> T {
+    let client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+                            configuration: HTTPClient.Configuration(timeout: .init(connect: .seconds(10), read: .seconds(60))))
+    do {
+        let result = try await body(client)
+        try await client.shutdown()
+        return result
+    } catch {
+        try? await client.shutdown()
+        throw error
+    }
+}
+
+/// Set from a signal handler; read between dispatch rounds.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stopped = false
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return stopped }
+    func set() { lock.lock(); stopped = true; lock.unlock() }
+
+    /// Sets the flag on SIGINT or SIGTERM (the sources are kept alive by the returned array).
+    func trapSignals() -> [any DispatchSourceSignal] {
+        [SIGINT, SIGTERM].map { sig in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [self] in self.set() }
+            source.resume()
+            return source
+        }
+    }
+}
+
+extension StoreCommand {
+    struct Refresh: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Read a store's catalogue and record the differences (never pushes).")
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var credentials: CredentialsOptions
+        @Argument(help: "The store.") var id: String
+
+        func run() async throws {
+            try await reportingErrors {
+                let journal = try database.open(writable: true)
+                let creds = try credentials.load().credentials(for: id)
+                let terminal = isatty(2) != 0
+                let report = try await withHTTPClient { http in
+                    try await CatalogueRefresh.run(store: id, journal: journal, credentials: creds, http: http) { line in
+                        if terminal { FileHandle.standardError.write(Data("\r\(line)   ".utf8)) }
+                    }
+                }
+                if terminal { FileHandle.standardError.write(Data("\r".utf8)) }
+                emit("refreshed store '\(id)': \(report.products) products, \(report.variations) variations; \(report.upserted) recorded, \(report.deleted) deleted")
+                if report.matchedWithoutHeldValue > 0 {
+                    emit("\(report.matchedWithoutHeldValue) matched products have no known stock value in the store (new or returned); run 'stocksync resync --store \(id)' to push them")
+                }
+            }
+        }
+    }
+
+    struct Resume: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Lift a store's pause (after fixing its credentials or URL).")
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "The store.") var id: String
+
+        func run() throws {
+            try reportingErrors {
+                let journal = try database.open(writable: true)
+                _ = try journal.state().projection.connectedStore(id, option: "")
+                try journal.setStoreStatus(StoreStatus(store: id))
+                emit("store '\(id)' resumed")
+            }
+        }
+    }
+}
+
+struct Sync: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Push pending stock updates to the stores (until SIGINT/SIGTERM, or --once).")
+    @OptionGroup var database: DatabaseOptions
+    @OptionGroup var credentials: CredentialsOptions
+    @Option(help: "Only this store.") var store: String?
+    @Flag(help: "Exit when nothing is sendable now: 0 done, 75 entries wait for a retry, 77 a store is paused or has no credentials.")
+    var once = false
+    @Option(help: "Seconds before the first retry (doubles each time, with jitter).") var retryFirst: Double = 1
+    @Option(help: "Longest wait between retries, in seconds.") var retryMax: Double = 300
+    @Option(help: "Per-request timeout, in seconds.") var timeout: Int64 = 30
+
+    func run() async throws {
+        var exitCode: Int32 = 0
+        try await reportingErrors {
+            let journal = try database.open(writable: true)
+            // Without a credentials file every store lacks credentials (77 once something is pending).
+            let path = CredentialsFile.defaultPath(credentials.credentials)
+            let file: CredentialsFile? = FileManager.default.fileExists(atPath: path) ? try CredentialsFile.load(path) : nil
+            let selected: () throws -> [StoreID] = {
+                let p = try journal.state().projection
+                if let store { _ = try p.connectedStore(store); return [store] }
+                return p.stores.values.filter { $0.connected && $0.settings.stockSync }.map(\.settings.store).sorted()
+            }
+            exitCode = try await withHTTPClient { http in
+                let dispatcher = Dispatcher(journal: journal, credentials: file, http: http,
+                                            policy: RetryPolicy(firstDelay: retryFirst, maxDelay: retryMax))
+                dispatcher.requestTimeout = timeout
+                dispatcher.log = warn
+                if once {
+                    let (code, rounds) = try await dispatcher.runOnce(stores: try selected())
+                    Sync.summarize(rounds)
+                    return code
+                }
+                let stop = StopFlag()
+                let sources = stop.trapSignals()
+                defer { sources.forEach { $0.cancel() } }
+                try await dispatcher.run(stores: selected, shouldStop: { stop.isSet }) { Sync.summarize([$0]) }
+                return 0
+            }
+        }
+        if exitCode != 0 { throw ExitCode(exitCode) }
+    }
+
+    static func summarize(_ rounds: [StoreRound]) {
+        var totals: [StoreID: (sent: Int, ack: Int, rejected: Int, gone: Int, state: StoreRound.State)] = [:]
+        for r in rounds {
+            var t = totals[r.store] ?? (0, 0, 0, 0, .idle)
+            t.sent += r.sent; t.ack += r.acknowledged; t.rejected += r.rejected; t.gone += r.gone; t.state = r.state
+            totals[r.store] = t
+            r.warnings.forEach(warn)
+        }
+        for (store, t) in totals.sorted(by: { $0.key < $1.key }) {
+            let state: String
+            switch t.state {
+            case .idle, .sent: state = "up to date"
+            case .waiting(let at): state = "waiting to retry at \(at)"
+            case .paused(let why): state = "PAUSED: \(why)"
+            case .noCredentials: state = "NO CREDENTIALS: add the store to the credentials file"
+            }
+            emit("store '\(store)': sent \(t.sent), acknowledged \(t.ack), rejected \(t.rejected), gone \(t.gone); \(state)")
+        }
+    }
+}
+
+struct Resync: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Push every matched product's current value to a store (after a restore from backup, say).")
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "The store.") var store: String
+
+    func run() throws {
+        try reportingErrors {
+            let journal = try database.open(writable: true)
+            let summary = try journal.write { appender in
+                let state = try appender.state.connectedStore(store)
+                guard state.settings.stockSync else {
+                    throw EngineError(.badInput, "store '\(store)' has stock sync off; turn it on first ('store reconfigure \(store) --stock-sync on')")
+                }
+                try appender.append(StoreCommand.event(.storeResyncRequested(store)))
+            }
+            let pending = try journal.state().projection.pending.keys.filter { $0.store == store }.count
+            emit("resync requested for store '\(store)' at position \(summary.lastPosition ?? 0): \(pending) products pending; run 'stocksync sync'")
+        }
+    }
+}
+
+struct Deliveries: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The delivery log: every attempt, from journal position to the store's answer.")
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "Only this store.") var store: String?
+    @Option(help: "Only products carrying this SKU.") var sku: String?
+    @Flag(help: "JSON output.") var json = false
+
+    func run() throws {
+        try reportingErrors {
+            let journal = try database.open(writable: false)
+            var rows = try journal.deliveries(store: store)
+            if let sku { rows = rows.filter { $0.sku == sku } }
+            if json {
+                var w = JSONWriter()
+                w.beginObject(); w.key("deliveries"); w.beginArray()
+                for r in rows {
+                    w.beginObject()
+                    w.key("at"); w.string(r.at.description)
+                    w.key("store"); w.string(r.store)
+                    w.key("woo_id"); w.int(r.wooID)
+                    w.key("parent_id"); w.optionalInt(r.parentID)
+                    w.key("sku"); w.optionalString(r.sku)
+                    w.key("position"); w.int(r.position)
+                    w.key("sent"); w.int(r.sent)
+                    w.key("http_status"); w.optionalInt(r.httpStatus.map(Int64.init))
+                    w.key("error_code"); w.optionalString(r.errorCode)
+                    w.key("echoed"); w.optionalInt(r.echoed)
+                    w.endObject()
+                }
+                w.endArray(); w.endObject()
+                emit(w.text)
+            } else if rows.isEmpty {
+                emit("No deliveries.")
+            } else {
+                for r in rows {
+                    emit("\(r.at)  \(r.store)  \(r.wooID)\(r.parentID.map { " (of \($0))" } ?? "")  \(r.sku ?? "-")  position \(r.position)  sent \(r.sent)  → HTTP \(r.httpStatus.map(String.init) ?? "none")\(r.errorCode.map { " \($0)" } ?? "")\(r.echoed.map { ", echoed \($0)" } ?? "")")
+                }
+            }
+        }
+    }
+}
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The store's synced values as a CSV for WooCommerce's product importer (ID,SKU,Stock).")
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "The store.") var store: String
+
+    func run() throws {
+        try reportingErrors {
+            let projection = try database.open(writable: false).state().projection
+            let settings = try projection.connectedStore(store).settings
+            var rows: [(WooID, String, Int64)] = []
+            for id in projection.variants.keys {
+                guard case .matched(let product, _) = projection.match(id, store: store) else { continue }
+                rows.append((product.wooID, product.sku ?? "", projection.cell(CellKey(id, settings.locationID)).synced(settings)))
+            }
+            var out = "ID,SKU,Stock\n"
+            for (id, sku, stock) in rows.sorted(by: { $0.0 < $1.0 }) { out += "\(id),\(Export.csv(sku)),\(stock)\n" }
+            FileHandle.standardOutput.write(Data(out.utf8))
+        }
+    }
+
+    static func csv(_ field: String) -> String {
+        guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
+        return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}

@@ -1,0 +1,161 @@
+import AsyncHTTPClient
+import Foundation
+import NIOPosix
+import StockDomain
+import StockSyncTesting
+import Testing
+import WooCommerce
+import WooCommerceSandbox
+
+@Suite("OAuth 1.0a signer against the official WooCommerce Python client")
+struct OAuthTests {
+    @Test("signatures equal those computed by PyPI 'woocommerce' (Fixtures/oauth/vectors.json)")
+    func vectors() throws {
+        let data = try Data(contentsOf: Checkout.fixtures.appendingPathComponent("oauth/vectors.json"))
+        guard case .array(let cases) = try JSONReader.parse(String(decoding: data, as: UTF8.self)) else { Issue.record("no vectors"); return }
+        #expect(cases.count == 3)
+        for c in cases {
+            guard case .object(let m) = c else { continue }
+            func s(_ k: String) -> String { if case .string(let v)? = m.first(where: { $0.key == k })?.value { return v }; return "" }
+            let full = s("url")
+            let parts = full.split(separator: "?", maxSplits: 1).map(String.init)
+            let query: [(String, String)] = parts.count > 1 ? parts[1].split(separator: "&").map { pair in
+                let kv = pair.split(separator: "=", maxSplits: 1).map(String.init)
+                return (kv[0], kv.count > 1 ? kv[1] : "")
+            } : []
+            let signed = OAuth1.sign(method: s("method"), url: parts[0], query: query, consumerKey: s("consumer_key"),
+                                     consumerSecret: s("consumer_secret"), timestamp: Int64(s("timestamp"))!, nonce: s("nonce"))
+            #expect(signed.last?.1 == s("signature"), "\(full)")
+        }
+    }
+}
+
+/// Sends raw requests to a sandbox, the way any WooCommerce client would.
+struct RawClient {
+    let server: SandboxServer
+    let http: HTTPClient
+
+    func send(_ method: String, _ path: String, body: String? = nil, basic: (String, String)? = nil) async throws -> (Int, String, [(String, String)]) {
+        var request = HTTPClientRequest(url: server.url + path)
+        request.method = .init(rawValue: method)
+        if let (k, s) = basic { request.headers.add(name: "Authorization", value: "Basic " + Data("\(k):\(s)".utf8).base64EncodedString()) }
+        if let body { request.body = .bytes(.init(string: body)); request.headers.add(name: "Content-Type", value: "application/json") }
+        let response = try await http.execute(request, timeout: .seconds(10))
+        let bytes = try await response.body.collect(upTo: 1 << 24)
+        return (Int(response.status.code), String(buffer: bytes), response.headers.map { ($0.name, $0.value) })
+    }
+}
+
+func withSandbox<T>(seed: String? = nil, assumeHTTPS: Bool = false, _ body: (SandboxServer, HTTPClient) async throws -> T) async throws -> T {
+    let server = try await SandboxServer.start(consumerKey: "ck_test", consumerSecret: "cs_test", assumeHTTPS: assumeHTTPS,
+                                               seed: try seed.map { try JSONReader.parse($0) })
+    let http = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+    do {
+        let result = try await body(server, http)
+        try await http.shutdown()
+        try await server.shutdown()
+        return result
+    } catch {
+        try? await http.shutdown()
+        try? await server.shutdown()
+        throw error
+    }
+}
+
+let recordedSeed = """
+[{"id":10,"sku":"SKU-A","manage_stock":true,"stock_quantity":5,"date_created_gmt":"2026-11-27T20:00:00"},
+ {"id":11,"sku":"SKU-B","manage_stock":true,"stock_quantity":5},
+ {"id":12,"sku":"SKU-C","manage_stock":true,"stock_quantity":5},
+ {"id":13,"sku":"VAR-1","type":"variable","manage_stock":false,"variations":[
+    {"id":14,"sku":"VAR-1-S","manage_stock":true,"stock_quantity":5},{"id":15,"sku":"VAR-1-M","manage_stock":true,"stock_quantity":5}]},
+ {"id":16,"sku":"SKU-NOSTOCK","manage_stock":false}]
+"""
+
+@Suite("Sandbox store reproduces the recorded WooCommerce behaviour")
+struct SandboxBehaviourTests {
+    @Test("paging headers, per_page over 100 → 400, SKU filter exact and case-insensitive, returning variations")
+    func listing() async throws {
+        try await withSandbox(seed: recordedSeed, assumeHTTPS: true) { server, http in
+            let c = RawClient(server: server, http: http)
+            let auth = ("ck_test", "cs_test")
+            let (status, body, headers) = try await c.send("GET", "/wp-json/wc/v3/products?per_page=2&page=2&orderby=id&order=asc", basic: auth)
+            #expect(status == 200)
+            #expect(headers.contains { $0.0 == "X-WP-Total" && $0.1 == "5" })
+            #expect(headers.contains { $0.0 == "X-WP-TotalPages" && $0.1 == "3" })
+            #expect(body.contains("\"id\":12") && body.contains("\"id\":13") && !body.contains("\"id\":14"))
+            #expect(try await c.send("GET", "/wp-json/wc/v3/products?per_page=101", basic: auth).0 == 400)
+            let past = try await c.send("GET", "/wp-json/wc/v3/products?per_page=2&page=4&orderby=id&order=asc", basic: auth)
+            #expect(past.1 == "[]")
+            let sku = try await c.send("GET", "/wp-json/wc/v3/products?sku=sku-a,VAR-1-M", basic: auth)
+            #expect(sku.1.contains("\"id\":10") && sku.1.contains("\"id\":15"))
+            #expect(try await c.send("GET", "/wp-json/wc/v3/products?sku=SKU", basic: auth).1 == "[]")
+        }
+    }
+
+    @Test("updates: invalid id 400, variation on the products route 404, unmanaged ignores stock, negatives accepted, decimals refused")
+    func updates() async throws {
+        try await withSandbox(seed: recordedSeed, assumeHTTPS: true) { server, http in
+            let c = RawClient(server: server, http: http)
+            let auth = ("ck_test", "cs_test")
+            let invalid = try await c.send("PUT", "/wp-json/wc/v3/products/999999", body: #"{"stock_quantity":1}"#, basic: auth)
+            #expect(invalid.0 == 400 && invalid.1.contains("woocommerce_rest_product_invalid_id"))
+            let variation = try await c.send("PUT", "/wp-json/wc/v3/products/14", body: #"{"stock_quantity":4}"#, basic: auth)
+            #expect(variation.0 == 404 && variation.1.contains("woocommerce_rest_invalid_product_id"))
+            _ = try await c.send("PUT", "/wp-json/wc/v3/products/16", body: #"{"stock_quantity":4}"#, basic: auth)
+            #expect(server.products()[16]?.stockQuantity == nil)
+            _ = try await c.send("PUT", "/wp-json/wc/v3/products/12", body: #"{"stock_quantity":-2}"#, basic: auth)
+            #expect(server.products()[12]?.stockQuantity == -2)
+            #expect(try await c.send("PUT", "/wp-json/wc/v3/products/11", body: #"{"stock_quantity":2.5}"#, basic: auth).0 == 400)
+            _ = try await c.send("PUT", "/wp-json/wc/v3/products/11", body: #"{"stock_quantity":"6"}"#, basic: auth)
+            #expect(server.products()[11]?.stockQuantity == 6)
+            let wrongParent = try await c.send("PUT", "/wp-json/wc/v3/products/13/variations/10", body: #"{"stock_quantity":6}"#, basic: auth)
+            #expect(wrongParent.0 == 404 && wrongParent.1.contains("woocommerce_rest_product_variation_invalid_id"))
+            let duplicate = try await c.send("POST", "/wp-json/wc/v3/products", body: #"{"name":"x","sku":"sku-a"}"#, basic: auth)
+            #expect(duplicate.0 == 400 && duplicate.1.contains("product_invalid_sku"))
+        }
+    }
+
+    @Test("batches: 101 items → 413, per-item errors inline with 200")
+    func batches() async throws {
+        try await withSandbox(seed: recordedSeed, assumeHTTPS: true) { server, http in
+            let c = RawClient(server: server, http: http)
+            let auth = ("ck_test", "cs_test")
+            let items = (0..<101).map { _ in #"{"id":10,"stock_quantity":5}"# }.joined(separator: ",")
+            #expect(try await c.send("POST", "/wp-json/wc/v3/products/batch", body: #"{"update":[\#(items)]}"#, basic: auth).0 == 413)
+            let mixed = try await c.send("POST", "/wp-json/wc/v3/products/batch",
+                                         body: #"{"update":[{"id":11,"stock_quantity":3},{"id":999999,"stock_quantity":1},{"id":15,"stock_quantity":1}]}"#, basic: auth)
+            #expect(mixed.0 == 200)
+            #expect(mixed.1.contains("woocommerce_rest_product_invalid_id") && mixed.1.contains("woocommerce_rest_invalid_product_id"))
+            #expect(server.products()[11]?.stockQuantity == 3)
+        }
+    }
+
+    @Test("auth as WooCommerce: wrong secret and unknown key → 401 with its error shape; OAuth over http with nonce reuse refused")
+    func auth() async throws {
+        try await withSandbox(seed: recordedSeed, assumeHTTPS: true) { server, http in
+            let c = RawClient(server: server, http: http)
+            let wrong = try await c.send("GET", "/wp-json/wc/v3/products", basic: ("ck_test", "nope"))
+            #expect(wrong.0 == 401 && wrong.1.contains("woocommerce_rest_authentication_error"))
+            let unknown = try await c.send("GET", "/wp-json/wc/v3/products", basic: ("ck_other", "cs_test"))
+            #expect(unknown.0 == 401 && unknown.1.contains("woocommerce_rest_cannot_view"))
+            #expect(try await c.send("GET", "/wp-json/wc/v3/products").0 == 401)
+            #expect(try await c.send("GET", "/wp-json/wc/v3/products?consumer_key=ck_test&consumer_secret=cs_test").0 == 200)
+        }
+        try await withSandbox(seed: recordedSeed) { server, http in
+            let client = WooClient(storeURL: server.url, credentials: Credentials(consumerKey: "ck_test", consumerSecret: "cs_test"), http: http)
+            #expect(try await client.products(page: 1).items.count == 5, "OAuth 1.0a accepted over http")
+            let url = server.url + "/wp-json/wc/v3/products"
+            let ts = Int64(Date().timeIntervalSince1970)
+            let signed = OAuth1.sign(method: "GET", url: url, query: [], consumerKey: "ck_test", consumerSecret: "cs_test", timestamp: ts, nonce: "fixed")
+            let q = signed.map { "\($0.0)=\(OAuth1.encode($0.1))" }.joined(separator: "&")
+            let c = RawClient(server: server, http: http)
+            #expect(try await c.send("GET", "/wp-json/wc/v3/products?" + q).0 == 200)
+            let replay = try await c.send("GET", "/wp-json/wc/v3/products?" + q)
+            #expect(replay.0 == 401 && replay.1.contains("nonce"))
+            let stale = OAuth1.sign(method: "GET", url: url, query: [], consumerKey: "ck_test", consumerSecret: "cs_test", timestamp: ts - 3600, nonce: "n2")
+            #expect(try await c.send("GET", "/wp-json/wc/v3/products?" + stale.map { "\($0.0)=\(OAuth1.encode($0.1))" }.joined(separator: "&")).0 == 401)
+            let basic = try await c.send("GET", "/wp-json/wc/v3/products", basic: ("ck_test", "cs_test"))
+            #expect(basic.0 == 401, "plain HTTP expects OAuth, as WooCommerce does")
+        }
+    }
+}
