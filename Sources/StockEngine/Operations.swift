@@ -52,7 +52,40 @@ extension Journal.Appender {
     }
 }
 
+extension Journal.Appender {
+    /// Clears in-flight markers whose items got a definite answer, with the events recording it.
+    public func clearInFlight(store: StoreID, wooIDs: [WooID]) throws {
+        guard !wooIDs.isEmpty else { return }
+        let delete = try journal.db.prepare("DELETE FROM in_flight WHERE store = ? AND woo_id = ?")
+        for id in wooIDs { try delete.run([.text(store), .integer(id)]) }
+    }
+}
+
 extension Journal {
+    /// Marks values as being sent, before the request leaves: if the process dies before the
+    /// answer is recorded, the store may hold the value while the journal does not know it.
+    public func markInFlight(store: StoreID, _ items: [(wooID: WooID, sent: Int64)]) throws(EngineError) {
+        guard !items.isEmpty else { return }
+        do {
+            try db.writeTransaction {
+                let put = try db.prepare("INSERT OR REPLACE INTO in_flight (store, woo_id, sent, at) VALUES (?, ?, ?, ?)")
+                let now = Instant.now.microseconds
+                for item in items { try put.run([.text(store), .integer(item.wooID), .integer(item.sent), .integer(now)]) }
+            }
+        } catch { throw EngineError.database(error, path: path) }
+    }
+
+    /// Markers left by an interrupted run (or by requests still waiting for a retry).
+    public func inFlight(store: StoreID) throws(EngineError) -> [WooID: Int64] {
+        do {
+            let s = try db.prepare("SELECT woo_id, sent FROM in_flight WHERE store = ?")
+            try s.bind([.text(store)])
+            var out: [WooID: Int64] = [:]
+            while try s.step() { out[s.int(0)] = s.int(1) }
+            return out
+        } catch { throw EngineError.database(error, path: path) }
+    }
+
     /// Delivery attempts, oldest first, optionally for one store and/or the products carrying a SKU.
     public func deliveries(store: StoreID? = nil, wooIDs: Set<WooID>? = nil, limit: Int? = nil) throws(EngineError) -> [DeliveryRecord] {
         do {

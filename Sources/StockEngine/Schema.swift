@@ -32,6 +32,9 @@ enum Schema {
         CREATE TABLE store_status (
             store TEXT PRIMARY KEY, paused_reason TEXT, paused_fingerprint TEXT,
             retry_at INTEGER, failures INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE in_flight (
+            store TEXT NOT NULL, woo_id INTEGER NOT NULL, sent INTEGER NOT NULL, at INTEGER NOT NULL,
+            PRIMARY KEY (store, woo_id)) WITHOUT ROWID;
         """,
     ]
 

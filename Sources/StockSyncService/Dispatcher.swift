@@ -112,15 +112,34 @@ public final class Dispatcher {
             report.state = entries.isEmpty ? .idle : .waiting(retryAt)
             return report
         }
-        guard !entries.isEmpty else { return report }
+        // A marker without a pending entry: a push whose answer was never recorded (the process
+        // died), and the value has since gone back to what the journal believes the store holds.
+        // The store may hold the lost value: push the current one again (absolute, harmless).
+        var items: [Item] = entries.map { key, pending in
+            let product = projection.catalogue[key]
+            return Item(key: key, parentID: product?.parentID, sku: product?.sku, quantity: pending.quantity, position: pending.position)
+        }
+        let markers = try journal.inFlight(store: store)
+        var repairs = 0
+        if !markers.isEmpty {
+            var owners: [WooID: VariantID] = [:]
+            for id in projection.variants.keys {
+                if let product = projection.match(id, store: store).product, markers[product.wooID] != nil { owners[product.wooID] = id }
+            }
+            for wooID in markers.keys.sorted() where projection.pending[ProductKey(store, wooID)] == nil {
+                guard let variant = owners[wooID], let product = projection.catalogue[ProductKey(store, wooID)] else { continue }
+                let value = projection.cell(CellKey(variant, state.settings.locationID)).synced(state.settings)
+                items.append(Item(key: ProductKey(store, wooID), parentID: product.parentID, sku: product.sku, quantity: value,
+                                  position: projection.position))
+                repairs += 1
+            }
+            if repairs > 0 { log("store '\(store)': re-sending \(repairs) products whose last push was interrupted before its answer was recorded") }
+        }
+        guard !items.isEmpty else { return report }
 
         // Variations go per parent; products together. At most 100 items a request.
         var groups: [WooID?: [Item]] = [:]
-        for (key, pending) in entries {
-            let product = projection.catalogue[key]
-            groups[product?.parentID, default: []].append(Item(key: key, parentID: product?.parentID, sku: product?.sku,
-                                                              quantity: pending.quantity, position: pending.position))
-        }
+        for item in items { groups[item.parentID, default: []].append(item) }
         var batches: [(WooID?, [Item])] = []
         for parent in groups.keys.sorted(by: { ($0 ?? -1) < ($1 ?? -1) }) {
             let items = groups[parent]!
@@ -137,6 +156,7 @@ public final class Dispatcher {
             index += wave.count
             var starts: [Date] = []
             for _ in wave { starts.append(max(nextStart, Date())); nextStart = starts.last!.addingTimeInterval(interval) }
+            try journal.markInFlight(store: store, wave.flatMap { $0.1.map { ($0.key.wooID, $0.quantity) } })
             let outcomes = await withTaskGroup(of: (Int, BatchOutcome).self) { group in
                 for (offset, batch) in wave.enumerated() {
                     let start = starts[offset]
@@ -291,10 +311,18 @@ public final class Dispatcher {
                                                  position: item.position, sent: item.quantity, httpStatus: status, errorCode: code, echoed: nil))
             }
         }
+        // Items with a definite answer are no longer in flight; retried ones stay marked.
+        let settled = outcome.items.compactMap { item, result, _ -> WooID? in
+            switch result {
+            case .acknowledged, .gone, .rejected: return item.key.wooID
+            case .retry, .unauthorized: return nil
+            }
+        }
         guard !events.isEmpty || !deliveries.isEmpty else { return }
         _ = try journal.write { appender in
             for e in events { try appender.append(e) }
             try appender.recordDeliveries(deliveries)
+            try appender.clearInFlight(store: store, wooIDs: settled)
         }
     }
 

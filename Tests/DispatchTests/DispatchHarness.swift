@@ -88,6 +88,18 @@ final class DispatchHarness {
     }
 }
 
+/// Runs `body` with a fresh harness, closed afterwards whatever happens.
+func withHarness(_ body: (DispatchHarness) async throws -> Void) async throws {
+    let h = try DispatchHarness()
+    do {
+        try await body(h)
+    } catch {
+        await h.close()
+        throw error
+    }
+    await h.close()
+}
+
 func variantLine(_ v: Int, _ sku: String?, links: [(String, Int)] = []) -> String {
     let l = links.map { #"{"store":"\#($0.0)","woo_id":\#($0.1)}"# }.joined(separator: ",")
     return #"{"id":"v\#(v)-\#(UUID().uuidString)","type":"variant.upserted","at":"2026-11-26T10:00:00Z","data":{"variant_id":\#(v),"sku":\#(sku.map { "\"\($0)\"" } ?? "null"),"kind":"product","woo_links":[\#(l)]}}"#

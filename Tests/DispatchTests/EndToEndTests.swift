@@ -21,59 +21,59 @@ struct EndToEndTests {
 
     @Test("every matching rule, variations, unmanaged products, two stores, sync off and opt-out, end to end")
     func matchingEndToEnd() async throws {
-        let h = try DispatchHarness()
-        defer { Task { await h.close() } }
-        try await h.addStore("main", seed: Self.mainSeed)
-        try await h.addStore("outlet", seed: #"[{"id":50,"sku":"DUP","manage_stock":true,"stock_quantity":0}]"#, reduce: false)
-        try await h.addStore("test", seed: #"[{"id":60,"sku":"DUP","manage_stock":true,"stock_quantity":9}]"#, stockSync: false)
-        _ = try await h.refresh("main"); _ = try await h.refresh("outlet"); _ = try await h.refresh("test")
-        try h.ingest([
-            variantLine(1, "DUP"), variantLine(2, "NEW-CODE", links: [("main", 22)]), variantLine(3, "CASE"),
-            variantLine(4, "SIMPLE"), variantLine(5, "SHIRT-S"), variantLine(6, "SHIRT-M"),
-            reconcileLine(1, 1, "10"), reconcileLine(2, 1, "7"), reconcileLine(3, 1, "3"), reconcileLine(4, 1, "4"),
-            reconcileLine(5, 1, "2.5"), reconcileLine(6, 1, "6"),
-            salesLine(100, 1, 3, source: "katana"), salesLine(101, 1, 1, source: "woocommerce"),
-        ])
-        #expect(try await h.syncOnce() == 0)
-        let main = h.held("main")
-        #expect(main[21] == 6, "latest date_created wins: 10 − 4")
-        #expect(main[20] == 1, "the older duplicate is untouched")
-        #expect(main[22] == 7, "WooCommerce-id fallback")
-        #expect(main[23] == 1, "SKUs are case-sensitive: 'CASE' does not match 'case'")
-        #expect(main[24] == 4, "an unmanaged product becomes managed (Katana is the source of truth)")
-        #expect(main[31] == 2 && main[32] == 6, "variations, through the variations batch")
-        #expect(h.held("outlet")[50] == 9, "the opt-out store counts only the WooCommerce order: 10 − 1")
-        #expect(h.held("test")[60] == 9, "stock sync off: nothing pushed")
-        #expect(try h.journal.state().projection.pending.isEmpty)
-        let requests = h.servers["main"]!.requests().filter { $0.method == "POST" }
-        #expect(requests.map(\.path).sorted() == ["/wp-json/wc/v3/products/30/variations/batch", "/wp-json/wc/v3/products/batch"])
-        // A refresh afterwards changes nothing, and nothing is re-pushed.
-        let again = try await h.refresh("main")
-        #expect(again.upserted == 0 && again.deleted == 0)
-        #expect(try await h.syncOnce() == 0)
-        #expect(h.servers["main"]!.requests().filter { $0.method == "POST" }.count == 2)
+        try await withHarness { h in
+            try await h.addStore("main", seed: Self.mainSeed)
+            try await h.addStore("outlet", seed: #"[{"id":50,"sku":"DUP","manage_stock":true,"stock_quantity":0}]"#, reduce: false)
+            try await h.addStore("test", seed: #"[{"id":60,"sku":"DUP","manage_stock":true,"stock_quantity":9}]"#, stockSync: false)
+            _ = try await h.refresh("main"); _ = try await h.refresh("outlet"); _ = try await h.refresh("test")
+            try h.ingest([
+                variantLine(1, "DUP"), variantLine(2, "NEW-CODE", links: [("main", 22)]), variantLine(3, "CASE"),
+                variantLine(4, "SIMPLE"), variantLine(5, "SHIRT-S"), variantLine(6, "SHIRT-M"),
+                reconcileLine(1, 1, "10"), reconcileLine(2, 1, "7"), reconcileLine(3, 1, "3"), reconcileLine(4, 1, "4"),
+                reconcileLine(5, 1, "2.5"), reconcileLine(6, 1, "6"),
+                salesLine(100, 1, 3, source: "katana"), salesLine(101, 1, 1, source: "woocommerce"),
+            ])
+            #expect(try await h.syncOnce() == 0)
+            let main = h.held("main")
+            #expect(main[21] == 6, "latest date_created wins: 10 − 4")
+            #expect(main[20] == 1, "the older duplicate is untouched")
+            #expect(main[22] == 7, "WooCommerce-id fallback")
+            #expect(main[23] == 1, "SKUs are case-sensitive: 'CASE' does not match 'case'")
+            #expect(main[24] == 4, "an unmanaged product becomes managed (Katana is the source of truth)")
+            #expect(main[31] == 2 && main[32] == 6, "variations, through the variations batch")
+            #expect(h.held("outlet")[50] == 9, "the opt-out store counts only the WooCommerce order: 10 − 1")
+            #expect(h.held("test")[60] == 9, "stock sync off: nothing pushed")
+            #expect(try h.journal.state().projection.pending.isEmpty)
+            let requests = h.servers["main"]!.requests().filter { $0.method == "POST" }
+            #expect(requests.map(\.path).sorted() == ["/wp-json/wc/v3/products/30/variations/batch", "/wp-json/wc/v3/products/batch"])
+            // A refresh afterwards changes nothing, and nothing is re-pushed.
+            let again = try await h.refresh("main")
+            #expect(again.upserted == 0 && again.deleted == 0)
+            #expect(try await h.syncOnce() == 0)
+            #expect(h.servers["main"]!.requests().filter { $0.method == "POST" }.count == 2)
+        }
     }
 
     @Test("a product deleted in WooCommerce: its item fails, the rest of the batch completes, the product leaves the catalogue")
     func deletedProduct() async throws {
-        let h = try DispatchHarness()
-        defer { Task { await h.close() } }
-        try await h.addStore("main", seed: #"[{"id":10,"sku":"A","manage_stock":true},{"id":11,"sku":"B","manage_stock":true},{"id":12,"sku":"C","manage_stock":true}]"#)
-        _ = try await h.refresh("main")
-        try h.ingest([variantLine(1, "A"), variantLine(2, "B"), variantLine(3, "C")])
-        let c = RawClient(server: h.servers["main"]!, http: h.http)
-        _ = c // the sandbox is changed directly, as a merchant in wp-admin would
-        h.servers["main"]!.edit(11) { $0.sku = "B" }
-        try await deleteProduct(h, 11)
-        try h.ingest([reconcileLine(1, 1, "5"), reconcileLine(2, 1, "6"), reconcileLine(3, 1, "7")])
-        #expect(try await h.syncOnce() == 0)
-        #expect(h.held("main")[10] == 5 && h.held("main")[12] == 7)
-        let p = try h.journal.state().projection
-        #expect(p.catalogue[ProductKey("main", 11)] == nil)
-        #expect(p.pending.isEmpty)
-        let log = try h.journal.deliveries(store: "main")
-        #expect(log.contains { $0.wooID == 11 && $0.errorCode == "woocommerce_rest_product_invalid_id" })
-        #expect(log.filter { $0.echoed != nil }.count == 2)
+        try await withHarness { h in
+            try await h.addStore("main", seed: #"[{"id":10,"sku":"A","manage_stock":true},{"id":11,"sku":"B","manage_stock":true},{"id":12,"sku":"C","manage_stock":true}]"#)
+            _ = try await h.refresh("main")
+            try h.ingest([variantLine(1, "A"), variantLine(2, "B"), variantLine(3, "C")])
+            let c = RawClient(server: h.servers["main"]!, http: h.http)
+            _ = c // the sandbox is changed directly, as a merchant in wp-admin would
+            h.servers["main"]!.edit(11) { $0.sku = "B" }
+            try await deleteProduct(h, 11)
+            try h.ingest([reconcileLine(1, 1, "5"), reconcileLine(2, 1, "6"), reconcileLine(3, 1, "7")])
+            #expect(try await h.syncOnce() == 0)
+            #expect(h.held("main")[10] == 5 && h.held("main")[12] == 7)
+            let p = try h.journal.state().projection
+            #expect(p.catalogue[ProductKey("main", 11)] == nil)
+            #expect(p.pending.isEmpty)
+            let log = try h.journal.deliveries(store: "main")
+            #expect(log.contains { $0.wooID == 11 && $0.errorCode == "woocommerce_rest_product_invalid_id" })
+            #expect(log.filter { $0.echoed != nil }.count == 2)
+        }
     }
 
     func deleteProduct(_ h: DispatchHarness, _ id: Int64) async throws {
@@ -84,60 +84,60 @@ struct EndToEndTests {
 
     @Test("401 pauses only that store, until its credentials change")
     func unauthorizedPausesOneStore() async throws {
-        let h = try DispatchHarness()
-        defer { Task { await h.close() } }
-        try await h.addStore("main", seed: #"[{"id":10,"sku":"A","manage_stock":true}]"#)
-        try await h.addStore("eu", location: 2, seed: #"[{"id":10,"sku":"A","manage_stock":true}]"#)
-        _ = try await h.refresh("main"); _ = try await h.refresh("eu")
-        try h.ingest([variantLine(1, "A"), reconcileLine(1, 1, "3"), reconcileLine(1, 2, "4")])
-        let good = h.keys["eu"]!
-        h.keys["eu"] = Credentials(consumerKey: "ck_eu", consumerSecret: "wrong", requestsPerSecond: 1000)
-        #expect(try await h.syncOnce() == 77)
-        #expect(h.held("main")[10] == 3)
-        #expect(h.held("eu")[10] == 0)
-        #expect(try h.journal.storeStatus("eu").pausedReason?.contains("401") == true)
-        #expect(try h.journal.storeStatus("main").pausedReason == nil)
-        let before = h.servers["eu"]!.requests().count
-        #expect(try await h.syncOnce() == 77)
-        #expect(h.servers["eu"]!.requests().count == before, "a paused store is not contacted")
-        h.keys["eu"] = good
-        #expect(try await h.syncOnce() == 0)
-        #expect(h.held("eu")[10] == 4)
+        try await withHarness { h in
+            try await h.addStore("main", seed: #"[{"id":10,"sku":"A","manage_stock":true}]"#)
+            try await h.addStore("eu", location: 2, seed: #"[{"id":10,"sku":"A","manage_stock":true}]"#)
+            _ = try await h.refresh("main"); _ = try await h.refresh("eu")
+            try h.ingest([variantLine(1, "A"), reconcileLine(1, 1, "3"), reconcileLine(1, 2, "4")])
+            let good = h.keys["eu"]!
+            h.keys["eu"] = Credentials(consumerKey: "ck_eu", consumerSecret: "wrong", requestsPerSecond: 1000)
+            #expect(try await h.syncOnce() == 77)
+            #expect(h.held("main")[10] == 3)
+            #expect(h.held("eu")[10] == 0)
+            #expect(try h.journal.storeStatus("eu").pausedReason?.contains("401") == true)
+            #expect(try h.journal.storeStatus("main").pausedReason == nil)
+            let before = h.servers["eu"]!.requests().count
+            #expect(try await h.syncOnce() == 77)
+            #expect(h.servers["eu"]!.requests().count == before, "a paused store is not contacted")
+            h.keys["eu"] = good
+            #expect(try await h.syncOnce() == 0)
+            #expect(h.held("eu")[10] == 4)
+        }
     }
 
     @Test("429 with Retry-After is honoured: the retry comes no earlier than the store asked")
     func retryAfter() async throws {
-        let h = try DispatchHarness()
-        defer { Task { await h.close() } }
-        try await h.addStore("main", seed: #"[{"id":10,"sku":"A","manage_stock":true}]"#)
-        _ = try await h.refresh("main")
-        try h.ingest([variantLine(1, "A"), reconcileLine(1, 1, "3")])
-        h.servers["main"]!.clearRequests()
-        h.servers["main"]!.setFaults(try FaultPlan(parsing: "status=429,count=1,retry-after=1"))
-        #expect(try await h.syncOnce() == 75)
-        #expect(try await h.syncUntilDone() == 0)
-        let posts = h.servers["main"]!.requests().filter { $0.method == "POST" }
-        #expect(posts.count == 2)
-        #expect(posts[0].status == 429 && posts[1].status == 200)
-        #expect(posts[1].at.timeIntervalSince(posts[0].at) >= 1.0)
-        #expect(h.held("main")[10] == 3)
+        try await withHarness { h in
+            try await h.addStore("main", seed: #"[{"id":10,"sku":"A","manage_stock":true}]"#)
+            _ = try await h.refresh("main")
+            try h.ingest([variantLine(1, "A"), reconcileLine(1, 1, "3")])
+            h.servers["main"]!.clearRequests()
+            h.servers["main"]!.setFaults(try FaultPlan(parsing: "status=429,count=1,retry-after=1"))
+            #expect(try await h.syncOnce() == 75)
+            #expect(try await h.syncUntilDone() == 0)
+            let posts = h.servers["main"]!.requests().filter { $0.method == "POST" }
+            #expect(posts.count == 2)
+            #expect(posts[0].status == 429 && posts[1].status == 200)
+            #expect(posts[1].at.timeIntervalSince(posts[0].at) >= 1.0)
+            #expect(h.held("main")[10] == 3)
+        }
     }
 
     @Test("a 413 splits the batch; an item missing or failing with 5xx is retried, the others acknowledged")
     func splitAndPartial() async throws {
-        let h = try DispatchHarness()
-        defer { Task { await h.close() } }
-        let seed = "[" + (1...150).map { #"{"id":\#($0 + 100),"sku":"P\#($0)","manage_stock":true}"# }.joined(separator: ",") + "]"
-        try await h.addStore("main", seed: seed)
-        _ = try await h.refresh("main")
-        try h.ingest((1...150).map { variantLine($0, "P\($0)") } + (1...150).map { reconcileLine($0, 1, String($0)) })
-        // A host whose batch limit is 40: 100 → 413 → 50 → 413 → 25 ✓ …
-        h.servers["main"]!.setFaults(try FaultPlan(parsing: "batch-limit=40"))
-        #expect(try await h.syncOnce() == 0)
-        let posts = h.servers["main"]!.requests().filter { $0.method == "POST" }
-        #expect(posts.allSatisfy { $0.items <= 100 }, "≤ 100 items per request")
-        #expect(posts.contains { $0.status == 413 })
-        #expect(posts.filter { $0.status == 200 }.allSatisfy { $0.items <= 40 })
-        #expect(h.held("main").values.compactMap { $0 }.sorted() == (1...150).map(Int64.init))
+        try await withHarness { h in
+            let seed = "[" + (1...150).map { #"{"id":\#($0 + 100),"sku":"P\#($0)","manage_stock":true}"# }.joined(separator: ",") + "]"
+            try await h.addStore("main", seed: seed)
+            _ = try await h.refresh("main")
+            try h.ingest((1...150).map { variantLine($0, "P\($0)") } + (1...150).map { reconcileLine($0, 1, String($0)) })
+            // A host whose batch limit is 40: 100 → 413 → 50 → 413 → 25 ✓ …
+            h.servers["main"]!.setFaults(try FaultPlan(parsing: "batch-limit=40"))
+            #expect(try await h.syncOnce() == 0)
+            let posts = h.servers["main"]!.requests().filter { $0.method == "POST" }
+            #expect(posts.allSatisfy { $0.items <= 100 }, "≤ 100 items per request")
+            #expect(posts.contains { $0.status == 413 })
+            #expect(posts.filter { $0.status == 200 }.allSatisfy { $0.items <= 40 })
+            #expect(h.held("main").values.compactMap { $0 }.sorted() == (1...150).map(Int64.init))
+        }
     }
 }

@@ -15,66 +15,66 @@ struct OutageAndCrashTests {
 
     @Test("10,000 changes to 500 products during an outage: one update per product afterwards, each the latest value")
     func outage() async throws {
-        let h = try DispatchHarness()
-        defer { Task { await h.close() } }
-        try await h.addStore("main", seed: Self.catalogue(500))
-        _ = try await h.refresh("main")
-        try h.ingest((1...500).map { variantLine($0, "P\($0)") })
-        let server = h.servers["main"]!
-        server.setFaults(try FaultPlan(parsing: "status=503"))
-        var random = SeededRandom(seed: 5)
-        for chunk in 0..<20 {
-            try h.ingest((0..<500).map { i in adjustmentLine(chunk * 500 + i, Int.random(in: 1...500, using: &random), Int.random(in: -3...9, using: &random)) })
-            if chunk == 10 { server.setFaults(try FaultPlan(parsing: "drop=1")) }
-            let code = try await h.syncOnce()
-            #expect(code == 75, "entries wait for a retry while the store is down")
-            try await Task.sleep(nanoseconds: 30_000_000)
+        try await withHarness { h in
+            try await h.addStore("main", seed: Self.catalogue(500))
+            _ = try await h.refresh("main")
+            try h.ingest((1...500).map { variantLine($0, "P\($0)") })
+            let server = h.servers["main"]!
+            server.setFaults(try FaultPlan(parsing: "status=503"))
+            var random = SeededRandom(seed: 5)
+            for chunk in 0..<20 {
+                try h.ingest((0..<500).map { i in adjustmentLine(chunk * 500 + i, Int.random(in: 1...500, using: &random), Int.random(in: -3...9, using: &random)) })
+                if chunk == 10 { server.setFaults(try FaultPlan(parsing: "drop=1")) }
+                let code = try await h.syncOnce()
+                #expect(code == 75, "entries wait for a retry while the store is down")
+                try await Task.sleep(nanoseconds: 30_000_000)
+            }
+            let pending = try h.journal.state().projection.pending.count
+            #expect(pending > 400, "the outbox coalesced 10,000 changes into one entry per product")
+            server.setFaults(FaultPlan())
+            server.clearRequests()
+            #expect(try await h.syncUntilDone() == 0)
+            let updates = server.requests().filter { $0.method == "POST" && $0.status == 200 }.reduce(0) { $0 + $1.items }
+            let expected = try h.expected("main")
+            #expect(updates == pending, "exactly one update per product after recovery")
+            let held = h.held("main")
+            for (id, value) in expected { #expect(held[id] == value, "product \(id)") }
         }
-        let pending = try h.journal.state().projection.pending.count
-        #expect(pending > 400, "the outbox coalesced 10,000 changes into one entry per product")
-        server.setFaults(FaultPlan())
-        server.clearRequests()
-        #expect(try await h.syncUntilDone() == 0)
-        let updates = server.requests().filter { $0.method == "POST" && $0.status == 200 }.reduce(0) { $0 + $1.items }
-        let expected = try h.expected("main")
-        #expect(updates == pending, "exactly one update per product after recovery")
-        let held = h.held("main")
-        for (id, value) in expected { #expect(held[id] == value, "product \(id)") }
     }
 
     @Test("SIGKILL of `stocksync sync` mid-batch, many times: no product ends wrong, no entry is lost")
     func crashDuringSync() async throws {
-        let h = try DispatchHarness()
-        defer { Task { await h.close() } }
-        try await h.addStore("main", seed: Self.catalogue(400))
-        _ = try await h.refresh("main")
-        try h.ingest((1...400).map { variantLine($0, "P\($0)") } + (1...400).map { reconcileLine($0, 1, String($0 % 17)) })
-        let server = h.servers["main"]!
-        // Slow answers so kills land while requests are in flight.
-        server.setFaults(try FaultPlan(parsing: "latency-ms=60"))
-        let credentials = h.tmp.path("credentials.json")
-        try #"{"stores":{"main":{"consumer_key":"ck_main","consumer_secret":"cs_main","requests_per_second":1000,"max_in_flight":1}}}"#
-            .write(toFile: credentials, atomically: true, encoding: .utf8)
-        chmod(credentials, 0o600)
-        var random = SeededRandom(seed: 11)
-        var kills = 0
-        for round in 0..<10 {
-            try h.ingest((1...60).map { i in adjustmentLine(10_000 + round * 100 + i, Int.random(in: 1...400, using: &random), Int.random(in: -2...5, using: &random)) })
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: Checkout.stocksyncBinary())
-            process.arguments = ["sync", "--once", "--db", h.tmp.path("h.db"), "--credentials", credentials, "--retry-first", "0.05", "--retry-max", "0.1"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            try await Task.sleep(nanoseconds: UInt64.random(in: 50_000_000...250_000_000, using: &random))
-            if process.isRunning { kill(process.processIdentifier, SIGKILL); kills += 1 }
-            process.waitUntilExit()
+        try await withHarness { h in
+            try await h.addStore("main", seed: Self.catalogue(400))
+            _ = try await h.refresh("main")
+            try h.ingest((1...400).map { variantLine($0, "P\($0)") } + (1...400).map { reconcileLine($0, 1, String($0 % 17)) })
+            let server = h.servers["main"]!
+            // Slow answers so kills land while requests are in flight.
+            server.setFaults(try FaultPlan(parsing: "latency-ms=60"))
+            let credentials = h.tmp.path("credentials.json")
+            try #"{"stores":{"main":{"consumer_key":"ck_main","consumer_secret":"cs_main","requests_per_second":1000,"max_in_flight":1}}}"#
+                .write(toFile: credentials, atomically: true, encoding: .utf8)
+            chmod(credentials, 0o600)
+            var random = SeededRandom(seed: 11)
+            var kills = 0
+            for round in 0..<10 {
+                try h.ingest((1...60).map { i in adjustmentLine(10_000 + round * 100 + i, Int.random(in: 1...400, using: &random), Int.random(in: -2...5, using: &random)) })
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: Checkout.stocksyncBinary())
+                process.arguments = ["sync", "--once", "--db", h.tmp.path("h.db"), "--credentials", credentials, "--retry-first", "0.05", "--retry-max", "0.1"]
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                try await Task.sleep(nanoseconds: UInt64.random(in: 50_000_000...250_000_000, using: &random))
+                if process.isRunning { kill(process.processIdentifier, SIGKILL); kills += 1 }
+                process.waitUntilExit()
+            }
+            #expect(kills > 0)
+            server.setFaults(FaultPlan())
+            #expect(try await h.syncUntilDone() == 0)
+            let held = h.held("main")
+            for (id, value) in try h.expected("main") { #expect(held[id] == value, "product \(id)") }
+            #expect(try h.journal.verify().isEmpty)
         }
-        #expect(kills > 0)
-        server.setFaults(FaultPlan())
-        #expect(try await h.syncUntilDone() == 0)
-        let held = h.held("main")
-        for (id, value) in try h.expected("main") { #expect(held[id] == value, "product \(id)") }
-        #expect(try h.journal.verify().isEmpty)
     }
 }
