@@ -86,11 +86,27 @@ public enum Explain {
             out.append(contentsOf: expectedLines)
         }
         out.append("")
-        out.append(contentsOf: matchLines(variant, declaration, settings, p))
+        out.append(contentsOf: matchLines(variant, declaration, settings, p, view.journal))
         return out.joined(separator: "\n")
     }
 
-    static func matchLines(_ variant: VariantID, _ declaration: VariantDeclaration, _ settings: StoreSettings, _ p: Projection) -> [String] {
+    /// The last attempts to deliver this product, and the last refusal if any (the audit trail).
+    static func deliveryLines(_ key: ProductKey, _ journal: Journal) -> [String] {
+        guard let log = try? journal.deliveries(store: key.store, wooIDs: [key.wooID]), !log.isEmpty else {
+            return ["  No deliveries yet"]
+        }
+        var out = ["  Last deliveries:"]
+        for d in log.suffix(3) {
+            let answer = d.httpStatus.map { "HTTP \($0)" } ?? "no answer"
+            out.append("      \(d.at)  sent \(d.sent) (journal position \(d.position)) → \(answer)\(d.errorCode.map { " \($0)" } ?? "")\(d.echoed.map { ", store echoed \($0)" } ?? "")")
+        }
+        if let refusal = log.last(where: { $0.errorCode != nil && ($0.httpStatus ?? 0) >= 400 && ($0.httpStatus ?? 0) < 500 }) {
+            out.append("  Last refusal: \(refusal.at), \(refusal.sent) refused with HTTP \(refusal.httpStatus ?? 0) \(refusal.errorCode ?? "")")
+        }
+        return out
+    }
+
+    static func matchLines(_ variant: VariantID, _ declaration: VariantDeclaration, _ settings: StoreSettings, _ p: Projection, _ journal: Journal) -> [String] {
         var out: [String] = []
         let store = settings.store
         switch p.match(variant, store: store) {
@@ -118,6 +134,7 @@ public enum Explain {
                 out.append("  Nothing pending for this product")
             }
             if !settings.stockSync { out.append("  Stock sync is off for this store: nothing is pushed") }
+            out.append(contentsOf: deliveryLines(key, journal))
         case .none(let reason):
             switch reason {
             case .nothingToMatch:

@@ -92,6 +92,9 @@ extension Journal {
             var sql = "SELECT at, store, woo_id, parent_id, sku, position, sent, http_status, error_code, echoed FROM deliveries"
             var bindings: [SQLiteValue] = []
             if let store { sql += " WHERE store = ?"; bindings.append(.text(store)) }
+            if store != nil, let wooIDs, wooIDs.count == 1, let only = wooIDs.first {
+                sql += " AND woo_id = ?"; bindings.append(.integer(only))
+            }
             sql += " ORDER BY seq"
             let s = try db.prepare(sql)
             try s.bind(bindings)

@@ -1,0 +1,163 @@
+import Foundation
+import StockDomain
+import StockEngine
+import StockSyncTesting
+import Testing
+import WooCommerce
+import WooCommerceSandbox
+
+/// The dispatcher's commands as a merchant runs them: the real binary against a sandbox.
+@Suite("Dispatcher CLI", .serialized)
+struct DispatchCLITests {
+    static let seed = #"[{"id":10,"sku":"A","manage_stock":true,"stock_quantity":0},{"id":11,"sku":"B,1","manage_stock":false},{"id":12,"sku":"C","manage_stock":true}]"#
+
+    func setUp(_ tmp: TemporaryDirectory, _ server: SandboxServer, mode: Int32 = 0o600) throws -> (db: String, credentials: String) {
+        let db = tmp.path("s.db"), credentials = tmp.path("credentials.json")
+        try #"{"stores":{"main":{"consumer_key":"\#(server.consumerKey)","consumer_secret":"\#(server.consumerSecret)"}}}"#
+            .write(toFile: credentials, atomically: true, encoding: .utf8)
+        chmod(credentials, mode_t(mode))
+        #expect(try CLI.run(["store", "connect", "main", "--url", server.url, "--location", "1", "--stock-sync", "on", "--db", db]).status == 0)
+        return (db, credentials)
+    }
+
+    func katana(_ tmp: TemporaryDirectory) throws -> String {
+        let file = tmp.path("katana.jsonl")
+        try [variantLine(1, "A"), variantLine(2, "B,1"), variantLine(3, "C"), reconcileLine(1, 1, "7"), reconcileLine(2, 1, "3"),
+             reconcileLine(3, 1, "2")].joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        return file
+    }
+
+    @Test("refresh, sync --once, deliveries --json, export CSV, explain with the last deliveries; no secret anywhere")
+    func fullCycle() async throws {
+        let tmp = TemporaryDirectory("stocksync-dcli")
+        defer { tmp.remove() }
+        let server = try await SandboxServer.start(seed: try JSONReader.parse(Self.seed))
+        let (db, credentials) = try setUp(tmp, server)
+        let refresh = try CLI.run(["store", "refresh", "main", "--db", db, "--credentials", credentials])
+        #expect(refresh.status == 0, "\(refresh.stderr)")
+        #expect(refresh.stdout.contains("3 products"))
+        #expect(try CLI.run(["ingest", "--db", db, try katana(tmp)]).status == 0)
+        let sync = try CLI.run(["sync", "--once", "--db", db, "--credentials", credentials])
+        #expect(sync.status == 0, "\(sync.stderr)")
+        #expect(sync.stdout.contains("acknowledged 3"))
+        #expect(server.products()[10]?.stockQuantity == 7)
+        #expect(server.products()[11]?.stockQuantity == 3 && server.products()[11]?.manageStock == true)
+        let deliveries = try CLI.run(["deliveries", "--db", db, "--json", "--sku", "A"])
+        guard case .object(let top) = try JSONReader.parse(deliveries.stdout),
+              case .array(let rows)? = top.first?.value, case .object(let row)? = rows.first else { Issue.record("shape"); return }
+        #expect(row.map(\.key) == ["at", "store", "woo_id", "parent_id", "sku", "position", "sent", "http_status", "error_code", "echoed"])
+        #expect(rows.count == 1)
+        let csv = try CLI.run(["export", "--store", "main", "--db", db])
+        #expect(csv.stdout == "ID,SKU,Stock\n10,A,7\n11,\"B,1\",3\n12,C,2\n")
+        let explain = try CLI.run(["explain", "A", "--store", "main", "--db", db])
+        #expect(explain.stdout.contains("Last deliveries:") && explain.stdout.contains("→ HTTP 200"))
+        let everything = [refresh, sync, deliveries, csv, explain, try CLI.run(["log", "--json", "--db", db])]
+        for r in everything { #expect(!(r.stdout + r.stderr).contains(server.consumerSecret), "the secret leaked") }
+        try await server.shutdown()
+    }
+
+    @Test("credentials: a file others can read is refused (77) with the chmod to run; a store without credentials makes --once exit 77")
+    func credentials() async throws {
+        let tmp = TemporaryDirectory("stocksync-dcli")
+        defer { tmp.remove() }
+        let server = try await SandboxServer.start(seed: try JSONReader.parse(Self.seed))
+        let (db, credentials) = try setUp(tmp, server, mode: 0o644)
+        let refused = try CLI.run(["store", "refresh", "main", "--db", db, "--credentials", credentials])
+        #expect(refused.status == 77)
+        #expect(refused.stderr.contains("chmod 600 \(credentials)"))
+        chmod(credentials, 0o600)
+        #expect(try CLI.run(["store", "refresh", "main", "--db", db, "--credentials", credentials]).status == 0)
+        #expect(try CLI.run(["ingest", "--db", db, try katana(tmp)]).status == 0)
+        let other = tmp.path("other.json")
+        try #"{"stores":{}}"#.write(toFile: other, atomically: true, encoding: .utf8)
+        chmod(other, 0o600)
+        let none = try CLI.run(["sync", "--once", "--db", db, "--credentials", other])
+        #expect(none.status == 77)
+        #expect(none.stdout.contains("NO CREDENTIALS"))
+        try await server.shutdown()
+    }
+
+    @Test("401 pauses the store (store list shows it) until 'store resume'; resync refused for a store with sync off")
+    func pauseAndResume() async throws {
+        let tmp = TemporaryDirectory("stocksync-dcli")
+        defer { tmp.remove() }
+        let server = try await SandboxServer.start(seed: try JSONReader.parse(Self.seed))
+        let (db, credentials) = try setUp(tmp, server)
+        #expect(try CLI.run(["store", "refresh", "main", "--db", db, "--credentials", credentials]).status == 0)
+        #expect(try CLI.run(["ingest", "--db", db, try katana(tmp)]).status == 0)
+        server.setFaults(try FaultPlan(parsing: "status=401,count=1"))
+        let paused = try CLI.run(["sync", "--once", "--db", db, "--credentials", credentials])
+        #expect(paused.status == 77)
+        #expect(paused.stderr.contains("PAUSED"))
+        #expect(try CLI.run(["store", "list", "--json", "--db", db]).stdout.contains(#""paused":true"#))
+        #expect(try CLI.run(["store", "resume", "main", "--db", db]).status == 0)
+        #expect(try CLI.run(["sync", "--once", "--db", db, "--credentials", credentials]).status == 0)
+        #expect(try CLI.run(["store", "list", "--json", "--db", db]).stdout.contains(#""paused":false"#))
+        let resync = try CLI.run(["resync", "--store", "main", "--db", db])
+        #expect(resync.status == 0 && resync.stdout.contains("3 products pending"))
+        #expect(try CLI.run(["store", "reconfigure", "main", "--stock-sync", "off", "--db", db]).status == 0)
+        #expect(try CLI.run(["resync", "--store", "main", "--db", db]).status == 65)
+        try await server.shutdown()
+    }
+
+    @Test("stocksync sandbox: first line 'listening on', serves the seed; sync without --once stops cleanly on SIGTERM")
+    func sandboxAndContinuousSync() async throws {
+        let tmp = TemporaryDirectory("stocksync-dcli")
+        defer { tmp.remove() }
+        let seedFile = tmp.path("seed.json")
+        try Self.seed.write(toFile: seedFile, atomically: true, encoding: .utf8)
+        let sandbox = Process()
+        sandbox.executableURL = URL(fileURLWithPath: Checkout.stocksyncBinary())
+        sandbox.arguments = ["sandbox", "--seed", seedFile, "--consumer-key", "ck_x", "--consumer-secret", "cs_x"]
+        let out = Pipe()
+        sandbox.standardOutput = out
+        try sandbox.run()
+        defer { if sandbox.isRunning { sandbox.terminate() } }
+        var line = ""
+        while !line.contains("\n") {
+            let data = out.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            line += String(decoding: data, as: UTF8.self)
+        }
+        let first = line.split(separator: "\n").first.map(String.init) ?? ""
+        #expect(first.hasPrefix("listening on http://127.0.0.1:"))
+        let url = String(first.dropFirst("listening on ".count))
+        let db = tmp.path("s.db"), credentials = tmp.path("c.json")
+        try #"{"stores":{"main":{"consumer_key":"ck_x","consumer_secret":"cs_x"}}}"#.write(toFile: credentials, atomically: true, encoding: .utf8)
+        chmod(credentials, 0o600)
+        #expect(try CLI.run(["store", "connect", "main", "--url", url, "--location", "1", "--stock-sync", "on", "--db", db]).status == 0)
+        #expect(try CLI.run(["store", "refresh", "main", "--db", db, "--credentials", credentials]).stdout.contains("3 products"))
+        #expect(try CLI.run(["ingest", "--db", db, try katana(tmp)]).status == 0)
+        let sync = Process()
+        sync.executableURL = URL(fileURLWithPath: Checkout.stocksyncBinary())
+        sync.arguments = ["sync", "--db", db, "--credentials", credentials]
+        sync.standardOutput = FileHandle.nullDevice
+        sync.standardError = FileHandle.nullDevice
+        try sync.run()
+        var outbox = ""
+        for _ in 0..<100 {
+            try await Task.sleep(nanoseconds: 100_000_000)
+            outbox = try CLI.run(["outbox", "--json", "--db", db]).stdout
+            if outbox.contains(#""pending":[]"#) { break }
+        }
+        #expect(outbox.contains(#""pending":[]"#), "the running dispatcher drained the outbox")
+        kill(sync.processIdentifier, SIGTERM)
+        sync.waitUntilExit()
+        #expect(sync.terminationStatus == 0)
+        sandbox.terminate()
+        sandbox.waitUntilExit()
+    }
+}
+
+@Suite("Lenient decoding where WooCommerce is lenient")
+struct LenientDecodingTests {
+    @Test("manage_stock 'parent', ids and quantities as strings, dates without offset")
+    func lenient() throws {
+        let json = try JSONReader.parse(#"{"id":"14","parent_id":13,"type":"variation","sku":"V","date_created_gmt":"2026-11-27T20:23:08","manage_stock":"parent","stock_quantity":"6"}"#)
+        let record = try #require(WooProductRecord(json: json))
+        #expect(record.id == 14 && record.parentID == 13 && record.manageStock == nil && record.stockQuantity == 6)
+        let entry = record.catalogueEntry(store: "main")
+        #expect(entry.parentID == 13)
+        #expect(entry.dateCreated?.instant == Instant.parse("2026-11-27T20:23:08Z"))
+    }
+}
