@@ -11,6 +11,9 @@ public final class Journal {
     public let path: String
     let db: Database
     let writable: Bool
+    /// The projection as of its position, kept between calls: every change to the projection
+    /// tables comes with a new position, so an equal stored position proves it is current.
+    var cachedProjection: Projection?
 
     /// Opens the database at `path`. Read-only opens of a missing file fail (74) and create nothing.
     public init(path: String, writable: Bool) throws(EngineError) {
@@ -57,13 +60,16 @@ public final class Journal {
     public func write(_ produce: (inout Appender) throws -> Void) throws(EngineError) -> AppendSummary {
         guard writable else { throw EngineError(.io, "\(path): opened read-only") }
         do {
-            return try db.writeTransaction {
+            let (summary, projection) = try db.writeTransaction {
                 var appender = try Appender(journal: self)
                 try produce(&appender)
                 try appender.finish()
-                return appender.summary
+                return (appender.summary, appender.projection)
             }
+            cachedProjection = projection
+            return summary
         } catch {
+            cachedProjection = nil
             throw EngineError.database(error, path: path)
         }
     }
@@ -122,7 +128,12 @@ public final class Journal {
             let last = try db.scalarInt("SELECT recorded_at FROM journal WHERE position = ?", [.integer(head)]) ?? 0
             recordedAt = max(Instant.now.microseconds, last)
             next = head + 1
-            projection = try tables.load()
+            let stored = try db.scalarInt("SELECT value FROM projection_meta WHERE key = 'position'") ?? 0
+            if let cached = journal.cachedProjection, cached.position == stored {
+                projection = cached
+            } else {
+                projection = try tables.load()
+            }
             documents = try SQLiteDocuments(db)
             if projection.position != head {
                 // The projection tables were lost or are behind: rebuild them from the journal first.

@@ -46,7 +46,13 @@ extension Journal {
         do {
             if target == head {
                 // Lost or stale projection tables are not fatal: the journal alone answers.
-                let current = try? db.readTransaction { try ProjectionTables(db: db).load() }
+                let current = try? db.readTransaction { () throws -> Projection in
+                    let stored = try db.scalarInt("SELECT value FROM projection_meta WHERE key = 'position'") ?? 0
+                    if let cached = cachedProjection, cached.position == stored { return cached }
+                    let loaded = try ProjectionTables(db: db).load()
+                    cachedProjection = loaded
+                    return loaded
+                }
                 if let current, current.position == head {
                     return StateView(projection: current, journal: self, documentsDB: db, temporaryPath: nil)
                 }
@@ -87,6 +93,7 @@ extension Journal {
                 try fold(into: &projection, documents: &documents, through: .max)
                 try documents.flush()
                 try tables.save(&projection)
+                cachedProjection = projection
                 return projection.position
             }
         } catch {

@@ -214,12 +214,19 @@ struct CLITests {
         tmp.remove()
     }
 
-    @Test("demo runs on embedded defaults and shows pushes and an explain")
+    @Test("demo: two sandbox stores synced over HTTP end up holding what Katana says, plus an explain")
     func demo() throws {
         let r = try CLI.run(["demo"])
-        #expect(r.status == 0)
-        #expect(r.stdout.contains("What each store would receive next"))
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("sync exit code 0"))
         #expect(r.stdout.contains("Synced = floor(19 − 5) = 14"))
+        // Every synced row of the before/after table: AFTER (read back over HTTP) equals KATANA SAYS.
+        let rows = r.stdout.split(separator: "\n").filter { $0.hasPrefix("main ") || $0.hasPrefix("eu-shop ") }
+        #expect(rows.count >= 8)
+        for row in rows where !row.hasSuffix("not synced") {
+            let cells = row.split(separator: " ", omittingEmptySubsequences: true)
+            #expect(cells[cells.count - 1] == cells[cells.count - 2], "\(row)")
+        }
     }
 }
 
