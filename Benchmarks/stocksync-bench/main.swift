@@ -188,11 +188,12 @@ do {
     var variantEvents: [Event] = []
     var n = 0
     while n < dispatchProducts {
-        if n % 10 == 9 {
-            // A variable parent with its variations (10% of the products are variations).
+        if n % 500 == 450 {
+            // Every 500 products: 450 simple ones, then a variable product with 50 variations
+            // (90% simple, 10% variations; variation batches go per parent).
             let parent = id; id += 1
             var children: [String] = []
-            for _ in 0..<min(10, dispatchProducts - n) {
+            for _ in 0..<min(50, dispatchProducts - n) {
                 children.append(#"{"id":\#(id),"sku":"V\#(id)","manage_stock":true,"stock_quantity":0}"#)
                 catalogueEvents.append(Event(id: "p\(id)", at: "2026-11-26T10:00:00Z", payload: .wooProductUpserted(WooProduct(store: "bench", wooID: id, parentID: parent, sku: "V\(id)"))))
                 variantEvents.append(Event(id: "v\(id)", at: "2026-11-26T10:00:00Z", payload: .variantUpserted(VariantDeclaration(variantID: id, sku: "V\(id)", kind: .product))))
@@ -209,7 +210,7 @@ do {
     let server = try await SandboxServer.start(consumerKey: "ck_bench", consumerSecret: "cs_bench", assumeHTTPS: true,
                                                seed: try JSONReader.parse("[" + seed.joined(separator: ",") + "]"))
     let dispatchJournal = try Journal(path: dir.appendingPathComponent("dispatch.db").path, writable: true)
-    try dispatchJournal.append([Event(id: "connect", at: "2026-11-26T10:00:00Z", payload: .storeConnected(StoreSettings(store: "bench", url: server.url.replacingOccurrences(of: "http://", with: "https://"), locationID: 1, stockSync: true)))])
+    try dispatchJournal.append([Event(id: "connect", at: "2026-11-26T10:00:00Z", payload: .storeConnected(StoreSettings(store: "bench", url: server.url, locationID: 1, stockSync: true)))])
     try dispatchJournal.append(catalogueEvents + variantEvents)
     try dispatchJournal.append(variantEvents.map { e -> Event in
         guard case .variantUpserted(let v) = e.payload else { return e }
