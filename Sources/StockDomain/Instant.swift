@@ -38,7 +38,11 @@ public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// Parses RFC 3339 (`2026-11-26T10:00:00Z`, `...T10:00:00.085+02:00`). With
     /// `offsetOptional`, a missing offset means UTC (WooCommerce's `*_gmt` dates).
     public static func parse(_ text: String, offsetOptional: Bool = false) -> Instant? {
-        let b = Array(text.utf8)
+        var copy = text
+        return copy.withUTF8 { parse(utf8: $0, offsetOptional: offsetOptional) }
+    }
+
+    static func parse(utf8 b: UnsafeBufferPointer<UInt8>, offsetOptional: Bool) -> Instant? {
         func digits(_ at: Int, _ count: Int) -> Int64? {
             guard at + count <= b.count else { return nil }
             var v: Int64 = 0

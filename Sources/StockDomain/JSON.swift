@@ -275,12 +275,25 @@ public struct JSONWriter {
     public mutating func string(_ s: String) { valuePrefix(); writeString(s) }
     public mutating func optionalString(_ s: String?) { if let s { string(s) } else { null() } }
     public mutating func raw(_ s: String) { valuePrefix(); bytes.append(contentsOf: s.utf8) }
-    public mutating func int(_ v: Int64) { raw(String(v)) }
+    public mutating func int(_ v: Int64) {
+        valuePrefix()
+        if v < 0 { bytes.append(UInt8(ascii: "-")) }
+        var m = v.magnitude
+        if m == 0 { bytes.append(UInt8(ascii: "0")); return }
+        let start = bytes.count
+        while m != 0 { bytes.append(UInt8(ascii: "0") + UInt8(m % 10)); m /= 10 }
+        bytes[start...].reverse()
+    }
     public mutating func optionalInt(_ v: Int64?) { if let v { int(v) } else { null() } }
     public mutating func bool(_ v: Bool) { raw(v ? "true" : "false") }
     public mutating func null() { raw("null") }
     /// Quantities are written as canonical decimal strings (SPEC §7).
-    public mutating func quantity(_ q: Quantity) { string(q.description) }
+    public mutating func quantity(_ q: Quantity) {
+        valuePrefix()
+        bytes.append(UInt8(ascii: "\""))
+        q.appendCanonical(to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
+    }
 
     private mutating func writeString(_ s: String) {
         bytes.append(UInt8(ascii: "\""))

@@ -68,20 +68,45 @@ public struct Quantity: Hashable, Comparable, Sendable, CustomStringConvertible 
 
     /// Canonical decimal text: no exponent, no trailing zeros, "-" for negatives, "0" for zero.
     public var description: String {
-        let negative = raw < 0
+        var bytes: [UInt8] = []
+        appendCanonical(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends the canonical text's UTF-8 bytes (the encoder's hot path: no intermediate strings).
+    public func appendCanonical(to bytes: inout [UInt8]) {
+        if raw < 0 { bytes.append(UInt8(ascii: "-")) }
         let magnitude = raw.magnitude
         let scale = UInt128(Quantity.scale)
-        let integer = magnitude / scale
+        appendDigits(magnitude / scale, to: &bytes)
         var fraction = magnitude % scale
-        var text = negative ? "-" : ""
-        text += String(integer)
-        if fraction != 0 {
-            var digits = 18
-            while fraction % 10 == 0 { fraction /= 10; digits -= 1 }
-            let f = String(fraction)
-            text += "." + String(repeating: "0", count: digits - f.count) + f
+        guard fraction != 0 else { return }
+        var digits = 18
+        while fraction % 10 == 0 { fraction /= 10; digits -= 1 }
+        bytes.append(UInt8(ascii: "."))
+        var buffer: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch, enough for 18 digits
+        withUnsafeMutableBytes(of: &buffer) { scratch in
+            for i in stride(from: digits - 1, through: 0, by: -1) {
+                scratch[i] = UInt8(ascii: "0") + UInt8(fraction % 10)
+                fraction /= 10
+            }
+            bytes.append(contentsOf: scratch[0..<digits])
         }
-        return text
+    }
+
+    private func appendDigits(_ value: UInt128, to bytes: inout [UInt8]) {
+        if value == 0 { bytes.append(UInt8(ascii: "0")); return }
+        var v = value
+        var buffer: (UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0)  // 40 bytes: UInt128 has ≤ 39 digits
+        withUnsafeMutableBytes(of: &buffer) { scratch in
+            var i = scratch.count
+            while v != 0 {
+                i -= 1
+                scratch[i] = UInt8(ascii: "0") + UInt8(v % 10)
+                v /= 10
+            }
+            bytes.append(contentsOf: scratch[i...])
+        }
     }
 
     /// Parses a decimal from JSON number text or a decimal string: optional "-", digits, an
@@ -89,21 +114,41 @@ public struct Quantity: Hashable, Comparable, Sendable, CustomStringConvertible 
     /// SPEC §3.2 (15 integer digits, 9 fractional digits). Returns nil with a reason otherwise.
     public static func parse<C: Collection>(_ bytes: C, allowExponent: Bool = true) -> Result<Quantity, QuantityError>
     where C.Element == UInt8 {
-        var digits: [UInt8] = []
-        digits.reserveCapacity(24)
+        // One pass, no allocation: digits accumulate into `mantissa`; zeros after the point are
+        // held back until a non-zero digit follows, so trailing zeros ("7.00000") cost nothing.
+        var mantissa: Int128 = 0
+        var significant = 0      // digits in `mantissa` (leading zeros excluded)
+        var fraction = 0         // fraction digits in `mantissa`
+        var heldZeros = 0        // fraction zeros not yet multiplied in
+        var sawDigit = false, sawPoint = false, digitAfterPoint = false
         var negative = false
-        var pointIndex: Int? = nil
         var exponent = 0
         var index = bytes.startIndex
         if index < bytes.endIndex, bytes[index] == UInt8(ascii: "-") { negative = true; index = bytes.index(after: index) }
-        var sawDigit = false
         while index < bytes.endIndex {
             let c = bytes[index]
             if c >= 48 && c <= 57 {
-                digits.append(c - 48); sawDigit = true
-            } else if c == UInt8(ascii: "."), pointIndex == nil {
-                pointIndex = digits.count
-            } else if (c == UInt8(ascii: "e") || c == UInt8(ascii: "E")), allowExponent, sawDigit {
+                let d = Int128(c - 48)
+                sawDigit = true
+                if sawPoint {
+                    digitAfterPoint = true
+                    if d == 0 {
+                        heldZeros += 1
+                    } else {
+                        for _ in 0...heldZeros { mantissa *= 10 }
+                        if mantissa != 0 || d != 0 { significant += mantissa == 0 ? 1 : heldZeros + 1 }
+                        mantissa += d
+                        fraction += heldZeros + 1
+                        heldZeros = 0
+                    }
+                } else if mantissa != 0 || d != 0 {
+                    mantissa = mantissa * 10 + d
+                    significant += 1
+                }
+                if significant > 30 { return .failure(sawPoint ? .tooManyFractionDigits : .tooManyIntegerDigits) }
+            } else if c == UInt8(ascii: "."), !sawPoint, sawDigit || !allowExponent {
+                sawPoint = true
+            } else if (c == UInt8(ascii: "e") || c == UInt8(ascii: "E")), allowExponent, sawDigit, !sawPoint || digitAfterPoint {
                 index = bytes.index(after: index)
                 var expNegative = false
                 if index < bytes.endIndex, bytes[index] == UInt8(ascii: "-") || bytes[index] == UInt8(ascii: "+") {
@@ -125,24 +170,14 @@ public struct Quantity: Hashable, Comparable, Sendable, CustomStringConvertible 
             }
             index = bytes.index(after: index)
         }
-        guard sawDigit else { return .failure(.malformed) }
-        if let p = pointIndex, p == digits.count { return .failure(.malformed) }
-        var fractionDigits = (pointIndex.map { digits.count - $0 } ?? 0) - exponent
-        // Drop trailing zeros of the fraction ("7.00000" is 7) before checking limits.
-        while fractionDigits > 0, let last = digits.last, last == 0 { digits.removeLast(); fractionDigits -= 1 }
-        // Leading zeros do not count as integer digits.
-        var start = 0
-        while start < digits.count, digits[start] == 0 { start += 1 }
-        let significant = digits[start...]
-        if significant.isEmpty { return .success(.zero) }
+        guard sawDigit, !sawPoint || digitAfterPoint else { return .failure(.malformed) }
+        if mantissa == 0 { return .success(.zero) }
+        let fractionDigits = fraction - exponent
         if fractionDigits > maxFractionDigits { return .failure(.tooManyFractionDigits) }
-        if significant.count - fractionDigits > maxIntegerDigits { return .failure(.tooManyIntegerDigits) }
-        var value: Int128 = 0
-        for d in significant { value = value * 10 + Int128(d) }
-        // Scale to 10^-18 units: the value is significant × 10^-fractionDigits.
-        let shift = 18 - fractionDigits
-        for _ in 0..<shift { value *= 10 }
-        return .success(Quantity(raw: negative ? -value : value))
+        if significant - fractionDigits > maxIntegerDigits { return .failure(.tooManyIntegerDigits) }
+        // Scale to 10^-18 units: the value is mantissa × 10^-fractionDigits.
+        for _ in 0..<(18 - fractionDigits) { mantissa *= 10 }
+        return .success(Quantity(raw: negative ? -mantissa : mantissa))
     }
 
     public static func parse(_ text: String) -> Quantity? {

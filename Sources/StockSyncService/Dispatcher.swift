@@ -43,6 +43,8 @@ public final class Dispatcher {
     public var policy: RetryPolicy
     public var requestTimeout: Int64 = 30
     public var log: (String) -> Void = { _ in }
+    /// Checked between waves of requests: a stop request waits only for requests in flight.
+    var shouldStop: @Sendable () -> Bool = { false }
 
     public init(journal: Journal, credentials: CredentialsFile?, http: HTTPClient, policy: RetryPolicy = RetryPolicy()) {
         self.journal = journal
@@ -156,7 +158,7 @@ public final class Dispatcher {
         var index = 0
         var failure: StoreFailure? = nil
         report.state = .sent
-        while index < batches.count && failure == nil {
+        while index < batches.count && failure == nil && !shouldStop() {
             let wave = batches[index..<min(batches.count, index + creds.maxInFlight)]
             index += wave.count
             var starts: [Date] = []
@@ -349,6 +351,7 @@ public final class Dispatcher {
     /// Runs until `shouldStop` answers true, between rounds; in-flight requests finish first.
     public func run(stores: @escaping () throws -> [StoreID], shouldStop: @escaping @Sendable () -> Bool,
                     report: (StoreRound) -> Void) async throws(EngineError) {
+        self.shouldStop = shouldStop
         while !shouldStop() {
             let rounds = try await round(stores: try { () throws(EngineError) in
                 do { return try stores() } catch let e as EngineError { throw e } catch { throw EngineError(.failure, "\(error)") }

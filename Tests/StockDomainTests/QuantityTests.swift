@@ -17,6 +17,12 @@ struct QuantityTests {
         #expect(try number("1e3").get() == Quantity(1000))
         #expect(try number("-0.5E1").get() == Quantity(-5))
         #expect(q("0.1")!.adding(q("0.2")!) == q("0.3"), "no binary floating point")
+        #expect(q("0.005")!.description == "0.005")
+        #expect(q("1.05")!.description == "1.05")
+        #expect(q("00012.500")!.description == "12.5")
+        #expect(try number("1.5e1").get() == Quantity(15))
+        #expect(try number("120e-3").get().description == "0.12")
+        #expect(q("-")  == nil && q("1.2.3") == nil && q("1-2") == nil)
     }
 
     @Test("at most 15 integer and 9 fractional digits are accepted")
