@@ -10,7 +10,9 @@ import Foundation
 /// - `drop-rate=P` closes a fraction P of connections without answering;
 /// - `drop=1` closes every connection without answering (with `count`/`seconds` as for status);
 /// - `latency-ms=N` delays every answer by N ms;
-/// - `batch-limit=N` lowers the batch limit from 100 (hosts can, with `woocommerce_rest_batch_items_limit`).
+/// - `batch-limit=N` lowers the batch limit from 100 (hosts can, with `woocommerce_rest_batch_items_limit`);
+/// - `hide=ID` leaves product ID out of listings (as paging does when items move during a scan);
+///   repeat it for several ids.
 /// An empty text clears every fault.
 public struct FaultPlan: Sendable, Equatable {
     public var status: Int?
@@ -22,6 +24,7 @@ public struct FaultPlan: Sendable, Equatable {
     public var dropAll = false
     public var latencyMilliseconds = 0
     public var batchLimit = 100
+    public var hiddenFromListings: Set<Int64> = []
 
     public init() {}
 
@@ -47,6 +50,9 @@ public struct FaultPlan: Sendable, Equatable {
             case "drop": dropAll = try number() != 0
             case "latency-ms": latencyMilliseconds = Int(try number())
             case "batch-limit": batchLimit = max(1, Int(try number()))
+            case "hide":
+                guard let id = Int64(value) else { throw FaultError(item: item, "'\(value)' is not a product id") }
+                hiddenFromListings.insert(id)
             default: throw FaultError(item: item, "unknown fault '\(name)'")
             }
         }

@@ -77,6 +77,7 @@ extension SandboxStore {
             items = items.filter { $0.parentID == 0 }
         }
         if let parent { items = items.filter { $0.parentID == parent } }
+        items = items.filter { !faults.hiddenFromListings.contains($0.id) }
         let ascending = q("order") == "asc"
         if q("orderby") == "id" {
             items.sort { ascending ? $0.id < $1.id : $0.id > $1.id }

@@ -16,6 +16,8 @@ struct Sandbox: AsyncParsableCommand {
           drop-rate=P      close a fraction P of connections without answering
           drop=1           close every connection without answering (count/seconds apply)
           latency-ms=N     delay every answer by N ms
+          batch-limit=N    accept at most N items per batch (413 above), as a host may configure
+          hide=ID          leave product ID out of listings (repeatable), as paging can
         Example: --faults status=503,count=20,retry-after=1
         Inspection: GET /__sandbox/requests, GET /__sandbox/products (no auth).
         """

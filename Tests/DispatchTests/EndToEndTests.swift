@@ -76,6 +76,23 @@ struct EndToEndTests {
         }
     }
 
+    @Test("refresh: a product missing from the pages is confirmed with a GET — kept if it exists, deleted if it is gone")
+    func refreshConfirmsMissingProducts() async throws {
+        try await withHarness { h in
+            try await h.addStore("main", seed: #"[{"id":10,"sku":"A","manage_stock":true},{"id":11,"sku":"B","manage_stock":true}]"#)
+            _ = try await h.refresh("main")
+            let server = h.servers["main"]!
+            server.setFaults(try FaultPlan(parsing: "hide=10,hide=11"))
+            try await deleteProduct(h, 11)
+            let report = try await h.refresh("main")
+            #expect(report.deleted == 1 && report.upserted == 0)
+            let catalogue = try h.journal.state().projection.catalogue
+            #expect(catalogue[ProductKey("main", 10)] != nil, "skipped by paging but confirmed by GET: kept")
+            #expect(catalogue[ProductKey("main", 11)] == nil, "gone: deleted")
+            #expect(server.requests().contains { $0.method == "GET" && $0.path.hasSuffix("/products/10") })
+        }
+    }
+
     func deleteProduct(_ h: DispatchHarness, _ id: Int64) async throws {
         let server = h.servers["main"]!
         let client = WooClient(storeURL: server.url, credentials: h.keys["main"]!, http: h.http)
