@@ -223,8 +223,8 @@ public final class Dispatcher {
             }
             for item in items {
                 switch byID[item.key.wooID] {
-                case .updated(_, let quantity, let manage)?:
-                    _ = manage
+                case .updated(_, let quantity, _)?:
+                    // The echo is what the store now reports; null when it does not manage stock.
                     outcome.items.append((item, .acknowledged(echoed: quantity), 200))
                 case .failed(_, let code, _, let status)?:
                     let result: ItemOutcome
