@@ -90,6 +90,22 @@ extension StoreCommand {
     }
 }
 
+/// An exclusive advisory lock on `PATH.sync-lock`: one dispatcher per database, so in-flight
+/// marks left in the database always belong to a run that is no longer alive.
+final class SyncLock {
+    let fd: Int32
+    init(database: String) throws(EngineError) {
+        let path = database + ".sync-lock"
+        fd = open(path, O_CREAT | O_RDWR, 0o600)
+        guard fd >= 0 else { throw EngineError(.io, "\(path): cannot open (\(String(cString: strerror(errno))))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw EngineError(.temporary, "another 'stocksync sync' is running on \(database); try again when it ends")
+        }
+    }
+    deinit { close(fd) }
+}
+
 struct Sync: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Push pending stock updates to the stores (until SIGINT/SIGTERM, or --once).")
     @OptionGroup var database: DatabaseOptions
@@ -105,6 +121,8 @@ struct Sync: AsyncParsableCommand {
         var exitCode: Int32 = 0
         try await reportingErrors {
             let journal = try database.open(writable: true)
+            let lock = try SyncLock(database: database.path)
+            defer { withExtendedLifetime(lock) {} }
             // Without a credentials file every store lacks credentials (77 once something is pending).
             let path = CredentialsFile.defaultPath(credentials.credentials)
             let file: CredentialsFile? = FileManager.default.fileExists(atPath: path) ? try CredentialsFile.load(path) : nil

@@ -161,3 +161,22 @@ struct LenientDecodingTests {
         #expect(entry.dateCreated?.instant == Instant.parse("2026-11-27T20:23:08Z"))
     }
 }
+
+@Suite("One dispatcher per database")
+struct SyncLockTests {
+    @Test("a second `sync` on the same database exits 75 while the first holds the lock")
+    func secondSyncRefused() throws {
+        let tmp = TemporaryDirectory("stocksync-lock")
+        defer { tmp.remove() }
+        let db = tmp.path("s.db")
+        #expect(try CLI.run(["store", "connect", "main", "--url", "http://127.0.0.1:9", "--location", "1", "--stock-sync", "on", "--db", db]).status == 0)
+        let fd = open(db + ".sync-lock", O_CREAT | O_RDWR, 0o600)
+        #expect(flock(fd, LOCK_EX | LOCK_NB) == 0)
+        let busy = try CLI.run(["sync", "--once", "--db", db])
+        #expect(busy.status == 75)
+        #expect(busy.stderr.contains("another 'stocksync sync' is running"))
+        flock(fd, LOCK_UN)
+        close(fd)
+        #expect(try CLI.run(["sync", "--once", "--db", db]).status == 0, "nothing pending, lock free")
+    }
+}
