@@ -352,11 +352,18 @@ public final class Dispatcher {
     public func run(stores: @escaping () throws -> [StoreID], shouldStop: @escaping @Sendable () -> Bool,
                     report: (StoreRound) -> Void) async throws(EngineError) {
         self.shouldStop = shouldStop
+        // Report a store when it sent something or its state changed, not every idle second.
+        var lastState: [StoreID: StoreRound.State] = [:]
         while !shouldStop() {
             let rounds = try await round(stores: try { () throws(EngineError) in
                 do { return try stores() } catch let e as EngineError { throw e } catch { throw EngineError(.failure, "\(error)") }
             }())
-            rounds.filter { $0.sent > 0 || $0.state != .idle }.forEach(report)
+            for r in rounds {
+                let state: StoreRound.State
+                if case .waiting = r.state { state = .waiting(Instant(seconds: 0)) } else { state = r.state }
+                if r.sent > 0 || lastState[r.store] != state { report(r) }
+                lastState[r.store] = state
+            }
             if rounds.contains(where: { $0.state == .sent }) { continue }
             var wait = 1.0
             for r in rounds { if case .waiting(let at) = r.state { wait = min(wait, max(0.05, Double(at.microseconds - Instant.now.microseconds) / 1e6)) } }
