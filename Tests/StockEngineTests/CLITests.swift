@@ -249,3 +249,26 @@ struct WriterLockTests {
         #expect(try Journal(path: db, writable: false).head() == 1)
     }
 }
+
+@Suite("Schema versions and forward migrations")
+struct MigrationTests {
+    @Test("a version-1 database is refused by read-only commands (74) and migrated by the next write, journal intact")
+    func migrateFromVersion1() throws {
+        let tmp = TemporaryDirectory("stocksync-migrate")
+        defer { tmp.remove() }
+        let db = tmp.path("s.db")
+        let file = tmp.path("a.jsonl")
+        try [CLITests.connect, CLITests.product, CLITests.variant].joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try CLI.run(["ingest", "--db", db, file]).status == 0)
+        let before = try CLI.run(["log", "--json", "--db", db]).stdout
+        // Turn it back into what version 1 wrote: no operational tables.
+        try SQLiteFixture(path: db).execute("DROP TABLE deliveries; DROP TABLE store_status; DROP TABLE in_flight; PRAGMA user_version = 1")
+        let read = try CLI.run(["stock", "--db", db])
+        #expect(read.status == 74 && read.stderr.contains("needs migrating"))
+        try CLITests.adjust.write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try CLI.run(["ingest", "--db", db, file]).status == 0)
+        #expect(try CLI.run(["deliveries", "--db", db]).status == 0, "version 2's tables exist")
+        #expect(try CLI.run(["log", "--json", "--db", db]).stdout.hasPrefix(before))
+        #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 0)
+    }
+}
