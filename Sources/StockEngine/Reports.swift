@@ -174,6 +174,38 @@ public enum Render {
         return w.text
     }
 
+    /// `{"deliveries": [{"at","store","woo_id","parent_id","sku","position","sent","http_status","error_code","echoed"}]}`.
+    public static func deliveriesJSON(_ rows: [DeliveryRecord]) -> String {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("deliveries"); w.beginArray()
+        for r in rows {
+            w.beginObject()
+            w.key("at"); w.string(r.at.description)
+            w.key("store"); w.string(r.store)
+            w.key("woo_id"); w.int(r.wooID)
+            w.key("parent_id"); w.optionalInt(r.parentID)
+            w.key("sku"); w.optionalString(r.sku)
+            w.key("position"); w.int(r.position)
+            w.key("sent"); w.int(r.sent)
+            w.key("http_status"); w.optionalInt(r.httpStatus.map(Int64.init))
+            w.key("error_code"); w.optionalString(r.errorCode)
+            w.key("echoed"); w.optionalInt(r.echoed)
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        return w.text
+    }
+
+    public static func deliveriesText(_ rows: [DeliveryRecord]) -> String {
+        if rows.isEmpty { return "No deliveries." }
+        return rows.map { r in
+            let answer = r.httpStatus.map { "HTTP \($0)" } ?? "no answer"
+            return "\(r.at)  \(r.store)  \(r.wooID)\(r.parentID.map { " (of \($0))" } ?? "")  \(r.sku ?? "-")  position \(r.position)  sent \(r.sent)  → \(answer)\(r.errorCode.map { " \($0)" } ?? "")\(r.echoed.map { ", echoed \($0)" } ?? "")"
+        }.joined(separator: "\n")
+    }
+
     public static func storesText(_ projection: Projection) -> String {
         let connected = projection.stores.values.filter(\.connected).sorted { $0.settings.store < $1.settings.store }
         if connected.isEmpty { return "No stores connected." }

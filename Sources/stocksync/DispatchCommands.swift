@@ -206,30 +206,9 @@ struct Deliveries: ParsableCommand {
             var rows = try journal.deliveries(store: store)
             if let sku { rows = rows.filter { $0.sku == sku } }
             if json {
-                var w = JSONWriter()
-                w.beginObject(); w.key("deliveries"); w.beginArray()
-                for r in rows {
-                    w.beginObject()
-                    w.key("at"); w.string(r.at.description)
-                    w.key("store"); w.string(r.store)
-                    w.key("woo_id"); w.int(r.wooID)
-                    w.key("parent_id"); w.optionalInt(r.parentID)
-                    w.key("sku"); w.optionalString(r.sku)
-                    w.key("position"); w.int(r.position)
-                    w.key("sent"); w.int(r.sent)
-                    w.key("http_status"); w.optionalInt(r.httpStatus.map(Int64.init))
-                    w.key("error_code"); w.optionalString(r.errorCode)
-                    w.key("echoed"); w.optionalInt(r.echoed)
-                    w.endObject()
-                }
-                w.endArray(); w.endObject()
-                emit(w.text)
-            } else if rows.isEmpty {
-                emit("No deliveries.")
+                emit(Render.deliveriesJSON(rows))
             } else {
-                for r in rows {
-                    emit("\(r.at)  \(r.store)  \(r.wooID)\(r.parentID.map { " (of \($0))" } ?? "")  \(r.sku ?? "-")  position \(r.position)  sent \(r.sent)  → HTTP \(r.httpStatus.map(String.init) ?? "none")\(r.errorCode.map { " \($0)" } ?? "")\(r.echoed.map { ", echoed \($0)" } ?? "")")
-                }
+                emit(Render.deliveriesText(rows))
             }
         }
     }
