@@ -74,7 +74,10 @@ public enum EventPayload: Sendable, Equatable {
             case .manufacturingOrder: return .manufacturingOrderDeleted
             case .purchaseOrder: return .purchaseOrderDeleted
             case .stockAdjustment: return .stockAdjustmentDeleted
-            case .stockTransfer, .reconciliation: return .stockTransferDeleted
+            case .stockTransfer: return .stockTransferDeleted
+            // Reconciliations are never deleted (rule 7): the kind only keys their records, and
+            // no event type deletes one, so the decoder never builds this payload.
+            case .reconciliation: return .inventoryReconciled
             }
         case .inventoryReconciled: return .inventoryReconciled
         case .storeConnected: return .storeConnected
