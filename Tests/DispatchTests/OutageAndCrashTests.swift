@@ -50,7 +50,7 @@ struct OutageAndCrashTests {
             try h.ingest((1...400).map { variantLine($0, "P\($0)") } + (1...400).map { reconcileLine($0, 1, String($0 % 17)) })
             let server = h.servers["main"]!
             // Slow answers so kills land while requests are in flight.
-            server.setFaults(try FaultPlan(parsing: "latency-ms=60"))
+            server.setFaults(try FaultPlan(parsing: "latency-ms=300"))
             let credentials = h.tmp.path("credentials.json")
             try #"{"stores":{"main":{"consumer_key":"ck_main","consumer_secret":"cs_main","requests_per_second":1000,"max_in_flight":1}}}"#
                 .write(toFile: credentials, atomically: true, encoding: .utf8)

@@ -26,7 +26,11 @@ struct CrashTests {
         let db = tmp.path("crash.db")
         // Learn each chunk's appended count (duplicates take no position) from a clean run.
         let reference = try Journal(path: tmp.path("reference.db"), writable: true)
+        let started = Date()
         for file in chunks { boundaries.append(boundaries.last! + Int64(try reference.ingest([file]).appended)) }
+        // Kill somewhere inside an ingest: delays are drawn within the measured duration of one.
+        let perChunk = Date().timeIntervalSince(started) / Double(chunks.count)
+        let window = UInt32(max(0.02, perChunk) * 1_000_000)
 
         var random = SeededRandom(seed: 7)
         var done = 0
@@ -38,7 +42,7 @@ struct CrashTests {
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            usleep(UInt32.random(in: 20_000...600_000, using: &random))
+            usleep(UInt32.random(in: window / 10...window, using: &random))
             if process.isRunning {
                 kill(process.processIdentifier, SIGKILL)
                 kills += 1
