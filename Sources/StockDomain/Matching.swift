@@ -41,6 +41,16 @@ extension Projection {
         return .none(.takenBy(variant: owner.variant, product: product, kind: owner.kind))
     }
 
+    /// Every product of `store` that a variant feeds, by WooCommerce id (rule 12: one variant
+    /// per product).
+    public func matchedProducts(store: StoreID) -> [WooID: (variant: VariantID, product: WooProduct)] {
+        var out: [WooID: (variant: VariantID, product: WooProduct)] = [:]
+        for id in variants.keys {
+            if case .matched(let product, _) = match(id, store: store) { out[product.wooID] = (id, product) }
+        }
+        return out
+    }
+
     /// The product a variant would take before contention: by SKU, else by link.
     func candidate(_ declaration: VariantDeclaration, store: StoreID) -> (WooProduct, MatchKind)? {
         if let sku = declaration.sku, !sku.isEmpty, let product = bestProduct(sku: sku, store: store) {

@@ -91,6 +91,11 @@ public struct Projection: Sendable {
 
     public func cell(_ key: CellKey) -> StockCell { cells[key] ?? StockCell() }
 
+    /// What a store with `settings` receives for `variant` (SPEC §2.2), from its location's cell.
+    public func synced(_ variant: VariantID, _ settings: StoreSettings) -> Int64 {
+        cell(CellKey(variant, settings.locationID)).synced(settings)
+    }
+
     // MARK: Applying events
 
     /// Folds one event in at `position`. Throws `EventError` when the event contradicts the
@@ -194,7 +199,7 @@ public struct Projection: Sendable {
             for id in variants.keys {
                 guard case .matched(let product, _) = cachedMatch(id, store: store) else { continue }
                 let key = ProductKey(store, product.wooID)
-                pending[key] = PendingPush(quantity: cell(CellKey(id, settings.locationID)).synced(settings), position: position)
+                pending[key] = PendingPush(quantity: synced(id, settings), position: position)
                 changes.pending.insert(key)
             }
         }
@@ -279,7 +284,7 @@ public struct Projection: Sendable {
         changes.held.insert(key)
         guard pending[key] == nil, echoed == sent, let settings = stores[key.store]?.settings, settings.stockSync,
               let owner = owner(of: key) else { return }
-        let current = cell(CellKey(owner.variant, settings.locationID)).synced(settings)
+        let current = synced(owner.variant, settings)
         if current != echoed {
             pending[key] = PendingPush(quantity: current, position: position)
             changes.pending.insert(key)

@@ -78,10 +78,7 @@ public enum CatalogueRefresh {
             after = appender.state
         }
         if let after {
-            for id in after.variants.keys {
-                guard case .matched(let product, _) = after.match(id, store: store) else { continue }
-                if after.held[ProductKey(store, product.wooID)] == nil { report.matchedWithoutHeldValue += 1 }
-            }
+            report.matchedWithoutHeldValue = after.matchedProducts(store: store).keys.filter { after.held[ProductKey(store, $0)] == nil }.count
         }
         return report
     }

@@ -124,19 +124,15 @@ public final class Dispatcher {
         let markers = try journal.inFlight(store: store)
         var repairs = 0
         if !markers.isEmpty {
-            var owners: [WooID: VariantID] = [:]
-            for id in projection.variants.keys {
-                if let product = projection.match(id, store: store).product, markers[product.wooID] != nil { owners[product.wooID] = id }
-            }
+            let fed = projection.matchedProducts(store: store)
             var stale: [WooID] = []
             for wooID in markers.keys.sorted() where projection.pending[ProductKey(store, wooID)] == nil {
-                guard let variant = owners[wooID], let product = projection.catalogue[ProductKey(store, wooID)] else {
+                guard let (variant, product) = fed[wooID] else {
                     stale.append(wooID)  // gone or no longer fed by any variant: nothing to repair
                     continue
                 }
-                let value = projection.cell(CellKey(variant, state.settings.locationID)).synced(state.settings)
-                items.append(Item(key: ProductKey(store, wooID), parentID: product.parentID, sku: product.sku, quantity: value,
-                                  position: projection.position))
+                items.append(Item(key: ProductKey(store, wooID), parentID: product.parentID, sku: product.sku,
+                                  quantity: projection.synced(variant, state.settings), position: projection.position))
                 repairs += 1
             }
             if repairs > 0 { log("store '\(store)': re-sending \(repairs) products whose last push was interrupted before its answer was recorded") }

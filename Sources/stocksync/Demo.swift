@@ -63,9 +63,10 @@ struct Demo: AsyncParsableCommand {
                 emit("\nStock in each store, read back over HTTP (before → after one 'stocksync sync --once'):")
                 var table = [["STORE", "WOO ID", "SKU", "BEFORE", "AFTER", "KATANA SAYS"]]
                 for store in stores.map(\.store) {
+                    let fed = p.matchedProducts(store: store)
+                    let settings = p.stores[store]!.settings
                     for (id, record) in after[store]!.sorted(by: { $0.key < $1.key }) where record.type != "variable" {
-                        let expected = p.variants.keys.sorted().first { p.match($0, store: store).product?.wooID == id }
-                            .map { String(p.cell(CellKey($0, p.stores[store]!.settings.locationID)).synced(p.stores[store]!.settings)) } ?? "not synced"
+                        let expected = fed[id].map { String(p.synced($0.variant, settings)) } ?? "not synced"
                         table.append([store, String(id), record.sku, before[store]?[id]?.stockQuantity.map(String.init) ?? "-",
                                       record.stockQuantity.map(String.init) ?? "-", expected])
                     }

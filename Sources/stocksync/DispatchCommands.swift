@@ -223,13 +223,10 @@ struct Export: ParsableCommand {
         try reportingErrors {
             let projection = try database.open(writable: false).state().projection
             let settings = try projection.connectedStore(store).settings
-            var rows: [(WooID, String, Int64)] = []
-            for id in projection.variants.keys {
-                guard case .matched(let product, _) = projection.match(id, store: store) else { continue }
-                rows.append((product.wooID, product.sku ?? "", projection.cell(CellKey(id, settings.locationID)).synced(settings)))
-            }
             var out = "ID,SKU,Stock\n"
-            for (id, sku, stock) in rows.sorted(by: { $0.0 < $1.0 }) { out += "\(id),\(Export.csv(sku)),\(stock)\n" }
+            for (id, fed) in projection.matchedProducts(store: store).sorted(by: { $0.key < $1.key }) {
+                out += "\(id),\(Export.csv(fed.product.sku ?? "")),\(projection.synced(fed.variant, settings))\n"
+            }
             FileHandle.standardOutput.write(Data(out.utf8))
         }
     }

@@ -74,13 +74,7 @@ final class DispatchHarness {
     func expected(_ store: StoreID) throws -> [WooID: Int64] {
         let p = try journal.state().projection
         let settings = p.stores[store]!.settings
-        var out: [WooID: Int64] = [:]
-        for id in p.variants.keys {
-            if let product = p.match(id, store: store).product {
-                out[product.wooID] = p.cell(CellKey(id, settings.locationID)).synced(settings)
-            }
-        }
-        return out
+        return p.matchedProducts(store: store).mapValues { p.synced($0.variant, settings) }
     }
 
     func held(_ store: StoreID) -> [WooID: Int64?] {
