@@ -57,8 +57,14 @@ public struct Projection: Sendable {
     var productsBySKU: [StoreID: [String: Set<WooID>]] = [:]
     /// The winning product per store and SKU (latest date, highest id), kept on catalogue changes.
     var bestBySKU: [StoreID: [String: WooProduct]] = [:]
-    /// Cells touched by the event being applied, with their values before it.
-    var touched: [CellKey: StockCell] = [:]
+    /// Cells touched by the event being applied, with their values before it. An event touches
+    /// a handful of cells, so a short array searched linearly beats hashing each move; the index
+    /// takes over for the rare document with many rows.
+    var touched: [(key: CellKey, before: StockCell)] = []
+    var touchedIndex: [CellKey: Int] = [:]
+    /// Connected stores with sync on, by id: the only ones a trigger can push to. Refreshed on
+    /// every store event, so triggers do not walk and filter the store table each time.
+    var pushTargets: [(store: StoreID, settings: StoreSettings)] = []
     /// Matches computed since the last variant, catalogue or store change; matching is pure
     /// in those, and triggers ask for the same few popular variants again and again.
     var matchCache: [StoreID: [VariantID: (generation: Int, result: MatchResult)]] = [:]
@@ -77,6 +83,7 @@ public struct Projection: Sendable {
         for s in stores { self.stores[s.settings.store] = s }
         for v in variants { declare(v) }
         for p in catalogue { putProduct(p) }
+        refreshPushTargets()
         changes = ProjectionChanges()
     }
 
@@ -101,19 +108,17 @@ public struct Projection: Sendable {
     /// Folds one event in at `position`. Throws `EventError` when the event contradicts the
     /// state (SPEC §2.6 rule 10); the caller then discards the whole call (one transaction).
     public mutating func apply<D: DocumentStore>(_ event: Event, at position: Int64, documents: inout D) throws {
-        touched.removeAll(keepingCapacity: true)
-        switch event.type {
-        case .variantUpserted, .variantDeleted, .wooProductUpserted, .wooProductDeleted:
-            // Matching depends on variants and catalogues only, never on store settings.
-            matchGeneration += 1
-        default: break
-        }
+        clearTouched()
         switch event.payload {
         case .variantUpserted(let declaration):
+            // Matching reads only SKUs and links: a recipe or kind edit keeps every memo valid.
+            let old = variants[declaration.variantID]
+            if old?.sku != declaration.sku || old?.wooLinks != declaration.wooLinks { matchGeneration += 1 }
             undeclare(declaration.variantID)
             declare(declaration)
             changes.variants.insert(declaration.variantID)
         case .variantDeleted(let id):
+            if variants[id] != nil { matchGeneration += 1 }
             undeclare(id)
             changes.variants.insert(id)
         case .salesOrderUpserted(let order):
@@ -159,6 +164,7 @@ public struct Projection: Sendable {
                 throw EventError(field: "data.store", "store '\(settings.store)' is already connected")
             }
             stores[settings.store] = StoreState(settings: settings, connected: true)
+            refreshPushTargets()
             changes.stores.insert(settings.store)
         case .storeReconfigured(let change):
             let old = try connectedStore(change.store)
@@ -167,22 +173,27 @@ public struct Projection: Sendable {
                 forgetProducts { $0.store == change.store }
             }
             stores[change.store]?.settings = new
+            refreshPushTargets()
             changes.stores.insert(change.store)
         case .storeDisconnected(let store):
             _ = try connectedStore(store)
             stores[store]?.connected = false
+            refreshPushTargets()
             forgetProducts { $0.store == store }
             changes.stores.insert(store)
         case .wooProductUpserted(let product):
             _ = try connectedStore(product.store, field: "data.store")
             let key = ProductKey(product.store, product.wooID)
-            if let old = catalogue[key] { removeProduct(old) }
+            let old = catalogue[key]
+            if old != product { matchGeneration += 1 }
+            if let old { removeProduct(old) }
             putProduct(product)
             changes.products.insert(key)
         case .wooProductDeleted(let store, let wooID):
             guard try isConnectedDispatcherTarget(store) else { break }
             let key = ProductKey(store, wooID)
             guard let old = catalogue[key] else { break }
+            matchGeneration += 1
             removeProduct(old)
             changes.products.insert(key)
             forget(key)
@@ -231,11 +242,35 @@ public struct Projection: Sendable {
     }
 
     mutating func move(_ key: CellKey, _ field: EffectField, _ amount: Quantity) throws(EventError) {
-        var c = cells[key] ?? StockCell()
-        if touched[key] == nil { touched[key] = c }
-        guard let v = c[field].adding(amount) else { throw DocumentEffects.overflow("data") }
-        c[field] = v
-        cells[key] = c
+        noteTouched(key)
+        // One hash lookup: the cell is updated in place through the dictionary's modify accessor.
+        try Projection.add(amount, to: &cells[key, default: StockCell()], field)
+    }
+
+    static func add(_ amount: Quantity, to cell: inout StockCell, _ field: EffectField) throws(EventError) {
+        guard let v = cell[field].adding(amount) else { throw DocumentEffects.overflow("data") }
+        cell[field] = v
+    }
+
+    mutating func noteTouched(_ key: CellKey) {
+        if touched.count < 16 {
+            for t in touched where t.key == key { return }
+            touched.append((key, cells[key] ?? StockCell()))
+            if touched.count == 16 { for (i, t) in touched.enumerated() { touchedIndex[t.key] = i } }
+        } else if touchedIndex[key] == nil {
+            touchedIndex[key] = touched.count
+            touched.append((key, cells[key] ?? StockCell()))
+        }
+    }
+
+    mutating func clearTouched() {
+        touched.removeAll(keepingCapacity: true)
+        if !touchedIndex.isEmpty { touchedIndex.removeAll(keepingCapacity: true) }
+    }
+
+    mutating func refreshPushTargets() {
+        pushTargets = stores.values.filter { $0.connected && $0.settings.stockSync }
+            .map { ($0.settings.store, $0.settings) }.sorted { $0.store < $1.store }
     }
 
     /// A push is considered only where In stock or a store's committed_for_sync changed, net,
@@ -249,14 +284,14 @@ public struct Projection: Sendable {
             let allChanged = before.committedSync != after.committedSync
             let wooChanged = before.committedSyncWooCommerce != after.committedSyncWooCommerce
             guard inStockChanged || allChanged || wooChanged else { continue }
-            for (storeID, state) in stores where state.connected && state.settings.stockSync && state.settings.locationID == key.location {
-                let committedChanged = state.settings.countsOnlyWooCommerceOrders ? wooChanged : allChanged
+            for (storeID, settings) in pushTargets where settings.locationID == key.location {
+                let committedChanged = settings.countsOnlyWooCommerceOrders ? wooChanged : allChanged
                 guard inStockChanged || committedChanged else { continue }
                 guard case .matched(let product, _) = cachedMatch(key.variant, store: storeID) else { continue }
-                trigger(ProductKey(storeID, product.wooID), target: after.synced(state.settings), position: position)
+                trigger(ProductKey(storeID, product.wooID), target: after.synced(settings), position: position)
             }
         }
-        touched.removeAll(keepingCapacity: true)
+        clearTouched()
     }
 
     mutating func cachedMatch(_ variant: VariantID, store: StoreID) -> MatchResult {

@@ -4,6 +4,8 @@ public struct CellKey: Hashable, Comparable, Sendable {
     public var location: LocationID
     public init(_ variant: VariantID, _ location: LocationID) { self.variant = variant; self.location = location }
     public static func < (a: CellKey, b: CellKey) -> Bool { (a.variant, a.location) < (b.variant, b.location) }
+    /// One word into the hasher instead of two: cells are the hottest dictionary of the fold.
+    public func hash(into hasher: inout Hasher) { hasher.combine(variant &* 0x9E37_79B9 ^ location) }
 }
 
 /// Per variant and location: In stock, Katana's displayed Committed, Expected, and the direct
