@@ -145,16 +145,16 @@ if !options.json {
 // 5. Bare SQLite on the same rows: one prepared INSERT in batched transactions, one SELECT loop.
 let baseline = try Database(path: dir.appendingPathComponent("baseline.db").path)
 try baseline.execute("PRAGMA journal_mode=WAL")
-try baseline.execute("CREATE TABLE t (position INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, at TEXT NOT NULL, recorded_at INTEGER NOT NULL, data TEXT NOT NULL)")
+try baseline.execute("CREATE TABLE t (position INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, at TEXT NOT NULL, recorded_at INTEGER NOT NULL, data BLOB NOT NULL)")
 let source = try Database(path: dbPath, mode: .readOnly)
 let read = try source.prepare("SELECT position, id, type, at, recorded_at, data FROM journal WHERE position > ? ORDER BY position LIMIT 100000")
 let insert = try baseline.prepare("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?)")
 var insertSeconds = 0.0
 var last: Int64 = 0
 while true {
-    var rows: [(Int64, String, String, String, Int64, String)] = []
+    var rows: [(Int64, String, String, String, Int64, [UInt8])] = []
     try read.bind([.integer(last)])
-    while try read.step() { rows.append((read.int(0), read.text(1), read.text(2), read.text(3), read.int(4), read.text(5))) }
+    while try read.step() { rows.append((read.int(0), read.text(1), read.text(2), read.text(3), read.int(4), read.blob(5))) }
     if rows.isEmpty { break }
     last = rows.last!.0
     insertSeconds += try seconds {
@@ -162,7 +162,7 @@ while true {
             for r in rows {
                 insert.reset()
                 insert.bind(r.0, at: 1); insert.bind(r.1, at: 2); insert.bind(r.2, at: 3)
-                insert.bind(r.3, at: 4); insert.bind(r.4, at: 5); insert.bind(r.5, at: 6)
+                insert.bind(r.3, at: 4); insert.bind(r.4, at: 5); r.5.withUnsafeBytes { insert.bind(bytes: $0, at: 6) }
                 try insert.step()
             }
         }

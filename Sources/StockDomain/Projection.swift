@@ -50,6 +50,9 @@ public struct Projection: Sendable {
     public internal(set) var held: [ProductKey: Int64] = [:]
     /// Keys changed since the last `takeChanges()`.
     public internal(set) var changes = ProjectionChanges()
+    /// Off while replay rebuilds everything: it writes every key at the end, so recording
+    /// which keys changed would be work thrown away.
+    public var tracksChanges = true
 
     // Indices derived from the above.
     var variantsBySKU: [String: Set<VariantID>] = [:]
@@ -65,11 +68,14 @@ public struct Projection: Sendable {
     /// Connected stores with sync on, by id: the only ones a trigger can push to. Refreshed on
     /// every store event, so triggers do not walk and filter the store table each time.
     var pushTargets: [(store: StoreID, settings: StoreSettings)] = []
-    /// Matches computed since the last variant, catalogue or store change; matching is pure
-    /// in those, and triggers ask for the same few popular variants again and again.
-    var matchCache: [StoreID: [VariantID: (generation: Int, result: MatchResult)]] = [:]
-    /// Bumped on every variant or catalogue change: older memo entries are stale (O(1) invalidation).
-    var matchGeneration = 0
+    /// Matches already computed: matching is pure in variants and catalogues, and triggers ask
+    /// for the same few popular variants again and again.
+    /// Memo entries are dropped precisely when an input of theirs changes (`forgetMatches`), so
+    /// a catalogue edit elsewhere does not throw away the matches of every popular variant.
+    var matchMemo: [StoreID: [VariantID: MatchResult]] = [:]
+    /// Tests set this to recompute every memo hit and count the ones that differ.
+    var checksMatchMemo = false
+    var staleMatchMemoHits = 0
 
     public init() {}
 
@@ -85,6 +91,14 @@ public struct Projection: Sendable {
         for p in catalogue { putProduct(p) }
         refreshPushTargets()
         changes = ProjectionChanges()
+    }
+
+    /// Every key of the projection as a change set: what a rebuild writes.
+    public var everything: ProjectionChanges {
+        var all = ProjectionChanges()
+        all.variants = Set(variants.keys); all.cells = Set(cells.keys); all.stores = Set(stores.keys)
+        all.products = Set(catalogue.keys); all.pending = Set(pending.keys); all.held = Set(held.keys)
+        return all
     }
 
     public mutating func takeChanges() -> ProjectionChanges {
@@ -108,19 +122,25 @@ public struct Projection: Sendable {
     /// Folds one event in at `position`. Throws `EventError` when the event contradicts the
     /// state (SPEC §2.6 rule 10); the caller then discards the whole call (one transaction).
     public mutating func apply<D: DocumentStore>(_ event: Event, at position: Int64, documents: inout D) throws {
+        try apply(event.payload, at: position, documents: &documents)
+    }
+
+    /// Folds one payload in: the fold never reads an event's id or source time.
+    public mutating func apply<D: DocumentStore>(_ payload: EventPayload, at position: Int64, documents: inout D) throws {
         clearTouched()
-        switch event.payload {
+        switch payload {
         case .variantUpserted(let declaration):
             // Matching reads only SKUs and links: a recipe or kind edit keeps every memo valid.
             let old = variants[declaration.variantID]
-            if old?.sku != declaration.sku || old?.wooLinks != declaration.wooLinks { matchGeneration += 1 }
             undeclare(declaration.variantID)
             declare(declaration)
-            changes.variants.insert(declaration.variantID)
+            if old?.sku != declaration.sku || old?.wooLinks != declaration.wooLinks { forgetMatches(variant: old, declaration) }
+            if tracksChanges { changes.variants.insert(declaration.variantID) }
         case .variantDeleted(let id):
-            if variants[id] != nil { matchGeneration += 1 }
+            let old = variants[id]
             undeclare(id)
-            changes.variants.insert(id)
+            if let old { forgetMatches(variant: old, nil) }
+            if tracksChanges { changes.variants.insert(id) }
         case .salesOrderUpserted(let order):
             // Kits' recipes as of now are frozen into the effect (rule 2).
             let recipes = variants
@@ -165,7 +185,7 @@ public struct Projection: Sendable {
             }
             stores[settings.store] = StoreState(settings: settings, connected: true)
             refreshPushTargets()
-            changes.stores.insert(settings.store)
+            if tracksChanges { changes.stores.insert(settings.store) }
         case .storeReconfigured(let change):
             let old = try connectedStore(change.store)
             let new = change.applied(to: old)
@@ -174,28 +194,30 @@ public struct Projection: Sendable {
             }
             stores[change.store]?.settings = new
             refreshPushTargets()
-            changes.stores.insert(change.store)
+            if tracksChanges { changes.stores.insert(change.store) }
         case .storeDisconnected(let store):
             _ = try connectedStore(store)
             stores[store]?.connected = false
             refreshPushTargets()
             forgetProducts { $0.store == store }
-            changes.stores.insert(store)
+            if tracksChanges { changes.stores.insert(store) }
         case .wooProductUpserted(let product):
             _ = try connectedStore(product.store, field: "data.store")
             let key = ProductKey(product.store, product.wooID)
             let old = catalogue[key]
-            if old != product { matchGeneration += 1 }
+            let bestBefore = bestProducts(store: product.store, skus: [old?.sku, product.sku])
             if let old { removeProduct(old) }
             putProduct(product)
-            changes.products.insert(key)
+            if old != product { forgetMatches(product: key, skus: [old?.sku, product.sku], bestBefore: bestBefore) }
+            if tracksChanges { changes.products.insert(key) }
         case .wooProductDeleted(let store, let wooID):
             guard try isConnectedDispatcherTarget(store) else { break }
             let key = ProductKey(store, wooID)
             guard let old = catalogue[key] else { break }
-            matchGeneration += 1
+            let bestBefore = bestProducts(store: store, skus: [old.sku])
             removeProduct(old)
-            changes.products.insert(key)
+            forgetMatches(product: key, skus: [old.sku], bestBefore: bestBefore)
+            if tracksChanges { changes.products.insert(key) }
             forget(key)
         case .wooStockAcknowledged(let ack):
             let key = ProductKey(ack.store, ack.wooID)
@@ -211,7 +233,7 @@ public struct Projection: Sendable {
                 guard case .matched(let product, _) = cachedMatch(id, store: store) else { continue }
                 let key = ProductKey(store, product.wooID)
                 pending[key] = PendingPush(quantity: synced(id, settings), position: position)
-                changes.pending.insert(key)
+                if tracksChanges { changes.pending.insert(key) }
             }
         }
         try fireTriggers(position: position)
@@ -278,7 +300,7 @@ public struct Projection: Sendable {
     mutating func fireTriggers(position: Int64) throws {
         guard !touched.isEmpty else { return }
         for (key, before) in touched {
-            changes.cells.insert(key)
+            if tracksChanges { changes.cells.insert(key) }
             let after = cell(key)
             let inStockChanged = before.inStock != after.inStock
             let allChanged = before.committedSync != after.committedSync
@@ -295,9 +317,12 @@ public struct Projection: Sendable {
     }
 
     mutating func cachedMatch(_ variant: VariantID, store: StoreID) -> MatchResult {
-        if let hit = matchCache[store]?[variant], hit.generation == matchGeneration { return hit.result }
+        if let hit = matchMemo[store]?[variant] {
+            if checksMatchMemo && hit != match(variant, store: store) { staleMatchMemoHits += 1 }
+            return hit
+        }
         let result = match(variant, store: store)
-        matchCache[store, default: [:]][variant] = (matchGeneration, result)
+        matchMemo[store, default: [:]][variant] = result
         return result
     }
 
@@ -309,31 +334,31 @@ public struct Projection: Sendable {
             return
         }
         pending[key] = PendingPush(quantity: target, position: position)
-        changes.pending.insert(key)
+        if tracksChanges { changes.pending.insert(key) }
     }
 
     /// SPEC §2.6 rule 11, on `woo.stock.acknowledged`.
     mutating func acknowledge(_ key: ProductKey, sent: Int64, echoed: Int64?, position: Int64) {
         if pending[key]?.quantity == sent { removePending(key) }
         held[key] = echoed
-        changes.held.insert(key)
+        if tracksChanges { changes.held.insert(key) }
         guard pending[key] == nil, echoed == sent, let settings = stores[key.store]?.settings, settings.stockSync,
               let owner = owner(of: key) else { return }
         let current = synced(owner.variant, settings)
         if current != echoed {
             pending[key] = PendingPush(quantity: current, position: position)
-            changes.pending.insert(key)
+            if tracksChanges { changes.pending.insert(key) }
         }
     }
 
     mutating func removePending(_ key: ProductKey) {
-        if pending.removeValue(forKey: key) != nil { changes.pending.insert(key) }
+        if pending.removeValue(forKey: key) != nil && tracksChanges { changes.pending.insert(key) }
     }
 
     /// Drops the pending entry and forgets the held value of one product.
     mutating func forget(_ key: ProductKey) {
         removePending(key)
-        if held.removeValue(forKey: key) != nil { changes.held.insert(key) }
+        if held.removeValue(forKey: key) != nil && tracksChanges { changes.held.insert(key) }
     }
 
     /// Drops pending entries and forgets held values of the products selected.
@@ -341,7 +366,7 @@ public struct Projection: Sendable {
         for key in pending.keys where selected(key) { removePending(key) }
         for key in held.keys where selected(key) {
             held.removeValue(forKey: key)
-            changes.held.insert(key)
+            if tracksChanges { changes.held.insert(key) }
         }
     }
 
@@ -394,6 +419,49 @@ public struct Projection: Sendable {
             if productsBySKU[p.store]?[sku]?.isEmpty == true { productsBySKU[p.store]?[sku] = nil }
             refreshBest(sku: sku, store: p.store)
         }
+    }
+
+    // MARK: Match memo invalidation
+
+    /// The best products of `store` for these SKUs, as keys.
+    func bestProducts(store: StoreID, skus: [String?]) -> [ProductKey] {
+        skus.compactMap { sku in sku.flatMap { bestBySKU[store]?[$0] }.map { ProductKey(store, $0.wooID) } }
+    }
+
+    /// After a variant's SKU or links changed (`new` nil: deleted), with the indices already
+    /// updated. Its candidate changed, so did the owner of every product it could take: the best
+    /// product of its old and new SKU in each store and its old and new links. Affected are the
+    /// variant, the SKU contenders of those SKUs, and every variant linking those products.
+    mutating func forgetMatches(variant old: VariantDeclaration?, _ new: VariantDeclaration?) {
+        guard let id = old?.variantID ?? new?.variantID else { return }
+        var affected: Set<VariantID> = [id]
+        var products: [ProductKey] = []
+        for d in [old, new].compactMap({ $0 }) {
+            for link in d.wooLinks { products.append(ProductKey(link.store, link.wooID)) }
+            if let sku = d.sku, !sku.isEmpty {
+                affected.formUnion(variantsBySKU[sku] ?? [])
+                for store in bestBySKU.keys { products += bestProducts(store: store, skus: [sku]) }
+            }
+        }
+        for p in products { affected.formUnion(linkers[p] ?? []) }
+        for store in matchMemo.keys { for v in affected { matchMemo[store]?[v] = nil } }
+    }
+
+    /// After a product of one store was upserted or deleted, with the indices already updated.
+    /// Candidates changed for the SKU contenders of its old and new SKU and for its linkers;
+    /// owners changed for the product, the best products before and after, and every product
+    /// those candidates link in this store. Affected are the candidates and those products' linkers.
+    mutating func forgetMatches(product key: ProductKey, skus: [String?], bestBefore: [ProductKey]) {
+        var candidates: Set<VariantID> = linkers[key] ?? []
+        for sku in skus { if let sku, !sku.isEmpty { candidates.formUnion(variantsBySKU[sku] ?? []) } }
+        var products = [key] + bestBefore + bestProducts(store: key.store, skus: skus)
+        for c in candidates {
+            for link in declaration(c).wooLinks where link.store == key.store { products.append(ProductKey(link.store, link.wooID)) }
+        }
+        var affected = candidates
+        for p in products { affected.formUnion(linkers[p] ?? []) }
+        guard matchMemo[key.store] != nil else { return }
+        for v in affected { matchMemo[key.store]?[v] = nil }
     }
 
     mutating func refreshBest(sku: String, store: StoreID) {

@@ -116,6 +116,8 @@ public final class Journal {
         var documents: SQLiteDocuments
         let recordedAt: Int64
         var next: Int64
+        /// Reused for every payload's binary encoding.
+        var payloadBytes: [UInt8] = []
         var summary = AppendSummary(appended: 0, duplicates: 0)
 
         init(journal: Journal) throws {
@@ -153,7 +155,8 @@ public final class Journal {
             insert.bind(event.type.rawValue, at: 3)
             insert.bind(event.at, at: 4)
             insert.bind(recordedAt, at: 5)
-            insert.bind(EventCodec.encodeData(event.payload), at: 6)
+            BinaryPayload.encode(event.payload, into: &payloadBytes)
+            payloadBytes.withUnsafeBytes { insert.bind(bytes: $0, at: 6) }
             try insert.step()
             guard journal.db.changes > 0 else {
                 summary.duplicates += 1
@@ -181,22 +184,32 @@ public final class Journal {
     /// Calls `body` with each event in `range` of positions, in order.
     public func forEachEvent(from first: Int64 = 1, through last: Int64 = .max,
                              _ body: (Int64, Event) throws -> Void) throws {
-        let s = try db.prepare("SELECT position, id, type, at, data FROM journal WHERE position >= ? AND position <= ? ORDER BY position")
+        let s = try db.prepare("SELECT position, type, data, id, at FROM journal WHERE position >= ? AND position <= ? ORDER BY position")
         try s.bind([.integer(first), .integer(last)])
         while try s.step() {
-            let position = s.int(0)
-            guard let type = EventType(rawValue: s.text(2)) else {
-                throw EngineError(.io, "\(path): corrupt journal at position \(position): unknown type")
+            try body(s.int(0), Event(id: s.text(3), at: s.text(4), payload: try payload(s)))
+        }
+    }
+
+    /// Like `forEachEvent`, without the ids and source times the fold never reads.
+    func forEachPayload(from first: Int64, through last: Int64, _ body: (Int64, EventPayload) throws -> Void) throws {
+        let s = try db.prepare("SELECT position, type, data FROM journal WHERE position >= ? AND position <= ? ORDER BY position")
+        try s.bind([.integer(first), .integer(last)])
+        while try s.step() { try body(s.int(0), try payload(s)) }
+    }
+
+    /// Decodes the payload of the current row (columns: position, type, data). Binary payloads
+    /// carry their type; JSON ones (written before schema version 3) take it from the column.
+    func payload(_ s: Statement) throws(EngineError) -> EventPayload {
+        let position = s.int(0)
+        do {
+            return try s.withBytes(2) { raw throws(EventError) in
+                if BinaryPayload.isBinary(raw) { return try BinaryPayload.decode(raw) }
+                guard let type = EventType(rawValue: s.text(1)) else { throw EventError(field: "type", "unknown type '\(s.text(1))'") }
+                return try EventCodec.decodeData(type: type, json: raw.bindMemory(to: UInt8.self))
             }
-            let payload: EventPayload
-            do {
-                payload = try s.withBytes(4) { raw throws(EventError) in
-                    try EventCodec.decodeData(type: type, json: raw.bindMemory(to: UInt8.self))
-                }
-            } catch {
-                throw EngineError(.io, "\(path): corrupt journal at position \(position): \(error)")
-            }
-            try body(position, Event(id: s.text(1), at: s.text(3), payload: payload))
+        } catch {
+            throw EngineError(.io, "\(path): corrupt journal at position \(position): \(error)")
         }
     }
 
@@ -209,12 +222,13 @@ public final class Journal {
 
     /// Folds journal events after `projection.position` through `last`.
     func fold<D: DocumentStore>(into projection: inout Projection, documents: inout D, through last: Int64) throws {
-        try forEachEvent(from: projection.position + 1, through: last) { position, event in
+        try forEachPayload(from: projection.position + 1, through: last) { position, payload in
             do {
-                try projection.apply(event, at: position, documents: &documents)
+                try projection.apply(payload, at: position, documents: &documents)
             } catch let error as EventError {
                 // The journal only holds events that applied once; failing now is a bug or tampering.
-                throw EngineError(.failure, "\(path): replay failed at position \(position) (\(event.id)): \(error)")
+                let id = (try? event(at: position))?.id ?? "?"
+                throw EngineError(.failure, "\(path): replay failed at position \(position) (\(id)): \(error)")
             }
         }
     }

@@ -59,13 +59,14 @@ struct ProjectionTables {
         }
     }
 
-    /// Writes the changed keys of `projection` and its position.
+    /// Writes the changed keys of `projection` (every key when it does not track changes, as
+    /// in a rebuild) and its position. Keys go in order: B-tree inserts then walk forward.
     func save(_ projection: inout Projection) throws {
-        let changes = projection.takeChanges()
+        let changes = projection.tracksChanges ? projection.takeChanges() : projection.everything
         if !changes.variants.isEmpty {
             let put = try db.prepare("INSERT OR REPLACE INTO variants (variant_id, data) VALUES (?, ?)")
             let delete = try db.prepare("DELETE FROM variants WHERE variant_id = ?")
-            for id in changes.variants {
+            for id in changes.variants.sorted() {
                 if let v = projection.variants[id] {
                     try put.run([.integer(id), .text(EventCodec.encodeData(.variantUpserted(v)))])
                 } else {
@@ -75,7 +76,7 @@ struct ProjectionTables {
         }
         if !changes.cells.isEmpty {
             let put = try db.prepare("INSERT OR REPLACE INTO cells VALUES (?, ?, ?, ?, ?, ?, ?)")
-            for key in changes.cells {
+            for key in changes.cells.sorted() {
                 let c = projection.cell(key)
                 try put.run([.integer(key.variant), .integer(key.location), .text(c.inStock.description),
                              .text(c.committedTotal.description), .text(c.expected.description),
@@ -84,7 +85,7 @@ struct ProjectionTables {
         }
         if !changes.stores.isEmpty {
             let put = try db.prepare("INSERT OR REPLACE INTO stores VALUES (?, ?, ?, ?, ?, ?, ?)")
-            for id in changes.stores {
+            for id in changes.stores.sorted() {
                 guard let state = projection.stores[id] else { continue }
                 let s = state.settings
                 try put.run([.text(id), .text(s.url), .integer(s.locationID), .integer(s.stockSync ? 1 : 0),
@@ -95,7 +96,7 @@ struct ProjectionTables {
         if !changes.products.isEmpty {
             let put = try db.prepare("INSERT OR REPLACE INTO catalogue VALUES (?, ?, ?, ?, ?, ?)")
             let delete = try db.prepare("DELETE FROM catalogue WHERE store = ? AND woo_id = ?")
-            for key in changes.products {
+            for key in changes.products.sorted() {
                 if let p = projection.catalogue[key] {
                     try put.run([.text(p.store), .integer(p.wooID), p.parentID.map { .integer($0) } ?? .null,
                                  p.sku.map { .text($0) } ?? .null, p.dateCreated.map { .text($0.text) } ?? .null,
@@ -108,7 +109,7 @@ struct ProjectionTables {
         if !changes.pending.isEmpty {
             let put = try db.prepare("INSERT OR REPLACE INTO outbox VALUES (?, ?, ?, ?)")
             let delete = try db.prepare("DELETE FROM outbox WHERE store = ? AND woo_id = ?")
-            for key in changes.pending {
+            for key in changes.pending.sorted() {
                 if let entry = projection.pending[key] {
                     try put.run([.text(key.store), .integer(key.wooID), .integer(entry.quantity), .integer(entry.position)])
                 } else {
@@ -119,7 +120,7 @@ struct ProjectionTables {
         if !changes.held.isEmpty {
             let put = try db.prepare("INSERT OR REPLACE INTO held VALUES (?, ?, ?)")
             let delete = try db.prepare("DELETE FROM held WHERE store = ? AND woo_id = ?")
-            for key in changes.held {
+            for key in changes.held.sorted() {
                 if let value = projection.held[key] {
                     try put.run([.text(key.store), .integer(key.wooID), .integer(value)])
                 } else {
@@ -143,7 +144,7 @@ final class SQLiteDocuments: DocumentStore {
     private let select: Statement
     private let upsert: Statement
     private var buffer: [DocumentKey: DocumentRecord] = [:]
-    static let bufferLimit = 50_000
+    static let bufferLimit = 200_000
 
     init(_ db: Database) throws {
         select = try db.prepare("SELECT updated_seconds, updated_nanos, position, deleted, effects FROM documents WHERE kind = ? AND id = ?")
@@ -167,7 +168,7 @@ final class SQLiteDocuments: DocumentStore {
 
     func flush() throws {
         var bytes: [UInt8] = []
-        for (key, record) in buffer {
+        for (key, record) in buffer.sorted(by: { ($0.key.kind.rawValue, $0.key.id) < ($1.key.kind.rawValue, $1.key.id) }) {
             upsert.reset()
             upsert.bind(Int64(key.kind.rawValue), at: 1)
             upsert.bind(key.id, at: 2)

@@ -71,6 +71,7 @@ extension Journal {
         try aside.execute("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF")
         try aside.execute("CREATE TABLE projection_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);" + Schema.projectionTables)
         var projection = Projection()
+        projection.tracksChanges = false
         try aside.writeTransaction {
             var documents = try SQLiteDocuments(aside)
             try db.readTransaction {
@@ -78,6 +79,7 @@ extension Journal {
             }
             try documents.flush()
         }
+        projection.tracksChanges = true
         return StateView(projection: projection, journal: self, documentsDB: aside, temporaryPath: tmp)
     }
 
@@ -89,10 +91,12 @@ extension Journal {
                 let tables = ProjectionTables(db: db)
                 try tables.clear()
                 var projection = Projection()
+                projection.tracksChanges = false
                 var documents = try SQLiteDocuments(db)
                 try fold(into: &projection, documents: &documents, through: .max)
                 try documents.flush()
                 try tables.save(&projection)
+                projection.tracksChanges = true
                 cachedProjection = projection
                 return projection.position
             }

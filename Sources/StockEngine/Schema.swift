@@ -5,7 +5,9 @@ import SQLite
 enum Schema {
     /// "STKS".
     static let applicationID: Int64 = 0x5354_4B53
-    static let currentVersion: Int64 = 2
+    static let currentVersion: Int64 = 3
+    /// The oldest version read-only commands can use as it is (2 → 3 changed no table).
+    static let readableWithoutMigration: Int64 = 2
 
     /// Forward migrations: entry i turns version i into version i+1.
     static let migrations: [String] = [
@@ -36,6 +38,10 @@ enum Schema {
             store TEXT NOT NULL, woo_id INTEGER NOT NULL, sent INTEGER NOT NULL, at INTEGER NOT NULL,
             PRIMARY KEY (store, woo_id)) WITHOUT ROWID;
         """,
+        // 2 → 3: journal payloads are written in the compact binary encoding (BinaryPayload).
+        // Rows are never rewritten (the journal is append-only): JSON payloads of older versions
+        // stay as they are and still read. The version marks files an older build cannot read.
+        "-- no table changes",
     ]
 
     /// Tables derived from the journal; replay drops and rebuilds them.
@@ -90,6 +96,8 @@ enum Schema {
         }
         guard version < currentVersion else { return }
         guard writable else {
+            // Migrations from here on change no table: an older file reads as it is.
+            if version >= readableWithoutMigration { return }
             throw EngineError(.io, "\(db.path): database schema version \(version) needs migrating; run a write command (ingest) first")
         }
         do {

@@ -252,6 +252,33 @@ struct WriterLockTests {
 
 @Suite("Schema versions and forward migrations")
 struct MigrationTests {
+    @Test("a version-2 journal (JSON payloads) reads without migrating, exports the same bytes and replays; new events are stored binary")
+    func readsVersion2Payloads() throws {
+        let tmp = TemporaryDirectory("stocksync-v2")
+        defer { tmp.remove() }
+        let db = tmp.path("s.db")
+        let file = tmp.path("a.jsonl")
+        try [CLITests.connect, CLITests.product, CLITests.variant].joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try CLI.run(["ingest", "--db", db, file]).status == 0)
+        let before = try CLI.run(["log", "--json", "--db", db]).stdout
+        let stockBefore = try CLI.run(["stock", "--json", "--db", db]).stdout
+        let fixture = try SQLiteFixture(path: db)
+        try fixture.rewriteJournalPayloadsAsJSON()
+        try fixture.execute("PRAGMA user_version = 2")
+        #expect(try fixture.strings("SELECT DISTINCT typeof(data) FROM journal") == ["text"])
+        // Version 3 changed no table, so a version-2 file needs no write before it can be read.
+        #expect(try CLI.run(["log", "--json", "--db", db]).stdout == before)
+        #expect(try CLI.run(["stock", "--json", "--db", db]).stdout == stockBefore)
+        try CLITests.adjust.write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try CLI.run(["ingest", "--db", db, file]).status == 0)
+        #expect(try fixture.strings("PRAGMA user_version") == ["3"])
+        #expect(try fixture.strings("SELECT typeof(data) FROM journal ORDER BY position") == ["text", "text", "text", "blob"])
+        #expect(try CLI.run(["log", "--json", "--db", db]).stdout.hasPrefix(before))
+        #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 0)
+        #expect(try CLI.run(["replay", "--db", db]).status == 0)
+        #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 0)
+    }
+
     @Test("a version-1 database is refused by read-only commands (74) and migrated by the next write, journal intact")
     func migrateFromVersion1() throws {
         let tmp = TemporaryDirectory("stocksync-migrate")

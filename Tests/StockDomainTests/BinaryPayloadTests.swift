@@ -1,0 +1,62 @@
+import StockDomain
+import Testing
+
+/// SPEC §3.1: the journal may store payloads in any encoding that round-trips exactly to the
+/// interchange format. The engine stores `BinaryPayload`; export must not be able to tell.
+@Suite("Binary journal payloads (SPEC §3.1)")
+struct BinaryPayloadTests {
+    func decode(_ bytes: [UInt8]) throws -> EventPayload {
+        let result: Result<EventPayload, EventError> = bytes.withUnsafeBytes { raw in
+            do throws(EventError) { return .success(try BinaryPayload.decode(raw)) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
+    static let extremes: [EventPayload] = [
+        .inventoryReconciled(InventoryReconciliation(variantID: Int64.max, locationID: Int64.min,
+                                                     inStock: Quantity.parse("-999999999999999.999999999")!)),
+        .inventoryReconciled(InventoryReconciliation(variantID: 0, locationID: -1, inStock: Quantity.parse("0.000000001")!)),
+        .wooStockAcknowledged(StockAcknowledgement(store: "é-shop ☃", wooID: 1, sent: Int64.min, echoed: Int64.max)),
+        .storeReconfigured(StoreChange(store: "s")),
+        .storeReconfigured(StoreChange(store: "s", url: "", locationID: 0, stockSync: false, katanaOrdersReduceStock: true, floorAtZero: false)),
+        .wooProductUpserted(WooProduct(store: "s", wooID: 5)),
+    ]
+
+    @Test("every event type round-trips exactly: same payload, same canonical JSON")
+    func roundTrip() throws {
+        let payloads = try EventCodecTests.samples.map { try EventCodec.decodeLine($0).payload } + Self.extremes
+        for payload in payloads {
+            let bytes = BinaryPayload.encode(payload)
+            let decoded = try decode(bytes)
+            #expect(decoded == payload)
+            #expect(EventCodec.encodeData(decoded) == EventCodec.encodeData(payload))
+            #expect(bytes.withUnsafeBytes { BinaryPayload.type(of: $0) } == payload.type)
+            #expect(bytes.withUnsafeBytes { BinaryPayload.isBinary($0) })
+        }
+    }
+
+    @Test("a canonical JSON payload is never taken for a binary one")
+    func jsonIsNotBinary() {
+        for line in EventCodecTests.samples {
+            let json = Array(EventCodec.encodeData(try! EventCodec.decodeLine(line).payload).utf8)
+            #expect(!json.withUnsafeBytes { BinaryPayload.isBinary($0) })
+        }
+    }
+
+    @Test("truncated, padded or foreign bytes are an error, never a crash")
+    func corrupt() throws {
+        for line in EventCodecTests.samples {
+            let bytes = BinaryPayload.encode(try EventCodec.decodeLine(line).payload)
+            for cut in 0..<bytes.count {
+                let prefix = Array(bytes[..<cut])
+                #expect(throws: EventError.self) { try decode(prefix) }
+            }
+            let padded = bytes + [0]
+            #expect(throws: EventError.self) { try decode(padded) }
+        }
+        let foreign: [UInt8] = [BinaryPayload.format, 200, 1, 2]
+        #expect(throws: EventError.self) { try decode(foreign) }
+        let hugeCount: [UInt8] = [BinaryPayload.format, 2, 2, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F]
+        #expect(throws: EventError.self) { try decode(hugeCount) }
+    }
+}
