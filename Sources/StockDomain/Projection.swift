@@ -440,11 +440,13 @@ public struct Projection: Sendable {
             for link in d.wooLinks { products.append(ProductKey(link.store, link.wooID)) }
             if let sku = d.sku, !sku.isEmpty {
                 affected.formUnion(variantsBySKU[sku] ?? [])
-                for store in bestBySKU.keys { products += bestProducts(store: store, skus: [sku]) }
+                for store in Array(bestBySKU.keys) { products += bestProducts(store: store, skus: [sku]) }
             }
         }
         for p in products { affected.formUnion(linkers[p] ?? []) }
-        for store in matchMemo.keys { for v in affected { matchMemo[store]?[v] = nil } }
+        // The store ids are copied out first: mutating the memo while iterating its own keys
+        // would copy every store's dictionary on each removal.
+        for store in Array(matchMemo.keys) { for v in affected { matchMemo[store]?[v] = nil } }
     }
 
     /// After a product of one store was upserted or deleted, with the indices already updated.

@@ -92,15 +92,20 @@ public final class Journal {
         var readers: [LineReader] = []
         defer { readers.forEach { $0.close() } }
         for p in paths { readers.append(try LineReader(path: p)) }
+        let lines = DecodedLines(readers: readers)
+        defer { lines.stop() }
         return try write { appender in
-            for reader in readers {
-                try reader.forEachLine { line, number in
-                    if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
-                    do {
-                        let event = try EventCodec.decodeLine(line)
-                        try appender.append(event)
-                    } catch let error as EventError {
-                        throw EngineError(.badInput, "\(reader.name):\(number): \(error)")
+            while true {
+                switch lines.next() {
+                case .end: return
+                case .failed(let error): throw error
+                case .lines(let batch):
+                    for line in batch {
+                        do {
+                            try appender.append(try line.result.get())
+                        } catch let error as EventError {
+                            throw EngineError(.badInput, "\(line.source):\(line.number): \(error)")
+                        }
                     }
                 }
             }
