@@ -58,6 +58,29 @@ struct CLITests {
         tmp.remove()
     }
 
+    @Test("lines are decoded ahead in batches, yet a bad line deep in a big file still names its line and appends nothing")
+    func badLineDeepInBigFile() throws {
+        func adjustment(_ i: Int) -> String {
+            #"{"id":"a\#(i)","type":"stock_adjustment.upserted","at":"2026-11-26T10:00:00Z","data":{"adjustment_id":\#(i),"updated_at":"2026-11-26T10:00:00Z","location_id":1,"rows":[{"variant_id":1,"quantity":1}]}}"#
+        }
+        var lines = (1...3_000).map(adjustment)
+        lines[2_500] = #"{"id":"broken","type":"stock_adjustment.upserted""#
+        let syntax = try CLI.run(["ingest", "--db", db, try write("big.jsonl", lines)])
+        #expect(syntax.status == 65)
+        #expect(syntax.stderr.contains("big.jsonl:2501"), "\(syntax.stderr)")
+        // A state contradiction (a product for a store never connected), after many good lines.
+        lines[2_500] = adjustment(2_501)
+        lines[1_700] = #"{"id":"p","type":"woo.product.upserted","at":"2026-11-26T10:00:00Z","data":{"store":"nowhere","woo_id":1,"sku":"A","date_created":null}}"#
+        let state = try CLI.run(["ingest", "--db", db, try write("big.jsonl", lines)])
+        #expect(state.status == 65)
+        #expect(state.stderr.contains("big.jsonl:1701") && state.stderr.contains("nowhere"), "\(state.stderr)")
+        #expect(try journalCount() == 0)
+        lines[1_700] = adjustment(1_701)
+        #expect(try CLI.run(["ingest", "--db", db, try write("big.jsonl", lines)]).status == 0)
+        #expect(try journalCount() == 3_000)
+        tmp.remove()
+    }
+
     @Test("bad input of every kind: invalid JSON, wrong type, unknown type and status, state contradictions")
     func badInputKinds() throws {
         _ = try CLI.run(["ingest", "--db", db, try write("base.jsonl", [Self.connect])])
