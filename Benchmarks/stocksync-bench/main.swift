@@ -76,7 +76,7 @@ defer { if options.keep == nil { try? FileManager.default.removeItem(at: dir) } 
 
 // 1. Generate the history (10,000 variants, 3 locations, 2 stores), streamed to a file.
 let historyPath = dir.appendingPathComponent("history.jsonl").path
-FileManager.default.createFile(atPath: historyPath, contents: nil)
+_ = FileManager.default.createFile(atPath: historyPath, contents: nil)
 guard let out = FileHandle(forWritingAtPath: historyPath) else { fail("cannot write \(historyPath)") }
 var generator = HistoryGenerator(seed: options.seed, shape: .init(variants: 10_000, locations: 3, stores: 2))
 var buffer = ""

@@ -92,21 +92,26 @@ public final class Journal {
         var readers: [LineReader] = []
         defer { readers.forEach { $0.close() } }
         for p in paths { readers.append(try LineReader(path: p)) }
-        let lines = DecodedLines(readers: readers)
+        let files = readers
+        let lines = DecodeAhead<DecodedLine>(batchSize: 512) { emit in
+            for reader in files {
+                try reader.forEachLine { line, number in
+                    if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
+                    let result: Result<Event, EventError>
+                    do throws(EventError) { result = .success(try EventCodec.decodeLine(line)) } catch { result = .failure(error) }
+                    try emit(DecodedLine(source: reader.name, number: number, result: result))
+                    // The call fails at this line at the latest: nothing after it is needed.
+                    if case .failure = result { throw DecodeAhead<DecodedLine>.Finished() }
+                }
+            }
+        }
         defer { lines.stop() }
         return try write { appender in
-            while true {
-                switch lines.next() {
-                case .end: return
-                case .failed(let error): throw error
-                case .lines(let batch):
-                    for line in batch {
-                        do {
-                            try appender.append(try line.result.get())
-                        } catch let error as EventError {
-                            throw EngineError(.badInput, "\(line.source):\(line.number): \(error)")
-                        }
-                    }
+            try lines.forEach { line in
+                do {
+                    try appender.append(try line.result.get())
+                } catch let error as EventError {
+                    throw EngineError(.badInput, "\(line.source):\(line.number): \(error)")
                 }
             }
         }
@@ -196,16 +201,11 @@ public final class Journal {
         }
     }
 
-    /// Like `forEachEvent`, without the ids and source times the fold never reads.
-    func forEachPayload(from first: Int64, through last: Int64, _ body: (Int64, EventPayload) throws -> Void) throws {
-        let s = try db.prepare("SELECT position, type, data FROM journal WHERE position >= ? AND position <= ? ORDER BY position")
-        try s.bind([.integer(first), .integer(last)])
-        while try s.step() { try body(s.int(0), try payload(s)) }
-    }
-
     /// Decodes the payload of the current row (columns: position, type, data). Binary payloads
     /// carry their type; JSON ones (written before schema version 3) take it from the column.
-    func payload(_ s: Statement) throws(EngineError) -> EventPayload {
+    func payload(_ s: Statement) throws(EngineError) -> EventPayload { try Journal.payload(s, path: path) }
+
+    static func payload(_ s: Statement, path: String) throws(EngineError) -> EventPayload {
         let position = s.int(0)
         do {
             return try s.withBytes(2) { raw throws(EventError) in
@@ -226,8 +226,24 @@ public final class Journal {
     }
 
     /// Folds journal events after `projection.position` through `last`.
+    /// The journal is read and decoded ahead on a second connection and thread (WAL: it sees
+    /// the committed journal, which the caller's transaction has not changed).
     func fold<D: DocumentStore>(into projection: inout Projection, documents: inout D, through last: Int64) throws {
-        try forEachPayload(from: projection.position + 1, through: last) { position, payload in
+        let (path, first) = (self.path, projection.position + 1)
+        let payloads = DecodeAhead<(Int64, EventPayload)>(batchSize: 1024) { emit in
+            do {
+                let reader = try Database(path: path, mode: .readOnly)
+                try reader.readTransaction {
+                    let s = try reader.prepare("SELECT position, type, data FROM journal WHERE position >= ? AND position <= ? ORDER BY position")
+                    try s.bind([.integer(first), .integer(last)])
+                    while try s.step() { try emit((s.int(0), try Journal.payload(s, path: path))) }
+                }
+            } catch let error as SQLiteError {
+                throw EngineError.database(error, path: path)
+            }
+        }
+        defer { payloads.stop() }
+        try payloads.forEach { position, payload in
             do {
                 try projection.apply(payload, at: position, documents: &documents)
             } catch let error as EventError {

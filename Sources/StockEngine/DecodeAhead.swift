@@ -1,0 +1,113 @@
+import Foundation
+import StockDomain
+
+/// Items produced on a second thread while the caller consumes them, in order.
+///
+/// The fold cannot start an event before the previous one is applied, but reading and decoding
+/// the next events can: ingest parses JSON lines ahead, replay reads and decodes journal rows
+/// ahead, each on the machine's other core. Batches pass through a small bounded queue, so
+/// memory stays flat whatever the input's size, and order is kept, so the first bad line or
+/// row is still the one reported.
+final class DecodeAhead<Item: Sendable>: @unchecked Sendable {
+    /// Thrown by a producer to end the stream after the items emitted so far.
+    struct Finished: Error {}
+
+    private enum Batch {
+        case items([Item])
+        case failed(EngineError)
+        case end
+    }
+
+    private struct Cancelled: Error {}
+
+    static var queueLimit: Int { 8 }
+
+    // All mutable state below is guarded by `condition`.
+    private let condition = NSCondition()
+    private var queue: [Batch] = []
+    private var cancelled = false
+    private var finished = false
+
+    /// Starts `produce` on its own thread; it hands items to `emit` in order. The caller must
+    /// call `stop()` before releasing anything the producer uses (files, databases).
+    init(batchSize: Int, _ produce: @escaping @Sendable (_ emit: (Item) throws -> Void) throws -> Void) {
+        let thread = Thread { [self] in
+            var batch: [Item] = []
+            batch.reserveCapacity(batchSize)
+            func emit(_ item: Item) throws {
+                batch.append(item)
+                if batch.count == batchSize {
+                    guard push(.items(batch)) else { throw Cancelled() }
+                    batch = []
+                    batch.reserveCapacity(batchSize)
+                }
+            }
+            var last = Batch.end
+            do {
+                try produce(emit)
+            } catch is Finished {
+            } catch is Cancelled {
+                last = .items([])
+            } catch let error as EngineError {
+                last = .failed(error)
+            } catch {
+                last = .failed(EngineError(.failure, "\(error)"))
+            }
+            if !batch.isEmpty { _ = push(.items(batch)) }
+            _ = push(last)
+            condition.lock()
+            finished = true
+            condition.broadcast()
+            condition.unlock()
+        }
+        thread.start()
+    }
+
+    /// Calls `body` with every item in order; rethrows the producer's failure where it happened.
+    func forEach(_ body: (Item) throws -> Void) throws {
+        while true {
+            switch next() {
+            case .items(let items): for item in items { try body(item) }
+            case .failed(let error): throw error
+            case .end: return
+            }
+        }
+    }
+
+    /// Stops the producer and waits until it no longer touches what it reads.
+    func stop() {
+        condition.lock()
+        cancelled = true
+        queue.removeAll()
+        condition.broadcast()
+        while !finished { condition.wait() }
+        condition.unlock()
+    }
+
+    private func next() -> Batch {
+        condition.lock()
+        defer { condition.unlock() }
+        while queue.isEmpty { condition.wait() }
+        let batch = queue.removeFirst()
+        condition.broadcast()
+        return batch
+    }
+
+    /// Queues a batch, waiting while the queue is full; false once the consumer stopped.
+    private func push(_ batch: Batch) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while queue.count >= DecodeAhead.queueLimit && !cancelled { condition.wait() }
+        guard !cancelled else { return false }
+        queue.append(batch)
+        condition.broadcast()
+        return true
+    }
+}
+
+/// One decoded line of an `ingest` file.
+struct DecodedLine: Sendable {
+    let source: String
+    let number: Int
+    let result: Result<Event, EventError>
+}
