@@ -5,30 +5,33 @@ enum DocumentEffects {
 
     static func overflow(_ field: String) -> EventError { EventError(field: field, "quantity out of range") }
 
-    static func sub(_ a: Quantity, _ b: Quantity, _ field: String) throws(EventError) -> Quantity {
-        guard let r = a.subtracting(b) else { throw overflow(field) }
+    // Field paths are only needed when something overflows: built lazily, not once per row.
+
+    static func sub(_ a: Quantity, _ b: Quantity, _ field: @autoclosure () -> String) throws(EventError) -> Quantity {
+        guard let r = a.subtracting(b) else { throw overflow(field()) }
         return r
     }
 
-    static func mul(_ a: Quantity, _ b: Quantity, _ field: String) throws(EventError) -> Quantity {
-        guard let r = a.multiplied(by: b) else { throw overflow(field) }
+    static func mul(_ a: Quantity, _ b: Quantity, _ field: @autoclosure () -> String) throws(EventError) -> Quantity {
+        guard let r = a.multiplied(by: b) else { throw overflow(field()) }
         return r
     }
 
     static func negate(_ a: Quantity) -> Quantity { Quantity(raw: -a.raw) }
 
     /// Open rest = max(0, total − done) (rule 3).
-    static func openRest(_ total: Quantity, _ done: Quantity, _ field: String) throws(EventError) -> Quantity {
-        Quantity.max(.zero, try sub(total, done, field))
+    static func openRest(_ total: Quantity, _ done: Quantity, _ field: @autoclosure () -> String) throws(EventError) -> Quantity {
+        Quantity.max(.zero, try sub(total, done, field()))
     }
 
     static func salesOrder(_ order: SalesOrder, recipe: Recipe) throws(EventError) -> [Effect] {
         var effects: [Effect] = []
+        effects.reserveCapacity(order.rows.count * 4)
         for (i, row) in order.rows.enumerated() {
-            let field = "data.rows[\(i)]"
+            let field = { "data.rows[\(i)]" }
             let cell = CellKey(row.variantID, row.locationID ?? order.locationID)
             let fulfilled = row.fulfilledQuantity ?? (order.status.isFulfilled ? row.quantity : .zero)
-            let rest = order.status.isFulfilled ? Quantity.zero : try openRest(row.quantity, fulfilled, field)
+            let rest = order.status.isFulfilled ? Quantity.zero : try openRest(row.quantity, fulfilled, field())
             effects.append(Effect(cell, .committedSync, rest))
             if order.isFromWooCommerce { effects.append(Effect(cell, .committedSyncWooCommerce, rest)) }
             effects.append(Effect(cell, .committedTotal, rest))
@@ -40,8 +43,8 @@ enum DocumentEffects {
                 effects.append(Effect(cell, .inStock, .zero))
                 for component in components {
                     let c = CellKey(component.variantID, cell.location)
-                    effects.append(Effect(c, .committedTotal, try mul(rest, component.quantity, field)))
-                    effects.append(Effect(c, .inStock, negate(try mul(fulfilled, component.quantity, field))))
+                    effects.append(Effect(c, .committedTotal, try mul(rest, component.quantity, field())))
+                    effects.append(Effect(c, .inStock, negate(try mul(fulfilled, component.quantity, field()))))
                 }
             }
         }
@@ -68,10 +71,11 @@ enum DocumentEffects {
 
     static func purchaseOrder(_ order: PurchaseOrder) throws(EventError) -> [Effect] {
         var effects: [Effect] = []
+        effects.reserveCapacity(order.rows.count * 2)
         let draft = order.status == .draft
         let received = order.status == .received
         for (i, row) in order.rows.enumerated() {
-            let field = "data.rows[\(i)]"
+            let field = { "data.rows[\(i)]" }
             let cell = CellKey(row.variantID, row.locationID ?? order.locationID)
             if draft {
                 // DRAFT has no effect (rule 5), but its rows are named (rule 13).
@@ -80,9 +84,9 @@ enum DocumentEffects {
             }
             let rate = row.conversionRate ?? Quantity(1)
             let got = row.receivedQuantity ?? (received ? row.quantity : .zero)
-            let rest = received ? .zero : try openRest(row.quantity, got, field)
-            effects.append(Effect(cell, .expected, try mul(rest, rate, field)))
-            effects.append(Effect(cell, .inStock, try mul(got, rate, field)))
+            let rest = received ? .zero : try openRest(row.quantity, got, field())
+            effects.append(Effect(cell, .expected, try mul(rest, rate, field())))
+            effects.append(Effect(cell, .inStock, try mul(got, rate, field())))
         }
         return effects
     }
