@@ -46,15 +46,12 @@ public final class Database {
         sqlite3_extended_result_codes(db, 1)
         sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
         // A bounded page cache large enough that one big transaction does not spill dirty
-        // pages into the WAL and read them back; reads of the file go through a memory map
-        // instead of a copy per page. Both are fixed caps: memory does not grow with the file.
-        sqlite3_exec(db, "PRAGMA cache_size = -\(Database.cacheKiB); PRAGMA mmap_size = \(Database.mmapBytes)", nil, nil, nil)
+        // pages into the WAL and read them back. A fixed cap: memory does not grow with the file.
+        sqlite3_exec(db, "PRAGMA cache_size = -\(Database.cacheKiB)", nil, nil, nil)
     }
 
     /// Page cache per connection, in KiB.
-    public static let cacheKiB = 65_536
-    /// Upper bound of the memory map per connection (address space, not resident memory).
-    public static let mmapBytes = 0
+    public static let cacheKiB = 32_768
 
     deinit {
         sqlite3_close_v2(handle)
