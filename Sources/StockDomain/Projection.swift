@@ -67,12 +67,19 @@ public struct Projection: Sendable {
     var touchedIndex: [CellKey: Int] = [:]
     /// Connected stores with sync on, by id: the only ones a trigger can push to. Refreshed on
     /// every store event, so triggers do not walk and filter the store table each time.
-    var pushTargets: [(store: StoreID, settings: StoreSettings)] = []
+    var pushTargets: [PushTarget] = []
+
+    /// A store a trigger may push to: what the trigger loop reads, without the store's URL.
+    struct PushTarget {
+        var store: StoreID
+        var locationID: LocationID
+        var rule: SyncRule
+    }
     /// Matches already computed: matching is pure in variants and catalogues, and triggers ask
     /// for the same few popular variants again and again.
     /// Memo entries are dropped precisely when an input of theirs changes (`forgetMatches`), so
     /// a catalogue edit elsewhere does not throw away the matches of every popular variant.
-    var matchMemo: [StoreID: [VariantID: MatchResult]] = [:]
+    var matchMemo: [StoreID: [VariantID: WooID?]] = [:]
     /// Tests set this to recompute every memo hit and count the ones that differ.
     var checksMatchMemo = false
     var staleMatchMemoHits = 0
@@ -230,8 +237,8 @@ public struct Projection: Sendable {
         case .storeResyncRequested(let store):
             guard try isConnectedDispatcherTarget(store), let settings = stores[store]?.settings, settings.stockSync else { break }
             for id in variants.keys {
-                guard case .matched(let product, _) = cachedMatch(id, store: store) else { continue }
-                let key = ProductKey(store, product.wooID)
+                guard let wooID = matchedWooID(id, store: store) else { continue }
+                let key = ProductKey(store, wooID)
                 pending[key] = PendingPush(quantity: synced(id, settings), position: position)
                 if tracksChanges { changes.pending.insert(key) }
             }
@@ -292,7 +299,8 @@ public struct Projection: Sendable {
 
     mutating func refreshPushTargets() {
         pushTargets = stores.values.filter { $0.connected && $0.settings.stockSync }
-            .map { ($0.settings.store, $0.settings) }.sorted { $0.store < $1.store }
+            .map { PushTarget(store: $0.settings.store, locationID: $0.settings.locationID, rule: $0.settings.syncRule) }
+            .sorted { $0.store < $1.store }
     }
 
     /// A push is considered only where In stock or a store's committed_for_sync changed, net,
@@ -306,22 +314,24 @@ public struct Projection: Sendable {
             let allChanged = before.committedSync != after.committedSync
             let wooChanged = before.committedSyncWooCommerce != after.committedSyncWooCommerce
             guard inStockChanged || allChanged || wooChanged else { continue }
-            for (storeID, settings) in pushTargets where settings.locationID == key.location {
-                let committedChanged = settings.countsOnlyWooCommerceOrders ? wooChanged : allChanged
+            for target in pushTargets where target.locationID == key.location {
+                let committedChanged = target.rule.onlyWooCommerceOrders ? wooChanged : allChanged
                 guard inStockChanged || committedChanged else { continue }
-                guard case .matched(let product, _) = cachedMatch(key.variant, store: storeID) else { continue }
-                trigger(ProductKey(storeID, product.wooID), target: after.synced(settings), position: position)
+                guard let wooID = matchedWooID(key.variant, store: target.store) else { continue }
+                trigger(ProductKey(target.store, wooID), target: after.synced(target.rule), position: position)
             }
         }
         clearTouched()
     }
 
-    mutating func cachedMatch(_ variant: VariantID, store: StoreID) -> MatchResult {
+    /// The product `variant` feeds in `store`, if any, memoized. Only the id is kept: triggers
+    /// need nothing else, and an id copies without reference counting.
+    mutating func matchedWooID(_ variant: VariantID, store: StoreID) -> WooID? {
         if let hit = matchMemo[store]?[variant] {
-            if checksMatchMemo && hit != match(variant, store: store) { staleMatchMemoHits += 1 }
+            if checksMatchMemo && hit != match(variant, store: store).product?.wooID { staleMatchMemoHits += 1 }
             return hit
         }
-        let result = match(variant, store: store)
+        let result = match(variant, store: store).product?.wooID
         matchMemo[store, default: [:]][variant] = result
         return result
     }

@@ -48,21 +48,36 @@ public struct StockCell: Equatable, Sendable {
     }
 
     /// The commitments that reduce what `settings` receives (SPEC §2.2, rule 9 and 10).
-    public func committedForSync(_ settings: StoreSettings) -> Quantity {
-        settings.countsOnlyWooCommerceOrders ? committedSyncWooCommerce : committedSync
+    public func committedForSync(_ settings: StoreSettings) -> Quantity { committedForSync(settings.syncRule) }
+
+    func committedForSync(_ rule: SyncRule) -> Quantity {
+        rule.onlyWooCommerceOrders ? committedSyncWooCommerce : committedSync
     }
 
     /// synced(v, s) = floor(in_stock − committed_for_sync), or 0 at least with `floor_at_zero`.
-    public func synced(_ settings: StoreSettings) -> Int64 {
-        let committed = committedForSync(settings)
+    public func synced(_ settings: StoreSettings) -> Int64 { synced(settings.syncRule) }
+
+    func synced(_ rule: SyncRule) -> Int64 {
+        let committed = committedForSync(rule)
         let value: Int64
         if let difference = inStock.subtracting(committed) {
             value = difference.floor
         } else {
             value = inStock > committed ? Int64.max : Int64.min
         }
-        return settings.floorAtZero ? Swift.max(0, value) : value
+        return rule.floorAtZero ? Swift.max(0, value) : value
     }
+}
+
+/// The part of a store's settings the synced quantity depends on: two flags, no strings, so
+/// the fold's trigger loop copies it without touching reference counts.
+struct SyncRule: Sendable, Equatable {
+    var onlyWooCommerceOrders: Bool
+    var floorAtZero: Bool
+}
+
+extension StoreSettings {
+    var syncRule: SyncRule { SyncRule(onlyWooCommerceOrders: countsOnlyWooCommerceOrders, floorAtZero: floorAtZero) }
 }
 
 /// Which number of a cell an effect moves.

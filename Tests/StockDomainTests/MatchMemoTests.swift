@@ -40,7 +40,7 @@ struct MatchMemoTests {
                 try apply(.wooProductDeleted(store: store, wooID: Int64(1 + rng.below(8))))
             }
             // Ask for every match, so the memo is full when the next change arrives.
-            for s in stores { for v in 1...10 { _ = projection.cachedMatch(Int64(v), store: s) } }
+            for s in stores { for v in 1...10 { _ = projection.matchedWooID(Int64(v), store: s) } }
         }
         #expect(projection.staleMatchMemoHits == 0)
     }
