@@ -290,6 +290,15 @@ public enum BinaryPayload {
         mutating func quantity(_ q: Quantity) {
             var mantissa = q.raw
             var digits: UInt8 = 18
+            // Whole numbers are the common case, and input has at most 9 fractional digits:
+            // two big steps first, so 128-bit divisions stay few.
+            if mantissa % Quantity.scale == 0 {
+                mantissa /= Quantity.scale
+                digits = 0
+            } else if mantissa % 1_000_000_000 == 0 {
+                mantissa /= 1_000_000_000
+                digits = 9
+            }
             while digits > 0 && mantissa % 10 == 0 { mantissa /= 10; digits -= 1 }
             bytes.append(digits)
             unsigned128(UInt128(bitPattern: (mantissa << 1) ^ (mantissa >> 127)))
