@@ -140,14 +140,8 @@ public enum BinaryPayload {
             let id = try r.int()
             let sku = try r.optionalString()
             let kind: VariantDeclaration.Kind = try r.byte() == 0 ? .product : .material
-            var components: [VariantDeclaration.Component] = []
-            let nc = try r.count()
-            components.reserveCapacity(nc)
-            for _ in 0..<nc { components.append(.init(variantID: try r.int(), quantity: try r.quantity())) }
-            var links: [VariantDeclaration.WooLink] = []
-            let nl = try r.count()
-            links.reserveCapacity(nl)
-            for _ in 0..<nl { links.append(.init(store: try r.string(), wooID: try r.int())) }
+            let components: [VariantDeclaration.Component] = try r.array { r throws(EventError) in .init(variantID: try r.int(), quantity: try r.quantity()) }
+            let links: [VariantDeclaration.WooLink] = try r.array { r throws(EventError) in .init(store: try r.string(), wooID: try r.int()) }
             return .variantUpserted(VariantDeclaration(variantID: id, sku: sku, kind: kind, components: components, wooLinks: links))
         case .variantDeleted:
             return .variantDeleted(try r.int())
@@ -159,12 +153,9 @@ public enum BinaryPayload {
             let location = try r.int()
             let source = try r.string()
             let store = try r.optionalString()
-            var rows: [SalesOrder.Row] = []
-            let n = try r.count()
-            rows.reserveCapacity(n)
-            for _ in 0..<n {
-                rows.append(.init(rowID: try r.int(), variantID: try r.int(), quantity: try r.quantity(),
-                                  fulfilledQuantity: try r.optionalQuantity(), locationID: try r.optionalInt()))
+            let rows: [SalesOrder.Row] = try r.array { r throws(EventError) in
+                .init(rowID: try r.int(), variantID: try r.int(), quantity: try r.quantity(),
+                      fulfilledQuantity: try r.optionalQuantity(), locationID: try r.optionalInt())
             }
             return .salesOrderUpserted(SalesOrder(orderID: orderID, orderNo: orderNo, updatedAt: updatedAt, status: status,
                                                   locationID: location, source: source, store: store, rows: rows))
@@ -176,11 +167,8 @@ public enum BinaryPayload {
             let variant = try r.int()
             let planned = try r.quantity()
             let completed = try r.optionalQuantity()
-            var ingredients: [ManufacturingOrder.Ingredient] = []
-            let n = try r.count()
-            ingredients.reserveCapacity(n)
-            for _ in 0..<n {
-                ingredients.append(.init(variantID: try r.int(), plannedQuantity: try r.quantity(), consumedQuantity: try r.optionalQuantity()))
+            let ingredients: [ManufacturingOrder.Ingredient] = try r.array { r throws(EventError) in
+                .init(variantID: try r.int(), plannedQuantity: try r.quantity(), consumedQuantity: try r.optionalQuantity())
             }
             return .manufacturingOrderUpserted(ManufacturingOrder(orderID: orderID, updatedAt: updatedAt, status: status, locationID: location,
                                                                   variantID: variant, plannedQuantity: planned, completedQuantity: completed,
@@ -190,22 +178,16 @@ public enum BinaryPayload {
             let updatedAt = try r.timestamp()
             let status: PurchaseOrder.Status = try r.enumeration()
             let location = try r.int()
-            var rows: [PurchaseOrder.Row] = []
-            let n = try r.count()
-            rows.reserveCapacity(n)
-            for _ in 0..<n {
-                rows.append(.init(rowID: try r.int(), variantID: try r.int(), quantity: try r.quantity(), receivedQuantity: try r.optionalQuantity(),
-                                  conversionRate: try r.optionalQuantity(), locationID: try r.optionalInt()))
+            let rows: [PurchaseOrder.Row] = try r.array { r throws(EventError) in
+                .init(rowID: try r.int(), variantID: try r.int(), quantity: try r.quantity(), receivedQuantity: try r.optionalQuantity(),
+                      conversionRate: try r.optionalQuantity(), locationID: try r.optionalInt())
             }
             return .purchaseOrderUpserted(PurchaseOrder(orderID: orderID, updatedAt: updatedAt, status: status, locationID: location, rows: rows))
         case .stockAdjustmentUpserted:
             let id = try r.int()
             let updatedAt = try r.timestamp()
             let location = try r.int()
-            var rows: [StockAdjustment.Row] = []
-            let n = try r.count()
-            rows.reserveCapacity(n)
-            for _ in 0..<n { rows.append(.init(variantID: try r.int(), quantity: try r.quantity())) }
+            let rows: [StockAdjustment.Row] = try r.array { r throws(EventError) in .init(variantID: try r.int(), quantity: try r.quantity()) }
             return .stockAdjustmentUpserted(StockAdjustment(adjustmentID: id, updatedAt: updatedAt, locationID: location, rows: rows))
         case .stockTransferUpserted:
             let id = try r.int()
@@ -213,10 +195,7 @@ public enum BinaryPayload {
             let status: StockTransfer.Status = try r.enumeration()
             let source = try r.int()
             let target = try r.int()
-            var rows: [StockTransfer.Row] = []
-            let n = try r.count()
-            rows.reserveCapacity(n)
-            for _ in 0..<n { rows.append(.init(variantID: try r.int(), quantity: try r.quantity())) }
+            let rows: [StockTransfer.Row] = try r.array { r throws(EventError) in .init(variantID: try r.int(), quantity: try r.quantity()) }
             return .stockTransferUpserted(StockTransfer(transferID: id, updatedAt: updatedAt, status: status, sourceLocationID: source,
                                                         targetLocationID: target, rows: rows))
         case .salesOrderDeleted: return .documentDeleted(.salesOrder, try r.int())
@@ -256,12 +235,10 @@ public enum BinaryPayload {
         mutating func bool(_ b: Bool) { bytes.append(b ? 1 : 0) }
         mutating func optionalBool(_ b: Bool?) { bytes.append(b.map { $0 ? 1 : 0 } ?? 2) }
 
-        mutating func unsigned(_ value: UInt64) {
-            var v = value
-            while v >= 0x80 { bytes.append(UInt8(truncatingIfNeeded: v) | 0x80); v >>= 7 }
-            bytes.append(UInt8(v))
-        }
-        mutating func unsigned128(_ value: UInt128) {
+        mutating func unsigned(_ value: UInt64) { varint(value) }
+        mutating func unsigned128(_ value: UInt128) { varint(value) }
+
+        mutating func varint<T: FixedWidthInteger & UnsignedInteger>(_ value: T) {
             var v = value
             while v >= 0x80 { bytes.append(UInt8(truncatingIfNeeded: v) | 0x80); v >>= 7 }
             bytes.append(UInt8(v))
@@ -345,24 +322,16 @@ public enum BinaryPayload {
             }
         }
 
-        mutating func unsigned() throws(EventError) -> UInt64 {
-            var value: UInt64 = 0
-            var shift: UInt64 = 0
+        mutating func unsigned() throws(EventError) -> UInt64 { try varint(UInt64.self) }
+        mutating func unsigned128() throws(EventError) -> UInt128 { try varint(UInt128.self) }
+
+        mutating func varint<T: FixedWidthInteger & UnsignedInteger>(_: T.Type) throws(EventError) -> T {
+            var value: T = 0
+            var shift = 0
             while true {
                 let b = try byte()
-                guard shift < 64 else { throw EventError(field: nil, "binary payload has an overlong integer") }
-                value |= UInt64(b & 0x7F) << shift
-                if b < 0x80 { return value }
-                shift += 7
-            }
-        }
-        mutating func unsigned128() throws(EventError) -> UInt128 {
-            var value: UInt128 = 0
-            var shift: UInt128 = 0
-            while true {
-                let b = try byte()
-                guard shift < 128 else { throw EventError(field: nil, "binary payload has an overlong integer") }
-                value |= UInt128(b & 0x7F) << shift
+                guard shift < T.bitWidth else { throw EventError(field: nil, "binary payload has an overlong integer") }
+                value |= T(b & 0x7F) << shift
                 if b < 0x80 { return value }
                 shift += 7
             }
@@ -378,6 +347,15 @@ public enum BinaryPayload {
             return Int(n)
         }
         mutating func optionalInt() throws(EventError) -> Int64? { try byte() == 0 ? nil : try int() }
+
+        /// A count, then that many elements.
+        mutating func array<T>(_ element: (inout Reader) throws(EventError) -> T) throws(EventError) -> [T] {
+            let n = try count()
+            var out: [T] = []
+            out.reserveCapacity(n)
+            for _ in 0..<n { out.append(try element(&self)) }
+            return out
+        }
 
         mutating func string() throws(EventError) -> String {
             let n = try count()

@@ -75,10 +75,10 @@ public struct Projection: Sendable {
         var locationID: LocationID
         var rule: SyncRule
     }
-    /// Matches already computed: matching is pure in variants and catalogues, and triggers ask
-    /// for the same few popular variants again and again.
-    /// Memo entries are dropped precisely when an input of theirs changes (`forgetMatches`), so
-    /// a catalogue edit elsewhere does not throw away the matches of every popular variant.
+    /// The product each variant feeds per store, as far as already asked: matching is pure in
+    /// variants and catalogues, and triggers ask for the same popular variants again and again.
+    /// Entries are dropped precisely when an input of theirs changes (`forgetMatches`), so a
+    /// catalogue edit elsewhere does not throw away the matches of every popular variant.
     var matchMemo: [StoreID: [VariantID: WooID?]] = [:]
     /// Tests set this to recompute every memo hit and count the ones that differ.
     var checksMatchMemo = false

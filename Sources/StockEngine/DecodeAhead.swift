@@ -42,19 +42,21 @@ final class DecodeAhead<Item: Sendable>: @unchecked Sendable {
                     batch.reserveCapacity(batchSize)
                 }
             }
-            var last = Batch.end
+            var last: Batch? = .end
             do {
                 try produce(emit)
             } catch is Finished {
             } catch is Cancelled {
-                last = .items([])
+                last = nil
             } catch let error as EngineError {
                 last = .failed(error)
             } catch {
                 last = .failed(EngineError(.failure, "\(error)"))
             }
-            if !batch.isEmpty { _ = push(.items(batch)) }
-            _ = push(last)
+            if let last {
+                if !batch.isEmpty { _ = push(.items(batch)) }
+                _ = push(last)
+            }
             condition.lock()
             finished = true
             condition.broadcast()

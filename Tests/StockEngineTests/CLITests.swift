@@ -275,15 +275,20 @@ struct WriterLockTests {
 
 @Suite("Schema versions and forward migrations")
 struct MigrationTests {
-    @Test("a version-2 journal (JSON payloads) reads without migrating, exports the same bytes and replays; new events are stored binary")
-    func readsVersion2Payloads() throws {
-        let tmp = TemporaryDirectory("stocksync-v2")
-        defer { tmp.remove() }
+    /// A database with three events written by this build, and its export.
+    func threeEvents(_ tmp: TemporaryDirectory) throws -> (db: String, file: String, export: String) {
         let db = tmp.path("s.db")
         let file = tmp.path("a.jsonl")
         try [CLITests.connect, CLITests.product, CLITests.variant].joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
         #expect(try CLI.run(["ingest", "--db", db, file]).status == 0)
-        let before = try CLI.run(["log", "--json", "--db", db]).stdout
+        return (db, file, try CLI.run(["log", "--json", "--db", db]).stdout)
+    }
+
+    @Test("a version-2 journal (JSON payloads) reads without migrating, exports the same bytes and replays; new events are stored binary")
+    func readsVersion2Payloads() throws {
+        let tmp = TemporaryDirectory("stocksync-v2")
+        defer { tmp.remove() }
+        let (db, file, before) = try threeEvents(tmp)
         let stockBefore = try CLI.run(["stock", "--json", "--db", db]).stdout
         let fixture = try SQLiteFixture(path: db)
         try fixture.rewriteJournalPayloadsAsJSON()
@@ -306,11 +311,7 @@ struct MigrationTests {
     func migrateFromVersion1() throws {
         let tmp = TemporaryDirectory("stocksync-migrate")
         defer { tmp.remove() }
-        let db = tmp.path("s.db")
-        let file = tmp.path("a.jsonl")
-        try [CLITests.connect, CLITests.product, CLITests.variant].joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
-        #expect(try CLI.run(["ingest", "--db", db, file]).status == 0)
-        let before = try CLI.run(["log", "--json", "--db", db]).stdout
+        let (db, file, before) = try threeEvents(tmp)
         // Turn it back into what version 1 wrote: no operational tables.
         try SQLiteFixture(path: db).execute("DROP TABLE deliveries; DROP TABLE store_status; DROP TABLE in_flight; PRAGMA user_version = 1")
         let read = try CLI.run(["stock", "--db", db])
