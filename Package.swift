@@ -25,7 +25,7 @@ let package = Package(
         // A thin, typed layer over SQLite: connections, prepared statements, transactions.
         .target(name: "SQLite", dependencies: ["CSQLite"]),
         // The pure domain: quantities, events, the fold, matching, the outbox rule. No I/O.
-        .target(name: "StockDomain", swiftSettings: [.unsafeFlags(["-cross-module-optimization"])]),
+        .target(name: "StockDomain"),
         // The journal in SQLite, inline projections, replay, queries, explain.
         .target(name: "StockEngine", dependencies: ["StockDomain", "SQLite"]),
         // The WooCommerce REST API v3 client: auth (Basic, OAuth 1.0a, query keys), catalogue, batches.
