@@ -29,22 +29,27 @@ final class DecodeAhead<Item: Sendable>: @unchecked Sendable {
     private var finished = false
 
     /// Starts `produce` on its own thread; it hands items to `emit` in order. The caller must
-    /// call `stop()` before releasing anything the producer uses (files, databases).
-    init(batchSize: Int, _ produce: @escaping @Sendable (_ emit: (Item) throws -> Void) throws -> Void) {
+    /// call `stop()` before releasing anything the producer uses (files, databases) that the
+    /// producer does not own.
+    /// `flush` hands over a partial batch: a producer calls it before it may block (reading
+    /// more of a pipe), so the consumer is never kept waiting for items already decoded.
+    init(batchSize: Int, _ produce: @escaping @Sendable (_ emit: (Item) throws -> Void, _ flush: () throws -> Void) throws -> Void) {
         let thread = Thread { [self] in
             var batch: [Item] = []
             batch.reserveCapacity(batchSize)
+            func flush() throws {
+                guard !batch.isEmpty else { return }
+                guard push(.items(batch)) else { throw Cancelled() }
+                batch = []
+                batch.reserveCapacity(batchSize)
+            }
             func emit(_ item: Item) throws {
                 batch.append(item)
-                if batch.count == batchSize {
-                    guard push(.items(batch)) else { throw Cancelled() }
-                    batch = []
-                    batch.reserveCapacity(batchSize)
-                }
+                if batch.count == batchSize { try flush() }
             }
             var last: Batch? = .end
             do {
-                try produce(emit)
+                try produce(emit, flush)
             } catch is Finished {
             } catch is Cancelled {
                 last = nil
@@ -76,13 +81,15 @@ final class DecodeAhead<Item: Sendable>: @unchecked Sendable {
         }
     }
 
-    /// Stops the producer and waits until it no longer touches what it reads.
-    func stop() {
+    /// Stops the producer and, when `waiting`, waits until it no longer touches what it reads.
+    /// Not waiting is for a producer that owns its inputs and may be blocked on one that never
+    /// ends (an open standard input): it stops at its next item and releases them itself.
+    func stop(waiting: Bool = true) {
         condition.lock()
         cancelled = true
         queue.removeAll()
         condition.broadcast()
-        while !finished { condition.wait() }
+        while waiting && !finished { condition.wait() }
         condition.unlock()
     }
 

@@ -90,12 +90,21 @@ public final class Journal {
     public func ingest(_ paths: [String]) throws(EngineError) -> AppendSummary {
         // Open every file first, so a missing one fails before anything is read.
         var readers: [LineReader] = []
-        defer { readers.forEach { $0.close() } }
-        for p in paths { readers.append(try LineReader(path: p)) }
+        do {
+            for p in paths { readers.append(try LineReader(path: p)) }
+        } catch {
+            readers.forEach { $0.close() }
+            throw error
+        }
+        // From here the decoder thread owns the files and closes them when it ends. A call that
+        // fails while standard input is still open does not wait for its end-of-file: the
+        // decoder may be blocked reading it, and nothing it produces is needed any more.
         let files = readers
-        let lines = DecodeAhead<DecodedLine>(batchSize: 512) { emit in
+        let readsStandardInput = paths.contains("-")
+        let lines = DecodeAhead<DecodedLine>(batchSize: 512) { emit, flush in
+            defer { files.forEach { $0.close() } }
             for reader in files {
-                try reader.forEachLine { line, number in
+                try reader.forEachLine(beforeReading: flush) { line, number in
                     if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
                     let result: Result<Event, EventError>
                     do throws(EventError) { result = .success(try EventCodec.decodeLine(line)) } catch { result = .failure(error) }
@@ -105,7 +114,7 @@ public final class Journal {
                 }
             }
         }
-        defer { lines.stop() }
+        defer { lines.stop(waiting: !readsStandardInput) }
         return try write { appender in
             try lines.forEach { line in
                 do {
@@ -230,7 +239,7 @@ public final class Journal {
     /// the committed journal, which the caller's transaction has not changed).
     func fold<D: DocumentStore>(into projection: inout Projection, documents: inout D, through last: Int64) throws {
         let (path, first) = (self.path, projection.position + 1)
-        let payloads = DecodeAhead<(Int64, EventPayload)>(batchSize: 1024) { emit in
+        let payloads = DecodeAhead<(Int64, EventPayload)>(batchSize: 1024) { emit, _ in
             do {
                 let reader = try Database(path: path, mode: .readOnly)
                 try reader.readTransaction {

@@ -30,8 +30,9 @@ struct LineReader {
 
     func close() { if ownsDescriptor { _ = Glibc.close(fd) } }
 
-    /// Calls `body` with each line (without its newline, CR trimmed) and its 1-based number.
-    func forEachLine(_ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void) throws {
+    /// Calls `body` with each line (without its newline, CR trimmed) and its 1-based number;
+    /// `beforeReading` runs before each read, which may block on a pipe or a terminal.
+    func forEachLine(beforeReading: () throws -> Void = {}, _ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void) throws {
         let chunk = 1 << 20
         var buffer = [UInt8](repeating: 0, count: chunk)
         var start = 0
@@ -47,6 +48,7 @@ struct LineReader {
                 start = 0
             }
             if end == buffer.count { buffer.append(contentsOf: [UInt8](repeating: 0, count: buffer.count)) }
+            try beforeReading()
             let n = buffer.withUnsafeMutableBufferPointer { p in read(fd, p.baseAddress! + end, p.count - end) }
             if n < 0 {
                 if errno == EINTR { continue }

@@ -81,6 +81,17 @@ struct CLITests {
         tmp.remove()
     }
 
+    @Test("a contradiction read from a standard input that stays open is reported at once, not at end of input")
+    func contradictionOnOpenStdin() throws {
+        let bad = #"{"id":"p","type":"woo.product.upserted","at":"2026-11-26T10:00:00Z","data":{"store":"nowhere","woo_id":1,"sku":"A","date_created":null}}"#
+        let r = try CLI.run(["ingest", "--db", db, "-"], stdin: Data((bad + "\n").utf8), holdingStdinOpen: true)
+        #expect(r.status == 65)
+        #expect(r.stderr.contains("<stdin>:1") && r.stderr.contains("nowhere"), "\(r.stderr)")
+        #expect(!r.neededEndOfInput, "ingest waited for standard input to end before reporting")
+        #expect(try journalCount() == 0)
+        tmp.remove()
+    }
+
     @Test("bad input of every kind: invalid JSON, wrong type, unknown type and status, state contradictions")
     func badInputKinds() throws {
         _ = try CLI.run(["ingest", "--db", db, try write("base.jsonl", [Self.connect])])
