@@ -212,10 +212,11 @@ public struct Projection: Sendable {
             _ = try connectedStore(product.store, field: "data.store")
             let key = ProductKey(product.store, product.wooID)
             let old = catalogue[key]
-            let bestBefore = bestProducts(store: product.store, skus: [old?.sku, product.sku])
+            let changed = old != product
+            let bestBefore = changed ? bestProducts(store: product.store, skus: [old?.sku, product.sku]) : []
             if let old { removeProduct(old) }
             putProduct(product)
-            if old != product { forgetMatches(product: key, skus: [old?.sku, product.sku], bestBefore: bestBefore) }
+            if changed { forgetMatches(product: key, skus: [old?.sku, product.sku], bestBefore: bestBefore) }
             if tracksChanges { changes.products.insert(key) }
         case .wooProductDeleted(let store, let wooID):
             guard try isConnectedDispatcherTarget(store) else { break }
@@ -450,7 +451,7 @@ public struct Projection: Sendable {
             for link in d.wooLinks { products.append(ProductKey(link.store, link.wooID)) }
             if let sku = d.sku, !sku.isEmpty {
                 affected.formUnion(variantsBySKU[sku] ?? [])
-                for store in Array(bestBySKU.keys) { products += bestProducts(store: store, skus: [sku]) }
+                for store in bestBySKU.keys { products += bestProducts(store: store, skus: [sku]) }
             }
         }
         for p in products { affected.formUnion(linkers[p] ?? []) }

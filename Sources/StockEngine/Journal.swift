@@ -203,17 +203,22 @@ public final class Journal {
     /// Calls `body` with each event in `range` of positions, in order.
     public func forEachEvent(from first: Int64 = 1, through last: Int64 = .max,
                              _ body: (Int64, Event) throws -> Void) throws {
-        let s = try db.prepare("SELECT position, type, data, id, at FROM journal WHERE position >= ? AND position <= ? ORDER BY position")
-        try s.bind([.integer(first), .integer(last)])
+        let s = try Journal.rows(db, from: first, through: last, withIdentity: true)
         while try s.step() {
-            try body(s.int(0), Event(id: s.text(3), at: s.text(4), payload: try payload(s)))
+            try body(s.int(0), Event(id: s.text(3), at: s.text(4), payload: try Journal.payload(s, path: path)))
         }
     }
 
-    /// Decodes the payload of the current row (columns: position, type, data). Binary payloads
-    /// carry their type; JSON ones (written before schema version 3) take it from the column.
-    func payload(_ s: Statement) throws(EngineError) -> EventPayload { try Journal.payload(s, path: path) }
+    /// Journal rows in `first...last`, in order: position, type, data, then (`withIdentity`) id
+    /// and source time, which the fold never reads.
+    static func rows(_ db: Database, from first: Int64, through last: Int64, withIdentity: Bool) throws -> Statement {
+        let s = try db.prepare("SELECT position, type, data\(withIdentity ? ", id, at" : "") FROM journal WHERE position >= ? AND position <= ? ORDER BY position")
+        try s.bind([.integer(first), .integer(last)])
+        return s
+    }
 
+    /// Decodes the payload of the current row of `rows`. Binary payloads carry their type;
+    /// JSON ones (written before schema version 3) take it from the column.
     static func payload(_ s: Statement, path: String) throws(EngineError) -> EventPayload {
         let position = s.int(0)
         do {
@@ -243,8 +248,7 @@ public final class Journal {
             do {
                 let reader = try Database(path: path, mode: .readOnly)
                 try reader.readTransaction {
-                    let s = try reader.prepare("SELECT position, type, data FROM journal WHERE position >= ? AND position <= ? ORDER BY position")
-                    try s.bind([.integer(first), .integer(last)])
+                    let s = try Journal.rows(reader, from: first, through: last, withIdentity: false)
                     while try s.step() { try emit((s.int(0), try Journal.payload(s, path: path))) }
                 }
             } catch let error as SQLiteError {
