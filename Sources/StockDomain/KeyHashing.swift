@@ -26,9 +26,16 @@ extension DocumentKey {
 
 extension ProductKey {
     public func _rawHashValue(seed: Int) -> Int {
-        // Store slugs are short: folding their bytes costs less than one SipHash round.
-        var h = UInt64(bitPattern: Int64(seed)) ^ UInt64(bitPattern: wooID)
-        for byte in store.utf8 { h = (h ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-        return mixHash(h)
+        // WooCommerce ids are unique within a store and rarely shared across a merchant's few
+        // stores; equal ids of two stores only collide, and equality still tells them apart.
+        mixHash(UInt64(bitPattern: wooID) ^ UInt64(truncatingIfNeeded: store.utf8.count) << 58 ^ UInt64(bitPattern: Int64(seed)))
     }
+}
+
+/// A variant id as a key of the fold's own tables (match memo, kit recipes), hashed like the
+/// keys above: `Int64`'s own hash is SipHash.
+struct VariantKey: Hashable {
+    var id: VariantID
+    init(_ id: VariantID) { self.id = id }
+    func _rawHashValue(seed: Int) -> Int { mixHash(UInt64(bitPattern: id) ^ UInt64(bitPattern: Int64(seed))) }
 }

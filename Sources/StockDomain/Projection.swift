@@ -60,11 +60,22 @@ public struct Projection: Sendable {
     var productsBySKU: [StoreID: [String: Set<WooID>]] = [:]
     /// The winning product per store and SKU (latest date, highest id), kept on catalogue changes.
     var bestBySKU: [StoreID: [String: WooProduct]] = [:]
-    /// Cells touched by the event being applied, with their values before it. An event touches
-    /// a handful of cells, so a short array searched linearly beats hashing each move; the index
-    /// takes over for the rare document with many rows.
-    var touched: [(key: CellKey, before: StockCell)] = []
-    var touchedIndex: [CellKey: Int] = [:]
+    /// Cells the event being applied changed, each once, with its values before and after:
+    /// what the triggers compare (rule 11).
+    var touched: [TouchedCell] = []
+    /// The event's net change per cell while it is being summed: a document's effects name a
+    /// handful of cells several times each (revert and re-add, one effect per field), so they
+    /// are summed in a short array first and each cell is then looked up once. The index takes
+    /// over for the rare document with many rows.
+    var netChanges: [(key: CellKey, delta: StockCell)] = []
+    var netIndex: [CellKey: Int] = [:]
+
+    struct TouchedCell {
+        var key: CellKey
+        var before: StockCell
+        var after: StockCell
+    }
+
     /// Connected stores with sync on, by id: the only ones a trigger can push to. Refreshed on
     /// every store event, so triggers do not walk and filter the store table each time.
     var pushTargets: [PushTarget] = []
@@ -72,6 +83,8 @@ public struct Projection: Sendable {
     /// A store a trigger may push to: what the trigger loop reads, without the store's URL.
     struct PushTarget {
         var store: StoreID
+        /// The store's index into `matchMemo`.
+        var slot: Int
         var locationID: LocationID
         var rule: SyncRule
     }
@@ -79,7 +92,13 @@ public struct Projection: Sendable {
     /// variants and catalogues, and triggers ask for the same popular variants again and again.
     /// Entries are dropped precisely when an input of theirs changes (`forgetMatches`), so a
     /// catalogue edit elsewhere does not throw away the matches of every popular variant.
-    var matchMemo: [StoreID: [VariantID: WooID?]] = [:]
+    /// Indexed by store slot: the trigger loop reaches its store's memo without hashing the store id.
+    var matchMemo: [[VariantKey: WooID?]] = []
+    /// Each store's index into `matchMemo`, given when the store first appears and kept.
+    var storeSlots: [StoreID: Int] = [:]
+    /// The components of each kit (variants with a recipe): what sales rows look up, without
+    /// copying whole declarations.
+    var kitRecipes: [VariantKey: [VariantDeclaration.Component]] = [:]
     /// Tests set this to recompute every memo hit and count the ones that differ.
     var checksMatchMemo = false
     var staleMatchMemoHits = 0
@@ -134,7 +153,7 @@ public struct Projection: Sendable {
 
     /// Folds one payload in: the fold never reads an event's id or source time.
     public mutating func apply<D: DocumentStore>(_ payload: EventPayload, at position: Int64, documents: inout D) throws {
-        clearTouched()
+        touched.removeAll(keepingCapacity: true)
         switch payload {
         case .variantUpserted(let declaration):
             // Matching reads only SKUs and links: a recipe or kind edit keeps every memo valid.
@@ -150,9 +169,9 @@ public struct Projection: Sendable {
             if tracksChanges { changes.variants.insert(id) }
         case .salesOrderUpserted(let order):
             // Kits' recipes as of now are frozen into the effect (rule 2).
-            let recipes = variants
+            let recipes = kitRecipes
             try applySnapshot(DocumentKey(.salesOrder, order.orderID), order.updatedAt.instant, position, &documents) { () throws(EventError) in
-                try DocumentEffects.salesOrder(order) { recipes[$0]?.components ?? [] }
+                try DocumentEffects.salesOrder(order) { recipes[VariantKey($0)] ?? [] }
             }
         case .manufacturingOrderUpserted(let order):
             try applySnapshot(DocumentKey(.manufacturingOrder, order.orderID), order.updatedAt.instant, position, &documents) { () throws(EventError) in
@@ -171,21 +190,21 @@ public struct Projection: Sendable {
                 DocumentEffects.stockTransfer(transfer)
             }
         case .documentDeleted(let kind, let id):
-            let key = DocumentKey(kind, id)
-            let existing = try documents.record(for: key)
-            if existing?.deleted != true {
-                if let existing { try revert(existing.effects) }
+            try documents.withRecord(for: DocumentKey(kind, id)) { record in
+                guard record?.deleted != true else { return }
+                if let existing = record { try applyNet(reverting: existing.effects, adding: []) }
                 // Deletion is final; a deletion of a document never seen is kept as a tombstone (rules 8, 10).
-                try documents.setRecord(DocumentRecord(updatedAt: existing?.updatedAt, position: position, deleted: true, effects: []), for: key)
+                record = DocumentRecord(updatedAt: record?.updatedAt, position: position, deleted: true, effects: [])
             }
         case .inventoryReconciled(let r):
             // Sets in_stock in journal order; the correction stays (rule 7).
             let key = CellKey(r.variantID, r.locationID)
             guard let correction = r.inStock.subtracting(cell(key).inStock) else { throw DocumentEffects.overflow("data.in_stock") }
             let effect = Effect(key, .inStock, correction)
-            try add([effect])
-            try documents.setRecord(DocumentRecord(updatedAt: nil, position: position, deleted: false, effects: [effect]),
-                                    for: DocumentKey(.reconciliation, position))
+            try applyNet(reverting: [], adding: [effect])
+            try documents.withRecord(for: DocumentKey(.reconciliation, position)) {
+                $0 = DocumentRecord(updatedAt: nil, position: position, deleted: false, effects: [effect])
+            }
         case .storeConnected(let settings):
             if stores[settings.store]?.connected == true {
                 throw EventError(field: "data.store", "store '\(settings.store)' is already connected")
@@ -252,55 +271,78 @@ public struct Projection: Sendable {
     /// otherwise the frozen effect of the previous snapshot is reverted and the new one applied.
     mutating func applySnapshot<D: DocumentStore>(_ key: DocumentKey, _ updatedAt: Instant, _ position: Int64, _ documents: inout D,
                                                   effects: () throws(EventError) -> [Effect]) throws {
-        let existing = try documents.record(for: key)
-        if let existing {
-            if existing.deleted { return }
-            if let applied = existing.updatedAt, updatedAt < applied { return }
-        }
-        let new = try effects()
-        if let existing { try revert(existing.effects) }
-        try add(new)
-        try documents.setRecord(DocumentRecord(updatedAt: updatedAt, position: position, deleted: false, effects: new), for: key)
-    }
-
-    mutating func add(_ effects: [Effect]) throws(EventError) {
-        for e in effects { try move(e.cell, e.field, e.amount) }
-    }
-
-    mutating func revert(_ effects: [Effect]) throws(EventError) {
-        for e in effects { try move(e.cell, e.field, Quantity(raw: -e.amount.raw)) }
-    }
-
-    mutating func move(_ key: CellKey, _ field: EffectField, _ amount: Quantity) throws(EventError) {
-        noteTouched(key)
-        // One hash lookup: the cell is updated in place through the dictionary's modify accessor.
-        try Projection.add(amount, to: &cells[key, default: StockCell()], field)
-    }
-
-    static func add(_ amount: Quantity, to cell: inout StockCell, _ field: EffectField) throws(EventError) {
-        guard let v = cell[field].adding(amount) else { throw DocumentEffects.overflow("data") }
-        cell[field] = v
-    }
-
-    mutating func noteTouched(_ key: CellKey) {
-        if touched.count < 16 {
-            for t in touched where t.key == key { return }
-            touched.append((key, cells[key] ?? StockCell()))
-            if touched.count == 16 { for (i, t) in touched.enumerated() { touchedIndex[t.key] = i } }
-        } else if touchedIndex[key] == nil {
-            touchedIndex[key] = touched.count
-            touched.append((key, cells[key] ?? StockCell()))
+        try documents.withRecord(for: key) { record in
+            if let existing = record {
+                if existing.deleted { return }
+                if let applied = existing.updatedAt, updatedAt < applied { return }
+            }
+            let new = try effects()
+            try applyNet(reverting: record?.effects ?? [], adding: new)
+            record = DocumentRecord(updatedAt: updatedAt, position: position, deleted: false, effects: new)
         }
     }
 
-    mutating func clearTouched() {
-        touched.removeAll(keepingCapacity: true)
-        if !touchedIndex.isEmpty { touchedIndex.removeAll(keepingCapacity: true) }
+    /// Moves the cells by `adding` minus `reverting`, one dictionary access per cell, and notes
+    /// each in `touched`. Every cell named gets a row, even when its net change is zero (rule 13).
+    mutating func applyNet(reverting old: [Effect], adding new: [Effect]) throws(EventError) {
+        netChanges.removeAll(keepingCapacity: true)
+        if !netIndex.isEmpty { netIndex.removeAll(keepingCapacity: true) }
+        for e in old { try accumulate(e.cell, e.field, Quantity(raw: -e.amount.raw)) }
+        for e in new { try accumulate(e.cell, e.field, e.amount) }
+        for (key, delta) in netChanges {
+            var before = StockCell()
+            let after = try Projection.add(delta, to: &cells[key, default: StockCell()], before: &before)
+            if let i = touched.firstIndex(where: { $0.key == key }) {
+                touched[i].after = after
+            } else {
+                touched.append(TouchedCell(key: key, before: before, after: after))
+            }
+        }
+    }
+
+    mutating func accumulate(_ key: CellKey, _ field: EffectField, _ amount: Quantity) throws(EventError) {
+        var slot: Int? = nil
+        if netChanges.count < 16 {
+            // Effects come grouped by row, so the cell is usually the last one noted.
+            var i = netChanges.count - 1
+            while i >= 0 { if netChanges[i].key == key { slot = i; break }; i -= 1 }
+        } else {
+            if netIndex.isEmpty { for (i, n) in netChanges.enumerated() { netIndex[n.key] = i } }
+            slot = netIndex[key]
+        }
+        if let slot {
+            guard let sum = netChanges[slot].delta[field].adding(amount) else { throw DocumentEffects.overflow("data") }
+            netChanges[slot].delta[field] = sum
+        } else {
+            var delta = StockCell()
+            delta[field] = amount
+            if netChanges.count >= 16 { netIndex[key] = netChanges.count }
+            netChanges.append((key, delta))
+        }
+    }
+
+    /// Adds every field of `delta` to `cell`; returns the new value and sets `before` to the old.
+    static func add(_ delta: StockCell, to cell: inout StockCell, before: inout StockCell) throws(EventError) -> StockCell {
+        before = cell
+        guard let inStock = cell.inStock.adding(delta.inStock),
+              let committedTotal = cell.committedTotal.adding(delta.committedTotal),
+              let expected = cell.expected.adding(delta.expected),
+              let committedSync = cell.committedSync.adding(delta.committedSync),
+              let committedSyncWooCommerce = cell.committedSyncWooCommerce.adding(delta.committedSyncWooCommerce)
+        else { throw DocumentEffects.overflow("data") }
+        cell = StockCell(inStock: inStock, committedTotal: committedTotal, expected: expected,
+                         committedSync: committedSync, committedSyncWooCommerce: committedSyncWooCommerce)
+        return cell
     }
 
     mutating func refreshPushTargets() {
+        for store in stores.keys.sorted() where storeSlots[store] == nil {
+            storeSlots[store] = matchMemo.count
+            matchMemo.append([:])
+        }
         pushTargets = stores.values.filter { $0.connected && $0.settings.stockSync }
-            .map { PushTarget(store: $0.settings.store, locationID: $0.settings.locationID, rule: $0.settings.syncRule) }
+            .map { PushTarget(store: $0.settings.store, slot: storeSlots[$0.settings.store] ?? 0,
+                              locationID: $0.settings.locationID, rule: $0.settings.syncRule) }
             .sorted { $0.store < $1.store }
     }
 
@@ -308,32 +350,37 @@ public struct Projection: Sendable {
     /// because of this event (SPEC §2.4, rule 11).
     mutating func fireTriggers(position: Int64) throws {
         guard !touched.isEmpty else { return }
-        for (key, before) in touched {
-            if tracksChanges { changes.cells.insert(key) }
-            let after = cell(key)
-            let inStockChanged = before.inStock != after.inStock
-            let allChanged = before.committedSync != after.committedSync
-            let wooChanged = before.committedSyncWooCommerce != after.committedSyncWooCommerce
+        for t in touched {
+            if tracksChanges { changes.cells.insert(t.key) }
+            let inStockChanged = t.before.inStock != t.after.inStock
+            let allChanged = t.before.committedSync != t.after.committedSync
+            let wooChanged = t.before.committedSyncWooCommerce != t.after.committedSyncWooCommerce
             guard inStockChanged || allChanged || wooChanged else { continue }
-            for target in pushTargets where target.locationID == key.location {
+            for target in pushTargets where target.locationID == t.key.location {
                 let committedChanged = target.rule.onlyWooCommerceOrders ? wooChanged : allChanged
                 guard inStockChanged || committedChanged else { continue }
-                guard let wooID = matchedWooID(key.variant, store: target.store) else { continue }
-                trigger(ProductKey(target.store, wooID), target: after.synced(target.rule), position: position)
+                guard let wooID = matchedWooID(t.key.variant, store: target.store, slot: target.slot) else { continue }
+                trigger(ProductKey(target.store, wooID), target: t.after.synced(target.rule), position: position)
             }
         }
-        clearTouched()
+        touched.removeAll(keepingCapacity: true)
     }
 
     /// The product `variant` feeds in `store`, if any, memoized. Only the id is kept: triggers
     /// need nothing else, and an id copies without reference counting.
     mutating func matchedWooID(_ variant: VariantID, store: StoreID) -> WooID? {
-        if let hit = matchMemo[store]?[variant] {
+        guard let slot = storeSlots[store] else { return match(variant, store: store).product?.wooID }
+        return matchedWooID(variant, store: store, slot: slot)
+    }
+
+    mutating func matchedWooID(_ variant: VariantID, store: StoreID, slot: Int) -> WooID? {
+        let key = VariantKey(variant)
+        if let hit = matchMemo[slot][key] {
             if checksMatchMemo && hit != match(variant, store: store).product?.wooID { staleMatchMemoHits += 1 }
             return hit
         }
         let result = match(variant, store: store).product?.wooID
-        matchMemo[store, default: [:]][variant] = result
+        matchMemo[slot][key] = .some(result)
         return result
     }
 
@@ -398,12 +445,14 @@ public struct Projection: Sendable {
 
     mutating func declare(_ v: VariantDeclaration) {
         variants[v.variantID] = v
+        if v.isKit { kitRecipes[VariantKey(v.variantID)] = v.components }
         if let sku = v.sku, !sku.isEmpty { variantsBySKU[sku, default: []].insert(v.variantID) }
         for link in v.wooLinks { linkers[ProductKey(link.store, link.wooID), default: []].insert(v.variantID) }
     }
 
     mutating func undeclare(_ id: VariantID) {
         guard let v = variants.removeValue(forKey: id) else { return }
+        if v.isKit { kitRecipes.removeValue(forKey: VariantKey(id)) }
         if let sku = v.sku, !sku.isEmpty {
             variantsBySKU[sku]?.remove(id)
             if variantsBySKU[sku]?.isEmpty == true { variantsBySKU[sku] = nil }
@@ -457,7 +506,7 @@ public struct Projection: Sendable {
         for p in products { affected.formUnion(linkers[p] ?? []) }
         // The store ids are copied out first: mutating the memo while iterating its own keys
         // would copy every store's dictionary on each removal.
-        for store in Array(matchMemo.keys) { for v in affected { matchMemo[store]?[v] = nil } }
+        for slot in matchMemo.indices { for v in affected { matchMemo[slot].removeValue(forKey: VariantKey(v)) } }
     }
 
     /// After a product of one store was upserted or deleted, with the indices already updated.
@@ -473,8 +522,8 @@ public struct Projection: Sendable {
         }
         var affected = candidates
         for p in products { affected.formUnion(linkers[p] ?? []) }
-        guard matchMemo[key.store] != nil else { return }
-        for v in affected { matchMemo[key.store]?[v] = nil }
+        guard let slot = storeSlots[key.store] else { return }
+        for v in affected { matchMemo[slot].removeValue(forKey: VariantKey(v)) }
     }
 
     mutating func refreshBest(sku: String, store: StoreID) {

@@ -118,14 +118,16 @@ public struct DocumentKey: Hashable, Sendable {
 /// Where document records live. The fold reads and writes them through this, so the engine
 /// can keep them in SQLite (memory does not grow with the journal) and tests in a dictionary.
 public protocol DocumentStore {
-    mutating func record(for key: DocumentKey) throws -> DocumentRecord?
-    mutating func setRecord(_ record: DocumentRecord, for key: DocumentKey) throws
+    /// Hands `body` the record of `key` (nil: none yet) to read and replace in place: one
+    /// lookup where a read and then a write would take two.
+    mutating func withRecord<R>(for key: DocumentKey, _ body: (inout DocumentRecord?) throws -> R) throws -> R
 }
 
 /// Document records in memory, for tests and small replays.
 public struct InMemoryDocuments: DocumentStore, Sendable {
     public var records: [DocumentKey: DocumentRecord] = [:]
     public init() {}
-    public mutating func record(for key: DocumentKey) -> DocumentRecord? { records[key] }
-    public mutating func setRecord(_ record: DocumentRecord, for key: DocumentKey) { records[key] = record }
+    public mutating func withRecord<R>(for key: DocumentKey, _ body: (inout DocumentRecord?) throws -> R) rethrows -> R {
+        try body(&records[key])
+    }
 }

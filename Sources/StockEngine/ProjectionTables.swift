@@ -151,17 +151,22 @@ final class SQLiteDocuments: DocumentStore {
         upsert = try db.prepare("INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)")
     }
 
-    func record(for key: DocumentKey) throws -> DocumentRecord? {
-        if let r = buffer[key] { return r }
-        select.reset()
-        select.bind(Int64(key.kind.rawValue), at: 1)
-        select.bind(key.id, at: 2)
-        defer { select.reset() }
-        guard try select.step() else { return nil }
-        return SQLiteDocuments.decode(select)
+    func withRecord<R>(for key: DocumentKey, _ body: (inout DocumentRecord?) throws -> R) throws -> R {
+        if buffer.index(forKey: key) == nil {
+            // Not written since the last flush: the table has it, if anyone does.
+            select.reset()
+            select.bind(Int64(key.kind.rawValue), at: 1)
+            select.bind(key.id, at: 2)
+            defer { select.reset() }
+            var stored = try select.step() ? SQLiteDocuments.decode(select) : nil
+            let result = try body(&stored)
+            if let stored { try keep(stored, for: key) }
+            return result
+        }
+        return try body(&buffer[key])
     }
 
-    func setRecord(_ record: DocumentRecord, for key: DocumentKey) throws {
+    private func keep(_ record: DocumentRecord, for key: DocumentKey) throws {
         buffer[key] = record
         if buffer.count >= SQLiteDocuments.bufferLimit { try flush() }
     }
