@@ -194,16 +194,16 @@ public struct Projection: Sendable {
                 guard record?.deleted != true else { return }
                 if let existing = record { try applyNet(reverting: existing.effects, adding: []) }
                 // Deletion is final; a deletion of a document never seen is kept as a tombstone (rules 8, 10).
-                record = DocumentRecord(updatedAt: record?.updatedAt, position: position, deleted: true, effects: [])
+                record = DocumentRecord(updatedAt: record?.updatedAt, position: position, deleted: true, effects: EffectList())
             }
         case .inventoryReconciled(let r):
             // Sets in_stock in journal order; the correction stays (rule 7).
             let key = CellKey(r.variantID, r.locationID)
             guard let correction = r.inStock.subtracting(cell(key).inStock) else { throw DocumentEffects.overflow("data.in_stock") }
             let effect = Effect(key, .inStock, correction)
-            try applyNet(reverting: [], adding: [effect])
+            try applyNet(reverting: EffectList(), adding: [effect])
             try documents.withRecord(for: DocumentKey(.reconciliation, position)) {
-                $0 = DocumentRecord(updatedAt: nil, position: position, deleted: false, effects: [effect])
+                $0 = DocumentRecord(updatedAt: nil, position: position, deleted: false, effects: EffectList([effect]))
             }
         case .storeConnected(let settings):
             if stores[settings.store]?.connected == true {
@@ -277,22 +277,25 @@ public struct Projection: Sendable {
                 if let applied = existing.updatedAt, updatedAt < applied { return }
             }
             let new = try effects()
-            try applyNet(reverting: record?.effects ?? [], adding: new)
-            record = DocumentRecord(updatedAt: updatedAt, position: position, deleted: false, effects: new)
+            try applyNet(reverting: record?.effects ?? EffectList(), adding: new)
+            record = DocumentRecord(updatedAt: updatedAt, position: position, deleted: false, effects: EffectList(new))
         }
     }
 
     /// Moves the cells by `adding` minus `reverting`, one dictionary access per cell, and notes
     /// each in `touched`. Every cell named gets a row, even when its net change is zero (rule 13).
-    mutating func applyNet(reverting old: [Effect], adding new: [Effect]) throws(EventError) {
+    mutating func applyNet(reverting old: EffectList, adding new: [Effect]) throws(EventError) {
         netChanges.removeAll(keepingCapacity: true)
         if !netIndex.isEmpty { netIndex.removeAll(keepingCapacity: true) }
         for e in old { try accumulate(e.cell, e.field, Quantity(raw: -e.amount.raw)) }
         for e in new { try accumulate(e.cell, e.field, e.amount) }
+        // The net changes name each cell once; only cells of an earlier call in the same event
+        // (none today) could already be in `touched`.
+        let earlier = touched.count
         for (key, delta) in netChanges {
             var before = StockCell()
             let after = try Projection.add(delta, to: &cells[key, default: StockCell()], before: &before)
-            if let i = touched.firstIndex(where: { $0.key == key }) {
+            if earlier > 0, let i = touched[..<earlier].firstIndex(where: { $0.key == key }) {
                 touched[i].after = after
             } else {
                 touched.append(TouchedCell(key: key, before: before, after: after))

@@ -102,8 +102,8 @@ public struct DocumentRecord: Equatable, Sendable {
     public var updatedAt: Instant?
     public var position: Int64
     public var deleted: Bool
-    public var effects: [Effect]
-    public init(updatedAt: Instant?, position: Int64, deleted: Bool, effects: [Effect]) {
+    public var effects: EffectList
+    public init(updatedAt: Instant?, position: Int64, deleted: Bool, effects: EffectList) {
         self.updatedAt = updatedAt; self.position = position; self.deleted = deleted; self.effects = effects
     }
 }

@@ -158,7 +158,7 @@ final class SQLiteDocuments: DocumentStore {
             select.bind(Int64(key.kind.rawValue), at: 1)
             select.bind(key.id, at: 2)
             defer { select.reset() }
-            var stored = try select.step() ? SQLiteDocuments.decode(select) : nil
+            var stored = try select.step() ? try SQLiteDocuments.decode(select) : nil
             let result = try body(&stored)
             if let stored { try keep(stored, for: key) }
             return result
@@ -172,7 +172,6 @@ final class SQLiteDocuments: DocumentStore {
     }
 
     func flush() throws {
-        var bytes: [UInt8] = []
         for (key, record) in buffer.sorted(by: { ($0.key.kind.rawValue, $0.key.id) < ($1.key.kind.rawValue, $1.key.id) }) {
             upsert.reset()
             upsert.bind(Int64(key.kind.rawValue), at: 1)
@@ -186,9 +185,7 @@ final class SQLiteDocuments: DocumentStore {
             }
             upsert.bind(record.position, at: 5)
             upsert.bind(record.deleted ? 1 : 0, at: 6)
-            bytes.removeAll(keepingCapacity: true)
-            EffectCoding.encode(record.effects, into: &bytes)
-            bytes.withUnsafeBytes { upsert.bind(bytes: $0, at: 7) }
+            record.effects.packed.withUnsafeBytes { upsert.bind(bytes: $0, at: 7) }
             try upsert.step()
         }
         upsert.reset()
@@ -197,39 +194,11 @@ final class SQLiteDocuments: DocumentStore {
 
     /// Decodes the current row of a statement selecting
     /// `updated_seconds, updated_nanos, position, deleted, effects`.
-    static func decode(_ s: Statement, offset: Int32 = 0) -> DocumentRecord {
+    static func decode(_ s: Statement, offset: Int32 = 0) throws -> DocumentRecord {
         let updated = s.isNull(offset) ? nil : Instant(seconds: s.int(offset), nanoseconds: Int32(s.int(offset + 1)))
-        let effects = s.withBytes(offset + 4) { EffectCoding.decode($0) }
+        guard let effects = s.withBytes(offset + 4, { EffectList(packed: $0) }) else {
+            throw EngineError(.io, "corrupt document record (its effects do not decode); run `stocksync replay` to rebuild it")
+        }
         return DocumentRecord(updatedAt: updated, position: s.int(offset + 2), deleted: s.int(offset + 3) != 0, effects: effects)
-    }
-}
-
-/// Effects as fixed 33-byte records: variant, location (Int64 LE), field, amount (Int128 LE).
-enum EffectCoding {
-    static let recordSize = 33
-
-    static func encode(_ effects: [Effect], into bytes: inout [UInt8]) {
-        bytes.reserveCapacity(effects.count * recordSize)
-        for e in effects {
-            withUnsafeBytes(of: e.cell.variant.littleEndian) { bytes.append(contentsOf: $0) }
-            withUnsafeBytes(of: e.cell.location.littleEndian) { bytes.append(contentsOf: $0) }
-            bytes.append(e.field.rawValue)
-            withUnsafeBytes(of: e.amount.raw.littleEndian) { bytes.append(contentsOf: $0) }
-        }
-    }
-
-    static func decode(_ raw: UnsafeRawBufferPointer) -> [Effect] {
-        var effects: [Effect] = []
-        let count = raw.count / recordSize
-        effects.reserveCapacity(count)
-        for i in 0..<count {
-            let base = i * recordSize
-            let variant = Int64(littleEndian: raw.loadUnaligned(fromByteOffset: base, as: Int64.self))
-            let location = Int64(littleEndian: raw.loadUnaligned(fromByteOffset: base + 8, as: Int64.self))
-            let field = EffectField(rawValue: raw[base + 16]) ?? .inStock
-            let amount = Int128(littleEndian: raw.loadUnaligned(fromByteOffset: base + 17, as: Int128.self))
-            effects.append(Effect(CellKey(variant, location), field, Quantity(raw: amount)))
-        }
-        return effects
     }
 }

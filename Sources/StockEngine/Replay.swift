@@ -29,7 +29,7 @@ public final class StateView {
         let s = try documentsDB.prepare("SELECT kind, id, updated_seconds, updated_nanos, position, deleted, effects FROM documents ORDER BY position")
         var result: [(DocumentKey, DocumentRecord)] = []
         while try s.step() {
-            let record = SQLiteDocuments.decode(s, offset: 2)
+            let record = try SQLiteDocuments.decode(s, offset: 2)
             guard record.effects.contains(where: { $0.cell == cell }),
                   let kind = DocumentKind(rawValue: UInt8(truncatingIfNeeded: s.int(0))) else { continue }
             result.append((DocumentKey(kind, s.int(1)), record))

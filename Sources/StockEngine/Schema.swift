@@ -5,9 +5,9 @@ import SQLite
 enum Schema {
     /// "STKS".
     static let applicationID: Int64 = 0x5354_4B53
-    static let currentVersion: Int64 = 3
-    /// The oldest version read-only commands can use as it is (2 → 3 changed no table).
-    static let readableWithoutMigration: Int64 = 2
+    static let currentVersion: Int64 = 4
+    /// The oldest version read-only commands can use as it is.
+    static let readableWithoutMigration: Int64 = 4
 
     /// Forward migrations: entry i turns version i into version i+1.
     static let migrations: [String] = [
@@ -42,6 +42,10 @@ enum Schema {
         // Rows are never rewritten (the journal is append-only): JSON payloads of older versions
         // stay as they are and still read. The version marks files an older build cannot read.
         "-- no table changes",
+        // 3 → 4: document records store their effects packed (EffectList) instead of in fixed
+        // 33-byte records. Projections are derived data: they are dropped here, and the next
+        // write (ingest, replay, any command that appends) rebuilds them from the journal.
+        projectionTableNames.map { "DELETE FROM \($0);" }.joined() + "DELETE FROM projection_meta;",
     ]
 
     /// Tables derived from the journal; replay drops and rebuilds them.
@@ -98,7 +102,7 @@ enum Schema {
         guard writable else {
             // Migrations from here on change no table: an older file reads as it is.
             if version >= readableWithoutMigration { return }
-            throw EngineError(.io, "\(db.path): database schema version \(version) needs migrating; run a write command (ingest) first")
+            throw EngineError(.io, "\(db.path): database schema version \(version) needs migrating; run `stocksync replay` (or any command that writes) first")
         }
         do {
             try db.execute("PRAGMA journal_mode=WAL")

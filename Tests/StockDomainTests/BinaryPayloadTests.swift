@@ -59,4 +59,29 @@ struct BinaryPayloadTests {
         let hugeCount: [UInt8] = [BinaryPayload.format, 2, 2, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F]
         #expect(throws: EventError.self) { try decode(hugeCount) }
     }
+
+    @Test("document effects pack and unpack exactly (every field, extreme ids and quantities); cut or foreign bytes are refused")
+    func effectLists() throws {
+        let q = { (text: String) in Quantity.parse(text)! }
+        let effects = [
+            Effect(CellKey(1, 1), .inStock, q("5")),
+            Effect(CellKey(Int64.max, Int64.min), .committedTotal, q("-0.000000001")),
+            Effect(CellKey(-7, 0), .expected, q("999999999999999.999999999")),
+            Effect(CellKey(42, 3), .committedSync, q("2.5").multiplied(by: q("0.333333333"))!),
+            Effect(CellKey(42, 3), .committedSyncWooCommerce, .zero),
+        ]
+        let list = EffectList(effects)
+        #expect(Array(list) == effects)
+        #expect(list.packed.count < effects.count * 12, "packed, not fixed-width")
+        let reread = try #require(list.packed.withUnsafeBytes { EffectList(packed: $0) })
+        #expect(reread == list && Array(reread) == effects)
+        #expect(EffectList([]).isEmpty && Array(EffectList()) == [])
+        for cut in 1..<list.packed.count where list.packed[..<cut].withUnsafeBytes({ EffectList(packed: $0) }) != nil {
+            // A cut may land between two effects; then it must read as exactly the effects before it.
+            let prefix = try #require(list.packed[..<cut].withUnsafeBytes { EffectList(packed: $0) })
+            #expect(effects.starts(with: Array(prefix)) && !Array(prefix).isEmpty)
+        }
+        #expect([UInt8]([2, 2, 9, 0, 2]).withUnsafeBytes { EffectList(packed: $0) } == nil, "unknown field")
+        #expect([UInt8](repeating: 0, count: 33).withUnsafeBytes { EffectList(packed: $0) } == nil, "bytes that end inside an effect")
+    }
 }

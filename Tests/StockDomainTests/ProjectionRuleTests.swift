@@ -238,4 +238,26 @@ struct ProjectionRuleTests {
                                   salesOrder(1, "PENDING", rows: #"{"row_id":1,"variant_id":1,"quantity":2}"#)])
         #expect(f.pending("main", 11)?.quantity == -2)
     }
+
+    @Test("§2.6 rule 2: an edit moves each cell by new minus old, also for a document naming dozens of cells several times each")
+    func rule2BigDocumentEdit() throws {
+        // 40 variants, each on two rows: past the short list the fold sums a document's effects
+        // in, so the indexed path is exercised too; every cell is checked against its rows.
+        func rows(_ quantity: (Int) -> Int) -> String {
+            (1...40).flatMap { v in [1, 2].map { r in
+                #"{"row_id":\#(v * 10 + r),"variant_id":\#(v),"quantity":\#(quantity(v) * r)}"#
+            } }.joined(separator: ",")
+        }
+        var f = try Fold(basic + (1...40).map { reconcile($0, 1, "100") })
+        try f.apply([salesOrder(7, "PENDING", rows: rows { $0 })])
+        try f.apply([salesOrder(7, "DELIVERED", updated: "2026-11-26T11:00:00Z", rows: rows { $0 % 3 })])
+        for v in 1...40 {
+            #expect(f.cell(Int64(v), 1).inStock == Quantity(100 - 3 * (v % 3)), "variant \(v): delivered rows leave stock")
+            #expect(f.cell(Int64(v), 1).committedTotal == .zero, "variant \(v): nothing stays committed")
+        }
+        #expect(f.pending("main", 11)?.quantity == 97)
+        try f.apply([ev("sales_order.deleted", #""order_id":7"#)])
+        #expect((1...40).allSatisfy { f.cell(Int64($0), 1) == StockCell(inStock: Quantity(100), committedTotal: .zero, expected: .zero,
+                                                                         committedSync: .zero, committedSyncWooCommerce: .zero) })
+    }
 }

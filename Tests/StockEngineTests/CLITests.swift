@@ -295,7 +295,7 @@ struct MigrationTests {
         return (db, file, try CLI.run(["log", "--json", "--db", db]).stdout)
     }
 
-    @Test("a version-2 journal (JSON payloads) reads without migrating, exports the same bytes and replays; new events are stored binary")
+    @Test("a version-2 journal (JSON payloads) migrates on the next write, exports the same bytes and replays; new events are stored binary")
     func readsVersion2Payloads() throws {
         let tmp = TemporaryDirectory("stocksync-v2")
         defer { tmp.remove() }
@@ -305,16 +305,42 @@ struct MigrationTests {
         try fixture.rewriteJournalPayloadsAsJSON()
         try fixture.execute("PRAGMA user_version = 2")
         #expect(try fixture.strings("SELECT DISTINCT typeof(data) FROM journal") == ["text"])
-        // Version 3 changed no table, so a version-2 file needs no write before it can be read.
+        // Version 4 changed how document records are stored: reads wait for a write to migrate.
+        let read = try CLI.run(["stock", "--db", db])
+        #expect(read.status == 74 && read.stderr.contains("stocksync replay"))
+        #expect(try CLI.run(["replay", "--db", db]).status == 0)
+        #expect(try fixture.strings("PRAGMA user_version") == ["4"])
         #expect(try CLI.run(["log", "--json", "--db", db]).stdout == before)
         #expect(try CLI.run(["stock", "--json", "--db", db]).stdout == stockBefore)
         try CLITests.adjust.write(toFile: file, atomically: true, encoding: .utf8)
         #expect(try CLI.run(["ingest", "--db", db, file]).status == 0)
-        #expect(try fixture.strings("PRAGMA user_version") == ["3"])
         #expect(try fixture.strings("SELECT typeof(data) FROM journal ORDER BY position") == ["text", "text", "text", "blob"])
         #expect(try CLI.run(["log", "--json", "--db", db]).stdout.hasPrefix(before))
         #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 0)
         #expect(try CLI.run(["replay", "--db", db]).status == 0)
+        #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 0)
+    }
+
+    @Test("a version-3 database (fixed-width document effects) is migrated by the next ingest: projections rebuilt from the journal, same stock")
+    func migrateFromVersion3() throws {
+        let tmp = TemporaryDirectory("stocksync-v3")
+        defer { tmp.remove() }
+        let (db, file, before) = try threeEvents(tmp)
+        try CLITests.adjust.write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try CLI.run(["ingest", "--db", db, file]).status == 0)
+        let stockBefore = try CLI.run(["stock", "--json", "--db", db]).stdout
+        let fixture = try SQLiteFixture(path: db)
+        #expect(try fixture.strings("SELECT count(*) FROM documents") == ["1"])
+        // What version 3 stored: one 33-byte record per effect, which this build cannot read.
+        try fixture.execute("UPDATE documents SET effects = zeroblob(33); PRAGMA user_version = 3")
+        #expect(try CLI.run(["stock", "--db", db]).status == 74)
+        let more = #"{"id":"adj-2","type":"stock_adjustment.upserted","at":"2026-11-26T10:05:00Z","data":{"adjustment_id":2,"updated_at":"2026-11-26T10:05:00Z","location_id":1,"rows":[]}}"#
+        try more.write(toFile: file, atomically: true, encoding: .utf8)
+        let ingest = try CLI.run(["ingest", "--db", db, file])
+        #expect(ingest.status == 0)
+        #expect(try fixture.strings("PRAGMA user_version") == ["4"])
+        #expect(try CLI.run(["stock", "--json", "--db", db]).stdout.replacingOccurrences(of: #""position":5"#, with: #""position":4"#) == stockBefore)
+        #expect(try CLI.run(["log", "--json", "--db", db]).stdout.hasPrefix(before))
         #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 0)
     }
 
