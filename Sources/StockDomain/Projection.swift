@@ -60,15 +60,12 @@ public struct Projection: Sendable {
     var productsBySKU: [StoreID: [String: Set<WooID>]] = [:]
     /// The winning product per store and SKU (latest date, highest id), kept on catalogue changes.
     var bestBySKU: [StoreID: [String: WooProduct]] = [:]
-    /// Cells the event being applied changed, each once, with its values before and after:
-    /// what the triggers compare (rule 11).
+    /// Cells the event being applied changed, with their values before and after: what the
+    /// triggers compare (rule 11). An event moves each cell once (the ledger nets a document's
+    /// effects per cell; a reconciliation names one cell), so no entry repeats a key.
     var touched: [TouchedCell] = []
-    /// The event's net change per cell while it is being summed: a document's effects name a
-    /// handful of cells several times each (revert and re-add, one effect per field), so they
-    /// are summed in a short array first and each cell is then looked up once. The index takes
-    /// over for the rare document with many rows.
-    var netChanges: [(key: CellKey, delta: StockCell)] = []
-    var netIndex: [CellKey: Int] = [:]
+    /// The documents and kit recipes: stage one of `apply`.
+    public internal(set) var ledger = DocumentLedger()
 
     struct TouchedCell {
         var key: CellKey
@@ -96,9 +93,6 @@ public struct Projection: Sendable {
     var matchMemo: [[VariantKey: WooID?]] = []
     /// Each store's index into `matchMemo`, given when the store first appears and kept.
     var storeSlots: [StoreID: Int] = [:]
-    /// The components of each kit (variants with a recipe): what sales rows look up, without
-    /// copying whole declarations.
-    var kitRecipes: [VariantKey: [VariantDeclaration.Component]] = [:]
     /// Tests set this to recompute every memo hit and count the ones that differ.
     var checksMatchMemo = false
     var staleMatchMemoHits = 0
@@ -115,6 +109,7 @@ public struct Projection: Sendable {
         for s in stores { self.stores[s.settings.store] = s }
         for v in variants { declare(v) }
         for p in catalogue { putProduct(p) }
+        ledger = DocumentLedger(recipesOf: variants)
         refreshPushTargets()
         changes = ProjectionChanges()
     }
@@ -153,6 +148,10 @@ public struct Projection: Sendable {
 
     /// Folds one payload in: the fold never reads an event's id or source time.
     public mutating func apply<D: DocumentStore>(_ payload: EventPayload, at position: Int64, documents: inout D) throws {
+        if try ledger.apply(payload, at: position, documents: &documents) {
+            try apply(ledger.netChanges[...], at: position)
+            return
+        }
         touched.removeAll(keepingCapacity: true)
         switch payload {
         case .variantUpserted(let declaration):
@@ -167,41 +166,17 @@ public struct Projection: Sendable {
             undeclare(id)
             if let old { forgetMatches(variant: old, nil) }
             if tracksChanges { changes.variants.insert(id) }
-        case .salesOrderUpserted(let order):
-            // Kits' recipes as of now are frozen into the effect (rule 2).
-            let recipes = kitRecipes
-            try applySnapshot(DocumentKey(.salesOrder, order.orderID), order.updatedAt.instant, position, &documents) { () throws(EventError) in
-                try DocumentEffects.salesOrder(order) { recipes[VariantKey($0)] ?? [] }
-            }
-        case .manufacturingOrderUpserted(let order):
-            try applySnapshot(DocumentKey(.manufacturingOrder, order.orderID), order.updatedAt.instant, position, &documents) { () throws(EventError) in
-                try DocumentEffects.manufacturingOrder(order)
-            }
-        case .purchaseOrderUpserted(let order):
-            try applySnapshot(DocumentKey(.purchaseOrder, order.orderID), order.updatedAt.instant, position, &documents) { () throws(EventError) in
-                try DocumentEffects.purchaseOrder(order)
-            }
-        case .stockAdjustmentUpserted(let adjustment):
-            try applySnapshot(DocumentKey(.stockAdjustment, adjustment.adjustmentID), adjustment.updatedAt.instant, position, &documents) {
-                DocumentEffects.stockAdjustment(adjustment)
-            }
-        case .stockTransferUpserted(let transfer):
-            try applySnapshot(DocumentKey(.stockTransfer, transfer.transferID), transfer.updatedAt.instant, position, &documents) {
-                DocumentEffects.stockTransfer(transfer)
-            }
-        case .documentDeleted(let kind, let id):
-            try documents.withRecord(for: DocumentKey(kind, id)) { record in
-                guard record?.deleted != true else { return }
-                if let existing = record { try applyNet(reverting: existing.effects, adding: []) }
-                // Deletion is final; a deletion of a document never seen is kept as a tombstone (rules 8, 10).
-                record = DocumentRecord(updatedAt: record?.updatedAt, position: position, deleted: true, effects: EffectList())
-            }
+        case .salesOrderUpserted, .manufacturingOrderUpserted, .purchaseOrderUpserted, .stockAdjustmentUpserted,
+             .stockTransferUpserted, .documentDeleted:
+            break // The ledger took them above.
         case .inventoryReconciled(let r):
             // Sets in_stock in journal order; the correction stays (rule 7).
             let key = CellKey(r.variantID, r.locationID)
             guard let correction = r.inStock.subtracting(cell(key).inStock) else { throw DocumentEffects.overflow("data.in_stock") }
             let effect = Effect(key, .inStock, correction)
-            try applyNet(reverting: EffectList(), adding: [effect])
+            var delta = StockCell()
+            delta.inStock = correction
+            try move(CellChange(key: key, delta: delta))
             try documents.withRecord(for: DocumentKey(.reconciliation, position)) {
                 $0 = DocumentRecord(updatedAt: nil, position: position, deleted: false, effects: EffectList([effect]))
             }
@@ -267,61 +242,21 @@ public struct Projection: Sendable {
         self.position = position
     }
 
-    /// Applies a snapshot: ignored after a deletion or when older than the applied one (rule 8);
-    /// otherwise the frozen effect of the previous snapshot is reverted and the new one applied.
-    mutating func applySnapshot<D: DocumentStore>(_ key: DocumentKey, _ updatedAt: Instant, _ position: Int64, _ documents: inout D,
-                                                  effects: () throws(EventError) -> [Effect]) throws {
-        try documents.withRecord(for: key) { record in
-            if let existing = record {
-                if existing.deleted { return }
-                if let applied = existing.updatedAt, updatedAt < applied { return }
-            }
-            let new = try effects()
-            try applyNet(reverting: record?.effects ?? EffectList(), adding: new)
-            record = DocumentRecord(updatedAt: updatedAt, position: position, deleted: false, effects: EffectList(new))
-        }
+    /// Folds in a document event that the ledger has already applied, as its net changes:
+    /// replay's stock stage, while the ledger runs ahead on the reading thread.
+    public mutating func apply(_ cellChanges: ArraySlice<CellChange>, at position: Int64) throws {
+        touched.removeAll(keepingCapacity: true)
+        for change in cellChanges { try move(change) }
+        try fireTriggers(position: position)
+        self.position = position
     }
 
-    /// Moves the cells by `adding` minus `reverting`, one dictionary access per cell, and notes
-    /// each in `touched`. Every cell named gets a row, even when its net change is zero (rule 13).
-    mutating func applyNet(reverting old: EffectList, adding new: [Effect]) throws(EventError) {
-        netChanges.removeAll(keepingCapacity: true)
-        if !netIndex.isEmpty { netIndex.removeAll(keepingCapacity: true) }
-        for e in old { try accumulate(e.cell, e.field, Quantity(raw: -e.amount.raw)) }
-        for e in new { try accumulate(e.cell, e.field, e.amount) }
-        // The net changes name each cell once; only cells of an earlier call in the same event
-        // (none today) could already be in `touched`.
-        let earlier = touched.count
-        for (key, delta) in netChanges {
-            var before = StockCell()
-            let after = try Projection.add(delta, to: &cells[key, default: StockCell()], before: &before)
-            if earlier > 0, let i = touched[..<earlier].firstIndex(where: { $0.key == key }) {
-                touched[i].after = after
-            } else {
-                touched.append(TouchedCell(key: key, before: before, after: after))
-            }
-        }
-    }
-
-    mutating func accumulate(_ key: CellKey, _ field: EffectField, _ amount: Quantity) throws(EventError) {
-        var slot: Int? = nil
-        if netChanges.count < 16 {
-            // Effects come grouped by row, so the cell is usually the last one noted.
-            var i = netChanges.count - 1
-            while i >= 0 { if netChanges[i].key == key { slot = i; break }; i -= 1 }
-        } else {
-            if netIndex.isEmpty { for (i, n) in netChanges.enumerated() { netIndex[n.key] = i } }
-            slot = netIndex[key]
-        }
-        if let slot {
-            guard let sum = netChanges[slot].delta[field].adding(amount) else { throw DocumentEffects.overflow("data") }
-            netChanges[slot].delta[field] = sum
-        } else {
-            var delta = StockCell()
-            delta[field] = amount
-            if netChanges.count >= 16 { netIndex[key] = netChanges.count }
-            netChanges.append((key, delta))
-        }
+    /// Moves one cell, one dictionary access, and notes it in `touched`. A cell named with no
+    /// net change still gets a row (rule 13).
+    mutating func move(_ change: CellChange) throws(EventError) {
+        var before = StockCell()
+        let after = try Projection.add(change.delta, to: &cells[change.key, default: StockCell()], before: &before)
+        touched.append(TouchedCell(key: change.key, before: before, after: after))
     }
 
     /// Adds every field of `delta` to `cell`; returns the new value and sets `before` to the old.
@@ -448,14 +383,12 @@ public struct Projection: Sendable {
 
     mutating func declare(_ v: VariantDeclaration) {
         variants[v.variantID] = v
-        if v.isKit { kitRecipes[VariantKey(v.variantID)] = v.components }
         if let sku = v.sku, !sku.isEmpty { variantsBySKU[sku, default: []].insert(v.variantID) }
         for link in v.wooLinks { linkers[ProductKey(link.store, link.wooID), default: []].insert(v.variantID) }
     }
 
     mutating func undeclare(_ id: VariantID) {
         guard let v = variants.removeValue(forKey: id) else { return }
-        if v.isKit { kitRecipes.removeValue(forKey: VariantKey(id)) }
         if let sku = v.sku, !sku.isEmpty {
             variantsBySKU[sku]?.remove(id)
             if variantsBySKU[sku]?.isEmpty == true { variantsBySKU[sku] = nil }

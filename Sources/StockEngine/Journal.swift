@@ -239,32 +239,78 @@ public final class Journal {
         return found
     }
 
-    /// Folds journal events after `projection.position` through `last`.
-    /// The journal is read and decoded ahead on a second connection and thread (WAL: it sees
-    /// the committed journal, which the caller's transaction has not changed).
-    func fold<D: DocumentStore>(into projection: inout Projection, documents: inout D, through last: Int64) throws {
+    /// Folds journal events after `projection.position` through `last`, in two stages on two
+    /// threads: a second connection reads and decodes the journal and runs the document ledger
+    /// (stage one) ahead; this thread moves the cells, fires the triggers and keeps the rest
+    /// (stage two). WAL: the reader sees the committed journal, which the caller's transaction
+    /// has not changed. The reading thread owns `documents` until it ends.
+    func fold(into projection: inout Projection, documents: inout SQLiteDocuments, through last: Int64) throws {
         let (path, first) = (self.path, projection.position + 1)
-        let payloads = DecodeAhead<(Int64, EventPayload)>(batchSize: 1024) { emit, _ in
+        let start = LedgerStart(ledger: projection.ledger, documents: documents)
+        let reconciliations = ReconciliationMailbox()
+        let batches = DecodeAhead<FoldBatch>(batchSize: 1) { emit, _ in
+            var ledger = start.ledger
+            var documents = start.documents
+            var batch = FoldBatch()
             do {
                 let reader = try Database(path: path, mode: .readOnly)
                 try reader.readTransaction {
                     let s = try Journal.rows(reader, from: first, through: last, withIdentity: false)
-                    while try s.step() { try emit((s.int(0), try Journal.payload(s, path: path))) }
+                    while try s.step() {
+                        let position = s.int(0)
+                        let payload = try Journal.payload(s, path: path)
+                        do {
+                            if try ledger.apply(payload, at: position, documents: &documents) {
+                                let from = batch.changes.count
+                                batch.changes += ledger.netChanges
+                                batch.steps.append(.cells(position, from..<batch.changes.count))
+                            } else {
+                                batch.steps.append(.payload(position, payload))
+                            }
+                        } catch let error as EventError {
+                            batch.steps.append(.refused(position, error))
+                            try emit(batch)
+                            throw DecodeAhead<FoldBatch>.Finished()
+                        }
+                        if batch.steps.count == FoldBatch.size {
+                            try emit(batch)
+                            batch = FoldBatch()
+                            try reconciliations.drain(into: &documents)
+                        }
+                    }
                 }
+                if !batch.steps.isEmpty { try emit(batch) }
             } catch let error as SQLiteError {
                 throw EngineError.database(error, path: path)
             }
         }
-        defer { payloads.stop() }
-        try payloads.forEach { position, payload in
-            do {
-                try projection.apply(payload, at: position, documents: &documents)
-            } catch let error as EventError {
-                // The journal only holds events that applied once; failing now is a bug or tampering.
-                let id = (try? event(at: position))?.id ?? "?"
-                throw EngineError(.failure, "\(path): replay failed at position \(position) (\(id)): \(error)")
+        defer { batches.stop() }
+        var mailbox = reconciliations
+        var failed: (Int64, EventError)? = nil
+        do {
+            try batches.forEach { batch in
+                for step in batch.steps {
+                    do {
+                        switch step {
+                        case .cells(let position, let range): try projection.apply(batch.changes[range], at: position)
+                        case .payload(let position, let payload): try projection.apply(payload, at: position, documents: &mailbox)
+                        case .refused(_, let error): throw error
+                        }
+                    } catch let error as EventError {
+                        failed = (step.position, error)
+                        throw DecodeAhead<FoldBatch>.Finished()
+                    }
+                }
             }
+        } catch is DecodeAhead<FoldBatch>.Finished {}
+        // The reading thread has ended (or ends now): the documents and the connection are ours again.
+        batches.stop()
+        if let (position, error) = failed {
+            // The journal only holds events that applied once; failing now is a bug or tampering.
+            let id = (try? event(at: position))?.id ?? "?"
+            throw EngineError(.failure, "\(path): replay failed at position \(position) (\(id)): \(error)")
         }
+        try reconciliations.drain(into: &documents)
     }
 
     /// The position an `--at` value names: a position, or an RFC 3339 time meaning the last
@@ -302,5 +348,64 @@ extension Instant {
         let t = Date().timeIntervalSince1970
         let seconds = Int64(t.rounded(.down))
         return Instant(seconds: seconds, nanoseconds: Int32((t - Double(seconds)) * 1e9))
+    }
+}
+
+/// What the reading thread of `fold` hands the stock stage: a run of events, and the net cell
+/// changes of the document events among them in one array (one allocation a batch, not one an
+/// event, and freed on the other thread once, not per event).
+struct FoldBatch: Sendable {
+    static let size = 1024
+    var steps: [FoldStep] = []
+    var changes: [CellChange] = []
+
+    init() { steps.reserveCapacity(FoldBatch.size) }
+}
+
+enum FoldStep: Sendable {
+    /// Anything but a document event, for the stock stage to apply whole.
+    case payload(Int64, EventPayload)
+    /// A document event the ledger applied: its net changes to the cells.
+    case cells(Int64, Range<Int>)
+    /// A document event the ledger refused.
+    case refused(Int64, EventError)
+
+    var position: Int64 {
+        switch self {
+        case .payload(let p, _), .cells(let p, _), .refused(let p, _): return p
+        }
+    }
+}
+
+/// The ledger and document store the reading thread of `fold` starts from. The store is handed
+/// over, not shared: the caller does not touch it until that thread has ended.
+private struct LedgerStart: @unchecked Sendable {
+    let ledger: DocumentLedger
+    let documents: SQLiteDocuments
+}
+
+/// Reconciliation records, which the stock stage writes (their correction depends on the
+/// cells) while the reading thread owns the document store and its connection: they wait
+/// here, a batch at most, until that thread or, at the end, the caller stores them.
+final class ReconciliationMailbox: DocumentStore, @unchecked Sendable {
+    private let lock = NSLock()
+    private var records: [(DocumentKey, DocumentRecord)] = []
+
+    func withRecord<R>(for key: DocumentKey, _ body: (inout DocumentRecord?) throws -> R) throws -> R {
+        guard key.kind == .reconciliation else {
+            throw EngineError(.failure, "internal: the stock stage asked for a document record (\(key.kind.label) \(key.id))")
+        }
+        var record: DocumentRecord? = nil
+        let result = try body(&record)
+        if let record { lock.withLock { records.append((key, record)) } }
+        return result
+    }
+
+    func drain(into documents: inout SQLiteDocuments) throws {
+        let taken = lock.withLock {
+            defer { records.removeAll(keepingCapacity: true) }
+            return records
+        }
+        for (key, record) in taken { try documents.withRecord(for: key) { $0 = record } }
     }
 }

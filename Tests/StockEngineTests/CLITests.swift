@@ -248,6 +248,33 @@ struct CLITests {
         tmp.remove()
     }
 
+    @Test("replay of a tampered journal stops at the first event that no longer applies, in either stage, names it (exit 1) and changes nothing")
+    func replayRefusesTamperedJournal() throws {
+        let kit = #"{"id":"k1","type":"variant.upserted","at":"2026-11-26T10:00:00Z","data":{"variant_id":2,"sku":"K","kind":"product","components":[{"variant_id":1,"quantity":999999999999999}]}}"#
+        let file = tmp.path("a.jsonl")
+        try [CLITests.connect, CLITests.product, CLITests.variant, CLITests.adjust, kit].joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try CLI.run(["ingest", "--db", db, file]).status == 0)
+        let expected = try CLI.run(["stock", "--db", db, "--json"]).stdout
+        let sql = try SQLiteFixture(path: db)
+        // Rows written behind the engine's back, as version 2 wrote them (JSON text). The
+        // document stage refuses the order (the kit's component quantity overflows), the stock
+        // stage the connection (the store is connected already): whichever comes first is named.
+        let order = ("x-order", "sales_order.upserted", #"{"order_id":1,"updated_at":"2026-11-26T10:00:00Z","status":"PENDING","location_id":1,"source":"katana","rows":[{"row_id":1,"variant_id":2,"quantity":999999999999999}]}"#)
+        let store = ("x-store", "store.connected", #"{"store":"main","url":"https://shop.example.com","location_id":1,"stock_sync":true}"#)
+        for rows in [[order, store], [store, order]] {
+            try sql.execute("DELETE FROM journal WHERE position > 5")
+            for (i, (id, type, data)) in rows.enumerated() {
+                try sql.execute("INSERT INTO journal VALUES (\(6 + i), '\(id)', '\(type)', '2026-11-26T10:00:00Z', 0, '\(data)')")
+            }
+            let replay = try CLI.run(["replay", "--db", db])
+            #expect(replay.status == 1, "\(replay.stderr)")
+            #expect(replay.stderr.contains("replay failed at position 6 (\(rows[0].0))"), "\(replay.stderr)")
+        }
+        try sql.execute("DELETE FROM journal WHERE position > 5")
+        #expect(try CLI.run(["stock", "--db", db, "--json"]).stdout == expected, "the failed replays changed nothing")
+        #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 0)
+    }
+
     @Test("demo: two sandbox stores synced over HTTP end up holding what Katana says, plus an explain")
     func demo() throws {
         let r = try CLI.run(["demo"])
