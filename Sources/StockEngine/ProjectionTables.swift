@@ -152,23 +152,23 @@ final class SQLiteDocuments: DocumentStore {
     }
 
     func withRecord<R>(for key: DocumentKey, _ body: (inout DocumentRecord?) throws -> R) throws -> R {
-        if buffer.index(forKey: key) == nil {
-            // Not written since the last flush: the table has it, if anyone does.
+        // One dictionary access: a record not written since the last flush is read from the
+        // table into the buffer's slot, and a key nobody has leaves no entry behind.
+        let result = try SQLiteDocuments.loadingIfAbsent(&buffer[key]) { record in
             select.reset()
             select.bind(Int64(key.kind.rawValue), at: 1)
             select.bind(key.id, at: 2)
             defer { select.reset() }
-            var stored = try select.step() ? try SQLiteDocuments.decode(select) : nil
-            let result = try body(&stored)
-            if let stored { try keep(stored, for: key) }
-            return result
-        }
-        return try body(&buffer[key])
+            if try select.step() { record = try SQLiteDocuments.decode(select) }
+        } then: { try body(&$0) }
+        if buffer.count >= SQLiteDocuments.bufferLimit { try flush() }
+        return result
     }
 
-    private func keep(_ record: DocumentRecord, for key: DocumentKey) throws {
-        buffer[key] = record
-        if buffer.count >= SQLiteDocuments.bufferLimit { try flush() }
+    private static func loadingIfAbsent<R>(_ record: inout DocumentRecord?, _ load: (inout DocumentRecord?) throws -> Void,
+                                           then body: (inout DocumentRecord?) throws -> R) throws -> R {
+        if record == nil { try load(&record) }
+        return try body(&record)
     }
 
     func flush() throws {
