@@ -267,16 +267,19 @@ public enum BinaryPayload {
         mutating func quantity(_ q: Quantity) {
             var mantissa = q.raw
             var digits: UInt8 = 18
-            // Whole numbers are the common case, and input has at most 9 fractional digits:
-            // two big steps first, so 128-bit divisions stay few.
-            if mantissa % Quantity.scale == 0 {
-                mantissa /= Quantity.scale
-                digits = 0
-            } else if mantissa % 1_000_000_000 == 0 {
-                mantissa /= 1_000_000_000
+            let magnitude = mantissa.magnitude
+            if magnitude >> 64 < 1_000_000_000,
+               case let (nanos, rest) = UInt64(1_000_000_000).dividingFullWidth((UInt64(magnitude >> 64), UInt64(truncatingIfNeeded: magnitude))),
+               rest == 0 {
+                // At most 9 fractional digits (every input) and below about ten billion units:
+                // 64-bit arithmetic, where 128-bit division is a library call per step.
+                var m = nanos
                 digits = 9
+                while digits > 0 && m % 10 == 0 { m /= 10; digits -= 1 }
+                mantissa = mantissa < 0 ? -Int128(m) : Int128(m)
+            } else {
+                while digits > 0 && mantissa % 10 == 0 { mantissa /= 10; digits -= 1 }
             }
-            while digits > 0 && mantissa % 10 == 0 { mantissa /= 10; digits -= 1 }
             bytes.append(digits)
             unsigned128(UInt128(bitPattern: (mantissa << 1) ^ (mantissa >> 127)))
         }

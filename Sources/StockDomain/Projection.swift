@@ -359,8 +359,10 @@ public struct Projection: Sendable {
 
     /// Drops pending entries and forgets held values of the products selected.
     mutating func forgetProducts(_ selected: (ProductKey) -> Bool) {
-        for key in pending.keys where selected(key) { removePending(key) }
-        for key in held.keys where selected(key) {
+        // The keys are gathered first: removing while iterating a dictionary's own keys would
+        // copy the whole dictionary on the first removal.
+        for key in pending.keys.filter(selected) { removePending(key) }
+        for key in held.keys.filter(selected) {
             held.removeValue(forKey: key)
             if tracksChanges { changes.held.insert(key) }
         }

@@ -5,9 +5,9 @@ import StockDomain
 ///
 /// The fold cannot start an event before the previous one is applied, but reading and decoding
 /// the next events can: ingest parses JSON lines ahead, replay reads and decodes journal rows
-/// ahead, each on the machine's other core. Batches pass through a small bounded queue, so
-/// memory stays flat whatever the input's size, and order is kept, so the first bad line or
-/// row is still the one reported.
+/// and runs the document stage of the fold ahead, each on the machine's other core. Batches
+/// pass through a small bounded queue, so memory stays flat whatever the input's size, and
+/// order is kept, so the first bad line or row is still the one reported.
 final class DecodeAhead<Item: Sendable>: @unchecked Sendable {
     /// Thrown by a producer to end the stream after the items emitted so far.
     struct Finished: Error {}
