@@ -76,12 +76,22 @@ struct ProjectionTables {
         }
         if !changes.cells.isEmpty {
             let put = try db.prepare("INSERT OR REPLACE INTO cells VALUES (?, ?, ?, ?, ?, ?, ?)")
+            // A rebuild writes every cell: quantities are formatted into one reused buffer.
+            var text: [UInt8] = []
             for key in changes.cells.sorted() {
                 let c = projection.cell(key)
-                try put.run([.integer(key.variant), .integer(key.location), .text(c.inStock.description),
-                             .text(c.committedTotal.description), .text(c.expected.description),
-                             .text(c.committedSync.description), .text(c.committedSyncWooCommerce.description)])
+                put.reset()
+                put.bind(key.variant, at: 1)
+                put.bind(key.location, at: 2)
+                // Columns 3...7 are the fields in `EffectField` order.
+                for field in EffectField.allCases {
+                    text.removeAll(keepingCapacity: true)
+                    c[field].appendCanonical(to: &text)
+                    text.withUnsafeBytes { put.bind(utf8: $0, at: Int32(field.rawValue) + 3) }
+                }
+                try put.step()
             }
+            put.reset()
         }
         if !changes.stores.isEmpty {
             let put = try db.prepare("INSERT OR REPLACE INTO stores VALUES (?, ?, ?, ?, ?, ?, ?)")
