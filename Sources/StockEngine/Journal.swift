@@ -28,9 +28,15 @@ public final class Journal {
         } catch {
             throw EngineError(.io, "\(path): cannot open database: \(error)")
         }
-        try Schema.prepare(db, writable: writable)
+        let projectionsDropped = try Schema.prepare(db, writable: writable)
         if writable {
             do { try db.execute(Schema.projectionTables) } catch { throw EngineError.database(error, path: path) }
+        }
+        if projectionsDropped {
+            // At once, not at the next append: a command that writes nothing (a `sync` with
+            // nothing to send) must not leave `replay --verify` comparing against empty tables.
+            let position = try rebuild()
+            FileHandle.standardError.write(Data("stocksync: \(path): upgraded to schema version \(Schema.currentVersion); projections rebuilt from the journal (\(position) events)\n".utf8))
         }
     }
 

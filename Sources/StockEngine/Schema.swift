@@ -76,9 +76,15 @@ enum Schema {
             PRIMARY KEY (kind, id)) WITHOUT ROWID;
         """
 
+    /// The first version whose projections an older file's cannot be read as: migrating past
+    /// it drops them, and the caller rebuilds them from the journal.
+    static let projectionsRebuiltAt: Int64 = 4
+
     /// Checks that `db` is a stocksync database this build understands, creating or migrating
     /// it when `writable`. A read-only open of an empty file is an error (nothing is created).
-    static func prepare(_ db: Database, writable: Bool) throws(EngineError) {
+    /// Returns true when a migration dropped the projections of an existing journal.
+    @discardableResult
+    static func prepare(_ db: Database, writable: Bool) throws(EngineError) -> Bool {
         let appID: Int64
         let version: Int64
         let tableCount: Int64
@@ -98,23 +104,25 @@ enum Schema {
         if version > currentVersion {
             throw EngineError(.io, "\(db.path): database schema version \(version) is newer than this stocksync supports (\(currentVersion)); upgrade stocksync")
         }
-        guard version < currentVersion else { return }
+        guard version < currentVersion else { return false }
         guard writable else {
             // Migrations from here on change no table: an older file reads as it is.
-            if version >= readableWithoutMigration { return }
+            if version >= readableWithoutMigration { return false }
             throw EngineError(.io, "\(db.path): database schema version \(version) needs migrating; run `stocksync replay` (or any command that writes) first")
         }
         do {
             try db.execute("PRAGMA journal_mode=WAL")
-            try db.writeTransaction {
+            return try db.writeTransaction {
                 // Re-read inside the lock: another process may have migrated meanwhile.
                 var v = try db.scalarInt("PRAGMA user_version") ?? 0
+                let dropsProjections = v > 0 && v < projectionsRebuiltAt
                 while v < currentVersion {
                     try db.execute(migrations[Int(v)])
                     v += 1
                 }
                 try db.execute("PRAGMA application_id = \(applicationID)")
                 try db.execute("PRAGMA user_version = \(currentVersion)")
+                return dropsProjections
             }
         } catch let error as SQLiteError {
             throw error.isBusy ? EngineError(.temporary, "\(db.path): database is busy; try again") :
