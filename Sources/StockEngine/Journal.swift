@@ -368,6 +368,7 @@ struct FoldBatch: Sendable {
     init() { steps.reserveCapacity(FoldBatch.size) }
 }
 
+/// One event of a `FoldBatch`, as far as the reading thread took it.
 enum FoldStep: Sendable {
     /// Anything but a document event, for the stock stage to apply whole.
     case payload(Int64, EventPayload)

@@ -108,6 +108,9 @@ extension Journal {
     /// Rebuilds the state aside and compares it with the inline state; returns the differences
     /// (empty when identical), at most `limit` of them.
     public func verify(limit: Int = 20) throws(EngineError) -> [String] {
+        // SQLite refuses to detach a database its open transaction has read: detach after it.
+        var attached = false
+        defer { if attached { try? db.execute("DETACH DATABASE aside") } }
         do {
             return try db.readTransaction {
                 let inline = try ProjectionTables(db: db).load()
@@ -116,7 +119,7 @@ extension Journal {
                 var differences = Projection.differences(inline, replayed.projection, limit: limit)
                 if differences.count < limit {
                     try db.execute("ATTACH DATABASE '\(replayed.temporaryPath!.replacingOccurrences(of: "'", with: "''"))' AS aside")
-                    defer { try? db.execute("DETACH DATABASE aside") }
+                    attached = true
                     let q = try db.prepare("""
                         SELECT 'inline', kind, id FROM (SELECT * FROM main.documents EXCEPT SELECT * FROM aside.documents)
                         UNION ALL
