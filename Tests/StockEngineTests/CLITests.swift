@@ -248,6 +248,23 @@ struct CLITests {
         tmp.remove()
     }
 
+    @Test("an ingest over stale projection tables rebuilds them from the journal first, even when it appends nothing")
+    func ingestRebuildsStaleProjections() throws {
+        _ = try CLI.run(["ingest", "--db", db, Checkout.fixtures.appendingPathComponent("demo/history.jsonl").path])
+        let expected = try CLI.run(["stock", "--db", db, "--json"]).stdout
+        // As if a crash or a restore had left the tables behind the journal.
+        try SQLiteFixture(path: db).execute("UPDATE projection_meta SET value = 3 WHERE key = 'position'; DELETE FROM cells; DELETE FROM documents")
+        // A call whose only line is a duplicate: it appends nothing, yet commits the rebuild.
+        let history = try String(contentsOf: Checkout.fixtures.appendingPathComponent("demo/history.jsonl"), encoding: .utf8)
+        let file = tmp.path("dup.jsonl")
+        try String(history.prefix { $0 != "\n" }).write(toFile: file, atomically: true, encoding: .utf8)
+        let ingest = try CLI.run(["ingest", "--db", db, file])
+        #expect(ingest.status == 0 && ingest.stdout.contains("duplicates 1"), "\(ingest.stdout)")
+        #expect(ingest.stderr.contains("rebuilding from the journal"), "\(ingest.stderr)")
+        #expect(try CLI.run(["stock", "--db", db, "--json"]).stdout == expected)
+        #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 0)
+    }
+
     @Test("replay of a tampered journal stops at the first event that no longer applies, in either stage, names it (exit 1) and changes nothing")
     func replayRefusesTamperedJournal() throws {
         let kit = #"{"id":"k1","type":"variant.upserted","at":"2026-11-26T10:00:00Z","data":{"variant_id":2,"sku":"K","kind":"product","components":[{"variant_id":1,"quantity":999999999999999}]}}"#
