@@ -23,14 +23,19 @@ public struct PendingPush: Equatable, Sendable {
 /// The keys an apply touched, so a persistence layer writes only those.
 public struct ProjectionChanges: Sendable {
     public var variants = Set<VariantID>()
+    /// Changed cells, until `allCells` takes over.
     public var cells = Set<CellKey>()
+    /// Set once the changed cells are many (a large ingest): every cell is written then, and
+    /// the fold stops hashing each touched key into `cells`. Cells are never removed, so
+    /// writing them all loses no deletion.
+    public var allCells = false
     public var stores = Set<StoreID>()
     public var products = Set<ProductKey>()
     public var pending = Set<ProductKey>()
     public var held = Set<ProductKey>()
     public init() {}
     public var isEmpty: Bool {
-        variants.isEmpty && cells.isEmpty && stores.isEmpty && products.isEmpty && pending.isEmpty && held.isEmpty
+        variants.isEmpty && cells.isEmpty && !allCells && stores.isEmpty && products.isEmpty && pending.isEmpty && held.isEmpty
     }
 }
 
@@ -71,6 +76,14 @@ public struct Projection: Sendable {
         var key: CellKey
         var before: StockCell
         var after: StockCell
+    }
+
+    /// Records a changed cell, switching to `allCells` once they are more than half of all cells.
+    mutating func noteChanged(_ key: CellKey) {
+        if changes.cells.insert(key).inserted && changes.cells.count >= 1024 && changes.cells.count * 2 > cells.count {
+            changes.allCells = true
+            changes.cells = []
+        }
     }
 
     /// Connected stores with sync on, by id: the only ones a trigger can push to. Refreshed on
@@ -117,7 +130,7 @@ public struct Projection: Sendable {
     /// Every key of the projection as a change set: what a rebuild writes.
     public var everything: ProjectionChanges {
         var all = ProjectionChanges()
-        all.variants = Set(variants.keys); all.cells = Set(cells.keys); all.stores = Set(stores.keys)
+        all.variants = Set(variants.keys); all.allCells = true; all.stores = Set(stores.keys)
         all.products = Set(catalogue.keys); all.pending = Set(pending.keys); all.held = Set(held.keys)
         return all
     }
@@ -289,7 +302,7 @@ public struct Projection: Sendable {
     mutating func fireTriggers(position: Int64) throws {
         guard !touched.isEmpty else { return }
         for t in touched {
-            if tracksChanges { changes.cells.insert(t.key) }
+            if tracksChanges && !changes.allCells { noteChanged(t.key) }
             let inStockChanged = t.before.inStock != t.after.inStock
             let allChanged = t.before.committedSync != t.after.committedSync
             let wooChanged = t.before.committedSyncWooCommerce != t.after.committedSyncWooCommerce

@@ -74,11 +74,11 @@ struct ProjectionTables {
                 }
             }
         }
-        if !changes.cells.isEmpty {
+        if changes.allCells || !changes.cells.isEmpty {
             let put = try db.prepare("INSERT OR REPLACE INTO cells VALUES (?, ?, ?, ?, ?, ?, ?)")
             // A rebuild writes every cell: quantities are formatted into one reused buffer.
             var text: [UInt8] = []
-            for key in changes.cells.sorted() {
+            for key in (changes.allCells ? Array(projection.cells.keys) : Array(changes.cells)).sorted() {
                 let c = projection.cell(key)
                 put.reset()
                 put.bind(key.variant, at: 1)

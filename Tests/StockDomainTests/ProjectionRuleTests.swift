@@ -260,4 +260,18 @@ struct ProjectionRuleTests {
         #expect((1...40).allSatisfy { f.cell(Int64($0), 1) == StockCell(inStock: Quantity(100), committedTotal: .zero, expected: .zero,
                                                                          committedSync: .zero, committedSyncWooCommerce: .zero) })
     }
+
+    @Test("changed cells are named one by one until they are many, then all cells are marked changed")
+    func changedCellsSwitchToAll() throws {
+        var f = try Fold(basic + (1...1_000).map { reconcile($0, 1, "1") })
+        #expect(!f.projection.changes.allCells)
+        #expect(f.projection.changes.cells.count == 1_000)
+        try f.apply((1_001...1_100).map { reconcile($0, 1, "1") })
+        #expect(f.projection.changes.allCells, "1,100 of 1,100 cells changed")
+        #expect(f.projection.changes.cells.isEmpty)
+        #expect(!f.projection.changes.isEmpty)
+        _ = f.projection.takeChanges()
+        try f.apply([reconcile(5, 1, "2")])
+        #expect(!f.projection.changes.allCells && f.projection.changes.cells == [CellKey(5, 1)])
+    }
 }

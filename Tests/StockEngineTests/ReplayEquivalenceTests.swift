@@ -82,4 +82,23 @@ struct ReplayEquivalenceTests {
         #expect(try snapshot(journal) == inline)
         #expect(try journal.verify() == [])
     }
+
+    @Test("an ingest that changes most cells writes them all, and a later small one only its own: both equal a rebuild")
+    func ingestWritingEveryCell() throws {
+        let tmp = TemporaryDirectory()
+        defer { tmp.remove() }
+        var generator = HistoryGenerator(seed: 11, shape: .init(variants: 1_000, locations: 3, stores: 2))
+        let lines = generator.history(events: 8_000)
+        try lines[..<7_990].joined(separator: "\n").write(toFile: tmp.path("big.jsonl"), atomically: true, encoding: .utf8)
+        try lines[7_990...].joined(separator: "\n").write(toFile: tmp.path("small.jsonl"), atomically: true, encoding: .utf8)
+        let journal = try Journal(path: tmp.path("a.db"), writable: true)
+        _ = try journal.ingest([tmp.path("big.jsonl")])
+        // More than 1,024 cells and more than half of them: past the point where the fold stops
+        // naming each changed cell and the save writes every one.
+        let cells = try journal.state().projection.cells.count
+        #expect(cells > 2_048)
+        #expect(try journal.verify() == [])
+        _ = try journal.ingest([tmp.path("small.jsonl")])
+        #expect(try journal.verify() == [])
+    }
 }
