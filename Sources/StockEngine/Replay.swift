@@ -8,14 +8,28 @@ import StockDomain
 public final class StateView {
     public let projection: Projection
     public let journal: Journal
-    let documentsDB: Database
+    private let documentsDB: Database
+    /// The records of a state rebuilt aside, until something reads them: most point-in-time
+    /// questions (`stock --at`) need only the projection, and writing every record would be
+    /// a good part of their time.
+    private var unwritten: SQLiteDocuments?
     let temporaryPath: String?
 
-    init(projection: Projection, journal: Journal, documentsDB: Database, temporaryPath: String?) {
+    init(projection: Projection, journal: Journal, documentsDB: Database, unwritten: SQLiteDocuments? = nil, temporaryPath: String?) {
         self.projection = projection
         self.journal = journal
         self.documentsDB = documentsDB
+        self.unwritten = unwritten
         self.temporaryPath = temporaryPath
+    }
+
+    /// The database holding this state's document records, written out first if need be.
+    func documentsDatabase() throws -> Database {
+        if let unwritten {
+            try documentsDB.writeTransaction { try unwritten.flush() }
+            self.unwritten = nil
+        }
+        return documentsDB
     }
 
     deinit {
@@ -26,7 +40,7 @@ public final class StateView {
 
     /// Every document record whose frozen effects touch `cell`, with its key.
     public func documents(touching cell: CellKey) throws -> [(DocumentKey, DocumentRecord)] {
-        let s = try documentsDB.prepare("SELECT kind, id, updated_seconds, updated_nanos, position, deleted, effects FROM documents ORDER BY position")
+        let s = try documentsDatabase().prepare("SELECT kind, id, updated_seconds, updated_nanos, position, deleted, effects FROM documents ORDER BY position")
         var result: [(DocumentKey, DocumentRecord)] = []
         while try s.step() {
             let record = try SQLiteDocuments.decode(s, offset: 2)
@@ -72,15 +86,14 @@ extension Journal {
         try aside.execute("CREATE TABLE projection_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);" + Schema.projectionTables)
         var projection = Projection()
         projection.tracksChanges = false
+        var documents = try SQLiteDocuments(aside)
         try aside.writeTransaction {
-            var documents = try SQLiteDocuments(aside)
             try db.readTransaction {
                 try fold(into: &projection, documents: &documents, through: last)
             }
-            try documents.flush()
         }
         projection.tracksChanges = true
-        return StateView(projection: projection, journal: self, documentsDB: aside, temporaryPath: tmp)
+        return StateView(projection: projection, journal: self, documentsDB: aside, unwritten: documents, temporaryPath: tmp)
     }
 
     /// Recovery: drops the projections and the outbox and rebuilds them from the journal alone.
@@ -118,6 +131,7 @@ extension Journal {
                 let replayed = try rebuildAside(through: head)
                 var differences = Projection.differences(inline, replayed.projection, limit: limit)
                 if differences.count < limit {
+                    _ = try replayed.documentsDatabase()
                     try db.execute("ATTACH DATABASE '\(replayed.temporaryPath!.replacingOccurrences(of: "'", with: "''"))' AS aside")
                     attached = true
                     let q = try db.prepare("""

@@ -226,6 +226,9 @@ struct CLITests {
         #expect(eu.stdout.contains("also carrying the SKU"))
         let past = try CLI.run(["explain", "DESK-OAK", "--store", "main", "--db", db, "--at", "30"])
         #expect(past.stdout.contains("as of journal position 30"))
+        // The documents of a past state are rebuilt aside and read back from there.
+        #expect(past.stdout.contains("sales order WC-1001 (id 1001, PENDING, source woocommerce)"))
+        #expect(past.stdout.contains("+20         inventory reconciliation at position 21"))
         #expect(try CLI.run(["explain", "NOPE", "--store", "main", "--db", db]).status == 65)
         #expect(try CLI.run(["explain", "--variant", "104", "--store", "main", "--db", db]).stdout.contains("linked WooCommerce id 530"))
         tmp.remove()
