@@ -55,7 +55,7 @@ public struct Projection: Sendable {
     public internal(set) var held: [ProductKey: Int64] = [:]
     /// Keys changed since the last `takeChanges()`.
     public internal(set) var changes = ProjectionChanges()
-    /// Off while replay rebuilds everything: it writes every key at the end, so recording
+    /// Off while replay rebuilds everything: it compares every row at the end, so recording
     /// which keys changed would be work thrown away.
     public var tracksChanges = true
 
@@ -125,14 +125,6 @@ public struct Projection: Sendable {
         ledger = DocumentLedger(recipesOf: variants)
         refreshPushTargets()
         changes = ProjectionChanges()
-    }
-
-    /// Every key of the projection as a change set: what a rebuild writes.
-    public var everything: ProjectionChanges {
-        var all = ProjectionChanges()
-        all.variants = Set(variants.keys); all.allCells = true; all.stores = Set(stores.keys)
-        all.products = Set(catalogue.keys); all.pending = Set(pending.keys); all.held = Set(held.keys)
-        return all
     }
 
     public mutating func takeChanges() -> ProjectionChanges {

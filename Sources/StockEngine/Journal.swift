@@ -35,7 +35,7 @@ public final class Journal {
         if projectionsDropped {
             // At once, not at the next append: a command that writes nothing (a `sync` with
             // nothing to send) must not leave `replay --verify` comparing against empty tables.
-            let position = try rebuild()
+            let position = try rebuild().position
             FileHandle.standardError.write(Data("stocksync: \(path): upgraded to schema version \(Schema.currentVersion); projections rebuilt from the journal (\(position) events)\n".utf8))
         }
     }

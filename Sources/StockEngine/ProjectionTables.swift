@@ -59,86 +59,58 @@ struct ProjectionTables {
         }
     }
 
-    /// Writes the changed keys of `projection` (every key when it does not track changes, as
-    /// in a rebuild) and its position. Keys go in order: B-tree inserts then walk forward.
+    /// Writes the changed keys of `projection` and its position. Keys go in order: B-tree
+    /// inserts then walk forward.
     func save(_ projection: inout Projection) throws {
-        let changes = projection.tracksChanges ? projection.takeChanges() : projection.everything
-        if !changes.variants.isEmpty {
-            let put = try db.prepare("INSERT OR REPLACE INTO variants (variant_id, data) VALUES (?, ?)")
-            let delete = try db.prepare("DELETE FROM variants WHERE variant_id = ?")
-            for id in changes.variants.sorted() {
-                if let v = projection.variants[id] {
-                    try put.run([.integer(id), .text(EventCodec.encodeData(.variantUpserted(v)))])
-                } else {
-                    try delete.run([.integer(id)])
-                }
-            }
+        let changes = projection.takeChanges()
+        try write(Table.variants, changes.variants.sorted()) { projection.variants[$0].map(Table.row) }
+        try write(Table.cells, changes.allCells ? projection.cells.keys.sorted() : changes.cells.sorted()) {
+            Table.row($0, projection.cell($0))
         }
-        if changes.allCells || !changes.cells.isEmpty {
-            let put = try db.prepare("INSERT OR REPLACE INTO cells VALUES (?, ?, ?, ?, ?, ?, ?)")
-            // A rebuild writes every cell: quantities are formatted into one reused buffer.
-            var text: [UInt8] = []
-            for key in (changes.allCells ? Array(projection.cells.keys) : Array(changes.cells)).sorted() {
-                let c = projection.cell(key)
-                put.reset()
-                put.bind(key.variant, at: 1)
-                put.bind(key.location, at: 2)
-                // Columns 3...7 are the fields in `EffectField` order.
-                for field in EffectField.allCases {
-                    text.removeAll(keepingCapacity: true)
-                    c[field].appendCanonical(to: &text)
-                    text.withUnsafeBytes { put.bind(utf8: $0, at: Int32(field.rawValue) + 3) }
-                }
-                try put.step()
-            }
-            put.reset()
+        try write(Table.stores, changes.stores.sorted()) { projection.stores[$0].map(Table.row) }
+        try write(Table.catalogue, changes.products.sorted()) { projection.catalogue[$0].map(Table.row) }
+        try write(Table.outbox, changes.pending.sorted()) { key in projection.pending[key].map { Table.row(key, $0) } }
+        try write(Table.held, changes.held.sorted()) { key in projection.held[key].map { Table.row(key, $0) } }
+        try savePosition(projection.position)
+    }
+
+    /// Makes every table hold exactly `projection` (a rebuild), writing only the rows that
+    /// differ: over intact tables, a replay reads them and writes next to nothing.
+    /// Returns how many rows were written or deleted.
+    func replaceAll(with projection: Projection) throws -> Int {
+        var corrected = 0
+        corrected += try replace(Table.variants, projection.variants.keys.sorted()) { projection.variants[$0].map(Table.row) }
+        corrected += try replace(Table.cells, projection.cells.keys.sorted()) { Table.row($0, projection.cell($0)) }
+        corrected += try replace(Table.stores, projection.stores.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+            projection.stores[$0].map(Table.row)
         }
-        if !changes.stores.isEmpty {
-            let put = try db.prepare("INSERT OR REPLACE INTO stores VALUES (?, ?, ?, ?, ?, ?, ?)")
-            for id in changes.stores.sorted() {
-                guard let state = projection.stores[id] else { continue }
-                let s = state.settings
-                try put.run([.text(id), .text(s.url), .integer(s.locationID), .integer(s.stockSync ? 1 : 0),
-                             .integer(s.katanaOrdersReduceStock ? 1 : 0), .integer(s.floorAtZero ? 1 : 0),
-                             .integer(state.connected ? 1 : 0)])
-            }
+        corrected += try replace(Table.catalogue, Table.ordered(projection.catalogue)) { projection.catalogue[$0].map(Table.row) }
+        corrected += try replace(Table.outbox, Table.ordered(projection.pending)) { key in projection.pending[key].map { Table.row(key, $0) } }
+        corrected += try replace(Table.held, Table.ordered(projection.held)) { key in projection.held[key].map { Table.row(key, $0) } }
+        try savePosition(projection.position)
+        return corrected
+    }
+
+    /// Makes `table` hold the rows of `keys` (in SQLite's order), each made when needed.
+    private func replace<Key>(_ table: Table, _ keys: [Key], row: (Key) -> [SQLiteValue]?) throws -> Int {
+        try db.replaceRows(of: table, count: keys.count) { i in
+            guard let values = row(keys[i]) else { throw EngineError(.failure, "internal: no \(table.name) row for a key of the projection") }
+            return values
         }
-        if !changes.products.isEmpty {
-            let put = try db.prepare("INSERT OR REPLACE INTO catalogue VALUES (?, ?, ?, ?, ?, ?)")
-            let delete = try db.prepare("DELETE FROM catalogue WHERE store = ? AND woo_id = ?")
-            for key in changes.products.sorted() {
-                if let p = projection.catalogue[key] {
-                    try put.run([.text(p.store), .integer(p.wooID), p.parentID.map { .integer($0) } ?? .null,
-                                 p.sku.map { .text($0) } ?? .null, p.dateCreated.map { .text($0.text) } ?? .null,
-                                 p.type.map { .text($0) } ?? .null])
-                } else {
-                    try delete.run([.text(key.store), .integer(key.wooID)])
-                }
-            }
+    }
+
+    /// Writes the row of each key, or deletes it where `row` gives none.
+    private func write<Key: TableKey>(_ table: Table, _ keys: [Key], row: (Key) -> [SQLiteValue]?) throws {
+        guard !keys.isEmpty else { return }
+        let put = try db.prepare(table.insert)
+        let delete = try db.prepare(table.delete)
+        for key in keys {
+            if let values = row(key) { try put.run(values) } else { try delete.run(key.keyValues) }
         }
-        if !changes.pending.isEmpty {
-            let put = try db.prepare("INSERT OR REPLACE INTO outbox VALUES (?, ?, ?, ?)")
-            let delete = try db.prepare("DELETE FROM outbox WHERE store = ? AND woo_id = ?")
-            for key in changes.pending.sorted() {
-                if let entry = projection.pending[key] {
-                    try put.run([.text(key.store), .integer(key.wooID), .integer(entry.quantity), .integer(entry.position)])
-                } else {
-                    try delete.run([.text(key.store), .integer(key.wooID)])
-                }
-            }
-        }
-        if !changes.held.isEmpty {
-            let put = try db.prepare("INSERT OR REPLACE INTO held VALUES (?, ?, ?)")
-            let delete = try db.prepare("DELETE FROM held WHERE store = ? AND woo_id = ?")
-            for key in changes.held.sorted() {
-                if let value = projection.held[key] {
-                    try put.run([.text(key.store), .integer(key.wooID), .integer(value)])
-                } else {
-                    try delete.run([.text(key.store), .integer(key.wooID)])
-                }
-            }
-        }
-        try db.execute("INSERT OR REPLACE INTO projection_meta (key, value) VALUES ('position', \(projection.position))")
+    }
+
+    private func savePosition(_ position: Int64) throws {
+        try db.execute("INSERT OR REPLACE INTO projection_meta (key, value) VALUES ('position', \(position))")
     }
 
     func clear() throws {
@@ -147,31 +119,110 @@ struct ProjectionTables {
     }
 }
 
+/// A projection table's columns, key columns first, and how each kind of value is stored.
+struct Table {
+    let name: String
+    let columns: [String]
+    let keyColumns: Int
+
+    static let variants = Table(name: "variants", columns: ["variant_id", "data"], keyColumns: 1)
+    static let cells = Table(name: "cells", columns: ["variant_id", "location_id", "in_stock", "committed_total", "expected",
+                                                      "committed_sync", "committed_sync_woocommerce"], keyColumns: 2)
+    static let stores = Table(name: "stores", columns: ["store", "url", "location_id", "stock_sync", "katana_orders_reduce_stock",
+                                                        "floor_at_zero", "connected"], keyColumns: 1)
+    static let catalogue = Table(name: "catalogue", columns: ["store", "woo_id", "parent_id", "sku", "date_created", "type"], keyColumns: 2)
+    static let outbox = Table(name: "outbox", columns: ["store", "woo_id", "quantity", "position"], keyColumns: 2)
+    static let held = Table(name: "held", columns: ["store", "woo_id", "quantity"], keyColumns: 2)
+    static let documents = Table(name: "documents", columns: ["kind", "id", "updated_seconds", "updated_nanos", "position", "deleted", "effects"],
+                                 keyColumns: 2)
+
+    var insert: String { "INSERT OR REPLACE INTO \(name) (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))" }
+    var delete: String { "DELETE FROM \(name) WHERE " + columns.prefix(keyColumns).enumerated().map { "\($1) = ?\($0 + 1)" }.joined(separator: " AND ") }
+
+    static func row(_ v: VariantDeclaration) -> [SQLiteValue] { [.integer(v.variantID), .text(EventCodec.encodeData(.variantUpserted(v)))] }
+
+    /// Quantities as canonical decimal text, in `EffectField` order.
+    static func row(_ key: CellKey, _ c: StockCell) -> [SQLiteValue] {
+        [.integer(key.variant), .integer(key.location)] + EffectField.allCases.map { .text(c[$0].description) }
+    }
+
+    static func row(_ state: StoreState) -> [SQLiteValue] {
+        let s = state.settings
+        return [.text(s.store), .text(s.url), .integer(s.locationID), .integer(s.stockSync ? 1 : 0),
+                .integer(s.katanaOrdersReduceStock ? 1 : 0), .integer(s.floorAtZero ? 1 : 0), .integer(state.connected ? 1 : 0)]
+    }
+
+    static func row(_ p: WooProduct) -> [SQLiteValue] {
+        [.text(p.store), .integer(p.wooID), p.parentID.map { .integer($0) } ?? .null, p.sku.map { .text($0) } ?? .null,
+         p.dateCreated.map { .text($0.text) } ?? .null, p.type.map { .text($0) } ?? .null]
+    }
+
+    static func row(_ key: ProductKey, _ entry: PendingPush) -> [SQLiteValue] {
+        [.text(key.store), .integer(key.wooID), .integer(entry.quantity), .integer(entry.position)]
+    }
+
+    static func row(_ key: ProductKey, _ quantity: Int64) -> [SQLiteValue] { [.text(key.store), .integer(key.wooID), .integer(quantity)] }
+
+    /// The product keys of `entries` in SQLite's order (store by its bytes, then id), so the
+    /// merge of `replaceRows` pairs every row. Keys alone are sorted: moving whole entries
+    /// (products with their strings) was most of a rebuild's time after the fold.
+    static func ordered<V>(_ entries: [ProductKey: V]) -> [ProductKey] {
+        entries.keys.sorted { a, b in
+            a.store == b.store ? a.wooID < b.wooID : a.store.utf8.lexicographicallyPrecedes(b.store.utf8)
+        }
+    }
+}
+
+/// A key of one of the projection tables, as the values of its key columns.
+protocol TableKey { var keyValues: [SQLiteValue] { get } }
+extension Int64: TableKey { var keyValues: [SQLiteValue] { [.integer(self)] } }
+extension String: TableKey { var keyValues: [SQLiteValue] { [.text(self)] } }
+extension CellKey: TableKey { var keyValues: [SQLiteValue] { [.integer(variant), .integer(location)] } }
+extension ProductKey: TableKey { var keyValues: [SQLiteValue] { [.text(store), .integer(wooID)] } }
+
+extension Database {
+    /// Rows written or deleted to make `table` hold row `i` of `count`, made by `row(i)`.
+    func replaceRows(of table: Table, count: Int, row: (Int) throws -> [SQLiteValue]) throws -> Int {
+        let (written, deleted) = try replaceRows(of: table.name, columns: table.columns, keyColumns: table.keyColumns, count: count, row: row)
+        return written + deleted
+    }
+}
+
 /// Document records kept in the `documents` table, with a write-behind buffer so that a
 /// document edited many times in one call is written once; the buffer is flushed well before
 /// it could grow with the journal.
 final class SQLiteDocuments: DocumentStore {
+    private let db: Database
     private let select: Statement
     private let upsert: Statement
     private var buffer: [DocumentKey: DocumentRecord] = [:]
     static let bufferLimit = 200_000
+    /// A rebuild starts from no records while the table still holds the old ones: they are
+    /// never read, and the first flush makes the table match (see `flush`).
+    private var rebuilding: Bool
+    /// Rows written or deleted so far.
+    private(set) var rowsChanged = 0
 
-    init(_ db: Database) throws {
+    /// `rebuilding`: the fold starts from position 1 and the table's records are to be replaced.
+    init(_ db: Database, rebuilding: Bool = false) throws {
+        self.db = db
+        self.rebuilding = rebuilding
         select = try db.prepare("SELECT updated_seconds, updated_nanos, position, deleted, effects FROM documents WHERE kind = ? AND id = ?")
-        upsert = try db.prepare("INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)")
+        upsert = try db.prepare(Table.documents.insert)
     }
 
     func withRecord<R>(for key: DocumentKey, _ body: (inout DocumentRecord?) throws -> R) throws -> R {
         // One dictionary access: a record not written since the last flush is read from the
         // table into the buffer's slot, and a key nobody has leaves no entry behind.
         let result = try SQLiteDocuments.loadingIfAbsent(&buffer[key]) { record in
+            guard !rebuilding else { return }
             select.reset()
             select.bind(Int64(key.kind.rawValue), at: 1)
             select.bind(key.id, at: 2)
             defer { select.reset() }
             if try select.step() { record = try SQLiteDocuments.decode(select) }
         } then: { try body(&$0) }
-        if buffer.count >= SQLiteDocuments.bufferLimit { try flush() }
+        if buffer.count >= SQLiteDocuments.bufferLimit { try flush(final: false) }
         return result
     }
 
@@ -181,8 +232,28 @@ final class SQLiteDocuments: DocumentStore {
         return try body(&record)
     }
 
-    func flush() throws {
-        for (key, record) in buffer.sorted(by: { ($0.key.kind.rawValue, $0.key.id) < ($1.key.kind.rawValue, $1.key.id) }) {
+    /// Writes the buffer. The first flush of a rebuild makes the table hold exactly the
+    /// rebuilt records: at the end (`final`), by writing only the records that differ and
+    /// deleting the rest, so a replay over an intact table writes next to nothing; when the
+    /// buffer fills first, by emptying the table, since the records not yet rebuilt are unknown.
+    func flush(final: Bool = true) throws {
+        // Keys alone are sorted: moving whole records costs more than looking each one up again.
+        let ordered = buffer.keys.sorted { ($0.kind.rawValue, $0.id) < ($1.kind.rawValue, $1.id) }
+        if rebuilding {
+            rebuilding = false
+            if final {
+                rowsChanged += try db.replaceRows(of: Table.documents, count: ordered.count) { i in
+                    guard let record = buffer[ordered[i]] else { throw EngineError(.failure, "internal: document record vanished while written") }
+                    return SQLiteDocuments.row(ordered[i], record)
+                }
+                buffer.removeAll(keepingCapacity: true)
+                return
+            }
+            try db.execute("DELETE FROM documents")
+            rowsChanged += db.changes
+        }
+        for key in ordered {
+            guard let record = buffer[key] else { continue }
             upsert.reset()
             upsert.bind(Int64(key.kind.rawValue), at: 1)
             upsert.bind(key.id, at: 2)
@@ -199,7 +270,15 @@ final class SQLiteDocuments: DocumentStore {
             try upsert.step()
         }
         upsert.reset()
+        rowsChanged += ordered.count
         buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// A record as its row of the `documents` table.
+    static func row(_ key: DocumentKey, _ record: DocumentRecord) -> [SQLiteValue] {
+        [.integer(Int64(key.kind.rawValue)), .integer(key.id),
+         record.updatedAt.map { .integer($0.seconds) } ?? .null, record.updatedAt.map { .integer(Int64($0.nanoseconds)) } ?? .null,
+         .integer(record.position), .integer(record.deleted ? 1 : 0), .blob(record.effects.packed)]
     }
 
     /// Decodes the current row of a statement selecting

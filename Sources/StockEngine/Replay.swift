@@ -52,6 +52,13 @@ public final class StateView {
     }
 }
 
+/// What a rebuild did: the position it reached, and how many stored rows it had to write or
+/// delete (none when the tables already held the journal's state).
+public struct Rebuilt: Sendable, Equatable {
+    public var position: Int64
+    public var rowsCorrected: Int
+}
+
 extension Journal {
     /// The state as of `position` (nil: the current state).
     public func state(at point: PointInTime? = nil) throws(EngineError) -> StateView {
@@ -86,7 +93,7 @@ extension Journal {
         try aside.execute("CREATE TABLE projection_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);" + Schema.projectionTables)
         var projection = Projection()
         projection.tracksChanges = false
-        var documents = try SQLiteDocuments(aside)
+        var documents = try SQLiteDocuments(aside, rebuilding: true)
         try aside.writeTransaction {
             try db.readTransaction {
                 try fold(into: &projection, documents: &documents, through: last)
@@ -96,22 +103,21 @@ extension Journal {
         return StateView(projection: projection, journal: self, documentsDB: aside, unwritten: documents, temporaryPath: tmp)
     }
 
-    /// Recovery: drops the projections and the outbox and rebuilds them from the journal alone.
+    /// Recovery: rebuilds the projections and the outbox from the journal alone, then makes the
+    /// tables hold exactly that, rewriting only the rows that differ (lost, stale or tampered).
     @discardableResult
-    public func rebuild() throws(EngineError) -> Int64 {
+    public func rebuild() throws(EngineError) -> Rebuilt {
         do {
             return try db.writeTransaction {
-                let tables = ProjectionTables(db: db)
-                try tables.clear()
                 var projection = Projection()
                 projection.tracksChanges = false
-                var documents = try SQLiteDocuments(db)
+                var documents = try SQLiteDocuments(db, rebuilding: true)
                 try fold(into: &projection, documents: &documents, through: .max)
                 try documents.flush()
-                try tables.save(&projection)
+                let corrected = try documents.rowsChanged + ProjectionTables(db: db).replaceAll(with: projection)
                 projection.tracksChanges = true
                 cachedProjection = projection
-                return projection.position
+                return Rebuilt(position: projection.position, rowsCorrected: corrected)
             }
         } catch {
             throw EngineError.database(error, path: path)

@@ -190,8 +190,8 @@ struct Replay: ParsableCommand {
                     throw ExitCode(1)
                 }
             } else {
-                let position = try database.open(writable: true).rebuild()
-                emit("replayed \(position) events; projections and outbox rebuilt")
+                let rebuilt = try database.open(writable: true).rebuild()
+                emit("replayed \(rebuilt.position) events; projections and outbox rebuilt (\(rebuilt.rowsCorrected) stored rows corrected)")
             }
         }
     }

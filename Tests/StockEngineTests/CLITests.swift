@@ -251,6 +251,28 @@ struct CLITests {
         tmp.remove()
     }
 
+    @Test("replay over intact tables rewrites nothing; over tampered ones it corrects exactly the rows that differ")
+    func replayCorrectsOnlyDifferingRows() throws {
+        _ = try CLI.run(["ingest", "--db", db, Checkout.fixtures.appendingPathComponent("demo/history.jsonl").path])
+        let expected = try CLI.run(["stock", "--db", db, "--json"]).stdout
+        let intact = try CLI.run(["replay", "--db", db])
+        #expect(intact.status == 0 && intact.stdout.contains("(0 stored rows corrected)"), "\(intact.stdout)")
+        // One changed cell, one changed document record, one row that should not exist, one lost.
+        try SQLiteFixture(path: db).execute("""
+            UPDATE cells SET in_stock = '999' WHERE variant_id = 101 AND location_id = 1;
+            UPDATE documents SET position = position + 1 WHERE (kind, id) = (SELECT kind, id FROM documents ORDER BY kind, id LIMIT 1);
+            INSERT INTO held VALUES ('nowhere', 1, 5);
+            DELETE FROM catalogue WHERE woo_id = 501;
+            """)
+        #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 1)
+        let repaired = try CLI.run(["replay", "--db", db])
+        #expect(repaired.stdout.contains("(4 stored rows corrected)"), "\(repaired.stdout)")
+        #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 0)
+        #expect(try CLI.run(["stock", "--db", db, "--json"]).stdout == expected)
+        #expect(try CLI.run(["replay", "--db", db]).stdout.contains("(0 stored rows corrected)"))
+        tmp.remove()
+    }
+
     @Test("an ingest over stale projection tables rebuilds them from the journal first, even when it appends nothing")
     func ingestRebuildsStaleProjections() throws {
         _ = try CLI.run(["ingest", "--db", db, Checkout.fixtures.appendingPathComponent("demo/history.jsonl").path])
