@@ -161,14 +161,13 @@ public final class Journal {
             } else {
                 projection = try tables.load()
             }
-            documents = try SQLiteDocuments(db)
             if projection.position != head {
-                // The projection tables were lost or are behind: rebuild them from the journal first.
+                // The projection tables were lost or are behind: rebuild them from the journal
+                // first, in this transaction.
                 FileHandle.standardError.write(Data("stocksync: projection at position \(projection.position) but journal at \(head); rebuilding from the journal\n".utf8))
-                try tables.clear()
-                projection = Projection()
-                try journal.fold(into: &projection, documents: &documents, through: head)
+                projection = try journal.rebuildInTransaction().projection
             }
+            documents = try SQLiteDocuments(db)
         }
 
         /// Appends one event; a duplicate id is counted and skipped (SPEC §3.1, rule 14).

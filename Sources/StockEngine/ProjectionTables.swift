@@ -112,11 +112,6 @@ struct ProjectionTables {
     private func savePosition(_ position: Int64) throws {
         try db.execute("INSERT OR REPLACE INTO projection_meta (key, value) VALUES ('position', \(position))")
     }
-
-    func clear() throws {
-        for table in Schema.projectionTableNames { try db.execute("DELETE FROM \(table)") }
-        try db.execute("DELETE FROM projection_meta")
-    }
 }
 
 /// A projection table's columns, key columns first, and how each kind of value is stored.

@@ -109,19 +109,26 @@ extension Journal {
     public func rebuild() throws(EngineError) -> Rebuilt {
         do {
             return try db.writeTransaction {
-                var projection = Projection()
-                projection.tracksChanges = false
-                var documents = try SQLiteDocuments(db, rebuilding: true)
-                try fold(into: &projection, documents: &documents, through: .max)
-                try documents.flush()
-                let corrected = try documents.rowsChanged + ProjectionTables(db: db).replaceAll(with: projection)
-                projection.tracksChanges = true
+                let (projection, corrected) = try rebuildInTransaction()
                 cachedProjection = projection
                 return Rebuilt(position: projection.position, rowsCorrected: corrected)
             }
         } catch {
             throw EngineError.database(error, path: path)
         }
+    }
+
+    /// `rebuild` inside the caller's write transaction: the projection it stored, and how many
+    /// rows it wrote or deleted.
+    func rebuildInTransaction() throws -> (projection: Projection, rowsCorrected: Int) {
+        var projection = Projection()
+        projection.tracksChanges = false
+        var documents = try SQLiteDocuments(db, rebuilding: true)
+        try fold(into: &projection, documents: &documents, through: .max)
+        try documents.flush()
+        let corrected = try documents.rowsChanged + ProjectionTables(db: db).replaceAll(with: projection)
+        projection.tracksChanges = true
+        return (projection, corrected)
     }
 
     /// Rebuilds the state aside and compares it with the inline state; returns the differences
