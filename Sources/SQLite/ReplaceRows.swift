@@ -3,6 +3,9 @@ import CSQLite
 extension Database {
     /// Makes `table` hold exactly `rows` (each `columns` in order, key columns first, sorted by
     /// key as SQLite orders them), writing only the rows that differ and deleting the rest.
+    /// Values are compared by storage class and bytes, so give them as the column's affinity
+    /// stores them (text for a TEXT column): a value SQLite converts on the way in is written
+    /// again on every call (correct, only slower).
     ///
     /// A rebuild over intact tables then reads them instead of rewriting them: SQLite reads
     /// rows an order of magnitude faster than it writes them, and nothing reaches the WAL.
@@ -67,8 +70,8 @@ extension Database {
 extension Statement {
     func isReal(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_FLOAT }
 
-    /// The current row's value in `column` (not REAL, which `SQLiteValue` does not carry).
-    func value(at column: Int32) -> SQLiteValue {
+    /// The current row's value in `column` (REAL, which `SQLiteValue` does not carry, reads as text).
+    public func value(at column: Int32) -> SQLiteValue {
         switch sqlite3_column_type(handle, column) {
         case SQLITE_NULL: return .null
         case SQLITE_INTEGER: return .integer(int(column))

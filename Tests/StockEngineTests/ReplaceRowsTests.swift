@@ -4,19 +4,18 @@ import Testing
 
 @Suite("Making a table hold given rows, writing only the differences")
 struct ReplaceRowsTests {
+    /// `note` and `data` have no type, so no affinity converts what is stored in them.
     func table(_ setup: String) throws -> (Database, TemporaryDirectory) {
         let tmp = TemporaryDirectory()
         let db = try Database(path: tmp.path("t.db"))
-        try db.execute("CREATE TABLE t (store TEXT NOT NULL, id INTEGER NOT NULL, note TEXT, data BLOB, PRIMARY KEY (store, id)) WITHOUT ROWID;" + setup)
+        try db.execute("CREATE TABLE t (store TEXT NOT NULL, id INTEGER NOT NULL, note, data, PRIMARY KEY (store, id)) WITHOUT ROWID;" + setup)
         return (db, tmp)
     }
 
     func contents(_ db: Database) throws -> [[SQLiteValue]] {
         let s = try db.prepare("SELECT store, id, note, data FROM t ORDER BY store, id")
         var rows: [[SQLiteValue]] = []
-        while try s.step() {
-            rows.append([.text(s.text(0)), .integer(s.int(1)), s.isNull(2) ? .null : .text(s.text(2)), s.isNull(3) ? .null : .blob(s.blob(3))])
-        }
+        while try s.step() { rows.append((0..<4).map { s.value(at: $0) }) }
         return rows
     }
 
@@ -62,5 +61,53 @@ struct ReplaceRowsTests {
         try db.execute("DELETE FROM t WHERE id = 1")
         #expect(try db.replaceRows(of: "t", columns: columns, keyColumns: 2, with: Array(rows.reversed())).written == 1)
         #expect(try contents(db) == rows.reversed())
+    }
+
+    @Test("random tables and random targets: the table ends as the target, touching exactly the rows that differ", arguments: [UInt64(1), 2, 3, 4, 5])
+    func randomized(seed: UInt64) throws {
+        var random = SeededRandom(seed: seed)
+        let stores = ["a", "B", "é", "a b", "ab", ""]
+        func value() -> SQLiteValue {
+            switch Int.random(in: 0..<4, using: &random) {
+            case 0: return .null
+            case 1: return .integer(Int64.random(in: -2...2, using: &random))
+            case 2: return .text(["", "x", "7", "é"].randomElement(using: &random) ?? "")
+            default: return .blob(Array(repeating: 1, count: Int.random(in: 0...2, using: &random)))
+            }
+        }
+        // Most rows stay, some lose or change one column, some go, some arrive.
+        var before: [String: [SQLiteValue]] = [:]
+        var after: [String: [SQLiteValue]] = [:]
+        for store in stores {
+            for id in Int64(-3)...6 {
+                let key = "\(store)|\(id)"
+                let old: [SQLiteValue] = [.text(store), .integer(id), value(), value()]
+                let present = Double.random(in: 0..<1, using: &random) < 0.7
+                if present { before[key] = old }
+                switch Double.random(in: 0..<1, using: &random) {
+                case ..<0.15: break
+                case ..<0.6: if present { after[key] = old }
+                default:
+                    var new = old
+                    new[Int.random(in: 2...3, using: &random)] = value()
+                    after[key] = new
+                }
+            }
+        }
+        let (db, tmp) = try table("")
+        defer { tmp.remove() }
+        let insert = try db.prepare("INSERT INTO t VALUES (?, ?, ?, ?)")
+        for row in before.values { try insert.run(row) }
+        // In SQLite's order: the store's bytes, then the id.
+        let target = after.values.sorted { a, b in
+            guard case .text(let x) = a[0], case .text(let y) = b[0], case .integer(let i) = a[1], case .integer(let j) = b[1] else { return false }
+            return x == y ? i < j : x.utf8.lexicographicallyPrecedes(y.utf8)
+        }
+        let result = try db.replaceRows(of: "t", columns: columns, keyColumns: 2, with: target)
+        #expect(try contents(db) == target)
+        let changed = after.filter { before[$0.key] != $0.value }.count
+        let removed = before.keys.filter { after[$0] == nil }.count
+        #expect(changed > 10 && removed > 3 && after.count - changed > 10, "a history that exercises every case")
+        #expect(result.written == changed && result.deleted == removed, "written \(result.written) of \(changed), deleted \(result.deleted) of \(removed)")
     }
 }
