@@ -14,6 +14,8 @@ public final class Journal {
     /// The projection as of its position, kept between calls: every change to the projection
     /// tables comes with a new position, so an equal stored position proves it is current.
     var cachedProjection: Projection?
+    /// Document records held in memory before they are written (tests lower it).
+    var documentBufferLimit = SQLiteDocuments.bufferLimit
 
     /// Opens the database at `path`. Read-only opens of a missing file fail (74) and create nothing.
     public init(path: String, writable: Bool) throws(EngineError) {
@@ -167,7 +169,7 @@ public final class Journal {
                 FileHandle.standardError.write(Data("stocksync: projection at position \(projection.position) but journal at \(head); rebuilding from the journal\n".utf8))
                 projection = try journal.rebuildInTransaction().projection
             }
-            documents = try SQLiteDocuments(db)
+            documents = try SQLiteDocuments(db, limit: journal.documentBufferLimit)
         }
 
         /// Appends one event; a duplicate id is counted and skipped (SPEC §3.1, rule 14).

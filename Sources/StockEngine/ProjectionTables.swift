@@ -192,16 +192,22 @@ final class SQLiteDocuments: DocumentStore {
     private let upsert: Statement
     private var buffer: [DocumentKey: DocumentRecord] = [:]
     static let bufferLimit = 200_000
+    /// Records held before a flush (`bufferLimit`; tests lower it to reach the flush paths).
+    private let limit: Int
     /// A rebuild starts from no records while the table still holds the old ones: they are
     /// never read, and the first flush makes the table match (see `flush`).
     private var rebuilding: Bool
     /// Rows written or deleted so far.
     private(set) var rowsChanged = 0
+    /// Whether a rebuild had to empty the table and write every record (more records than
+    /// `limit`): then `rowsChanged` counts rewrites, not corrections.
+    private(set) var rewroteAll = false
 
     /// `rebuilding`: the fold starts from position 1 and the table's records are to be replaced.
-    init(_ db: Database, rebuilding: Bool = false) throws {
+    init(_ db: Database, rebuilding: Bool = false, limit: Int = SQLiteDocuments.bufferLimit) throws {
         self.db = db
         self.rebuilding = rebuilding
+        self.limit = limit
         select = try db.prepare("SELECT updated_seconds, updated_nanos, position, deleted, effects FROM documents WHERE kind = ? AND id = ?")
         upsert = try db.prepare(Table.documents.insert)
     }
@@ -217,7 +223,7 @@ final class SQLiteDocuments: DocumentStore {
             defer { select.reset() }
             if try select.step() { record = try SQLiteDocuments.decode(select) }
         } then: { try body(&$0) }
-        if buffer.count >= SQLiteDocuments.bufferLimit { try flush(final: false) }
+        if buffer.count >= limit { try flush(final: false) }
         return result
     }
 
@@ -245,7 +251,7 @@ final class SQLiteDocuments: DocumentStore {
                 return
             }
             try db.execute("DELETE FROM documents")
-            rowsChanged += db.changes
+            rewroteAll = true
         }
         for key in ordered {
             guard let record = buffer[key] else { continue }

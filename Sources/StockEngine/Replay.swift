@@ -56,7 +56,11 @@ public final class StateView {
 /// delete (none when the tables already held the journal's state).
 public struct Rebuilt: Sendable, Equatable {
     public var position: Int64
+    /// Rows written or deleted, the document records' included unless `documentsRewritten`.
     public var rowsCorrected: Int
+    /// The document records were too many to hold while rebuilding, so the table was emptied
+    /// and written whole: how many of them were wrong is unknown.
+    public var documentsRewritten: Bool
 }
 
 extension Journal {
@@ -93,7 +97,7 @@ extension Journal {
         try aside.execute("CREATE TABLE projection_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);" + Schema.projectionTables)
         var projection = Projection()
         projection.tracksChanges = false
-        var documents = try SQLiteDocuments(aside, rebuilding: true)
+        var documents = try SQLiteDocuments(aside, rebuilding: true, limit: documentBufferLimit)
         try aside.writeTransaction {
             try db.readTransaction {
                 try fold(into: &projection, documents: &documents, through: last)
@@ -109,26 +113,26 @@ extension Journal {
     public func rebuild() throws(EngineError) -> Rebuilt {
         do {
             return try db.writeTransaction {
-                let (projection, corrected) = try rebuildInTransaction()
+                let (projection, rebuilt) = try rebuildInTransaction()
                 cachedProjection = projection
-                return Rebuilt(position: projection.position, rowsCorrected: corrected)
+                return rebuilt
             }
         } catch {
             throw EngineError.database(error, path: path)
         }
     }
 
-    /// `rebuild` inside the caller's write transaction: the projection it stored, and how many
-    /// rows it wrote or deleted.
-    func rebuildInTransaction() throws -> (projection: Projection, rowsCorrected: Int) {
+    /// `rebuild` inside the caller's write transaction: the projection it stored, and what it did.
+    func rebuildInTransaction() throws -> (projection: Projection, rebuilt: Rebuilt) {
         var projection = Projection()
         projection.tracksChanges = false
-        var documents = try SQLiteDocuments(db, rebuilding: true)
+        var documents = try SQLiteDocuments(db, rebuilding: true, limit: documentBufferLimit)
         try fold(into: &projection, documents: &documents, through: .max)
         try documents.flush()
-        let corrected = try documents.rowsChanged + ProjectionTables(db: db).replaceAll(with: projection)
+        var corrected = try ProjectionTables(db: db).replaceAll(with: projection)
+        if !documents.rewroteAll { corrected += documents.rowsChanged }
         projection.tracksChanges = true
-        return (projection, corrected)
+        return (projection, Rebuilt(position: projection.position, rowsCorrected: corrected, documentsRewritten: documents.rewroteAll))
     }
 
     /// Rebuilds the state aside and compares it with the inline state; returns the differences

@@ -191,7 +191,10 @@ struct Replay: ParsableCommand {
                 }
             } else {
                 let rebuilt = try database.open(writable: true).rebuild()
-                emit("replayed \(rebuilt.position) events; projections and outbox rebuilt (\(rebuilt.rowsCorrected) stored rows corrected)")
+                let corrected = rebuilt.documentsRewritten
+                    ? "document records rewritten whole, being too many to compare; \(rebuilt.rowsCorrected) other stored rows corrected"
+                    : "\(rebuilt.rowsCorrected) stored rows corrected"
+                emit("replayed \(rebuilt.position) events; projections and outbox rebuilt (\(corrected))")
             }
         }
     }
