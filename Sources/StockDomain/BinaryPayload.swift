@@ -265,6 +265,8 @@ public enum BinaryPayload {
 
         /// A quantity as (fraction digits, mantissa): `5` is 2 bytes, `2.5` is 2 bytes.
         mutating func quantity(_ q: Quantity) {
+            // Zero is common (rows named with no effect, fulfilled rests): no arithmetic.
+            if q.raw == 0 { bytes.append(0); bytes.append(0); return }
             var mantissa = q.raw
             var digits: UInt8 = 18
             let magnitude = mantissa.magnitude

@@ -10,7 +10,11 @@ public struct EffectList: Equatable, Sendable, Sequence {
     public init() { packed = [] }
 
     public init(_ effects: some Sequence<Effect>) {
-        var w = BinaryPayload.Writer(bytes: [])
+        // Room for typical effects up front (small ids, short quantities): growing the array
+        // from empty took two or three reallocations per document snapshot.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(effects.underestimatedCount * 8)
+        var w = BinaryPayload.Writer(bytes: bytes)
         for e in effects { w.effect(e) }
         packed = w.bytes
     }

@@ -76,6 +76,9 @@ struct BinaryPayloadTests {
         let reread = try #require(list.packed.withUnsafeBytes { EffectList(packed: $0) })
         #expect(reread == list && Array(reread) == effects)
         #expect(EffectList([]).isEmpty && Array(EffectList()) == [])
+        // The stored bytes are the `documents` table's format: they change only with the schema.
+        #expect(EffectList([Effect(CellKey(1, 2), .inStock, .zero), Effect(CellKey(1, 2), .expected, q("5"))]).packed
+                == [2, 4, 0, 0, 0, 2, 4, 2, 0, 10])
         for cut in 1..<list.packed.count where list.packed[..<cut].withUnsafeBytes({ EffectList(packed: $0) }) != nil {
             // A cut may land between two effects; then it must read as exactly the effects before it.
             let prefix = try #require(list.packed[..<cut].withUnsafeBytes { EffectList(packed: $0) })
