@@ -55,10 +55,10 @@ enum DocumentEffects {
         let done = order.status == .done
         let output = CellKey(order.variantID, order.locationID)
         let completed = order.completedQuantity ?? (done ? order.plannedQuantity : .zero)
-        var effects = [
-            Effect(output, .expected, done ? .zero : try openRest(order.plannedQuantity, completed, "data.planned_quantity")),
-            Effect(output, .inStock, completed),
-        ]
+        var effects: [Effect] = []
+        effects.reserveCapacity(2 + order.ingredients.count * 2)
+        effects.append(Effect(output, .expected, done ? .zero : try openRest(order.plannedQuantity, completed, "data.planned_quantity")))
+        effects.append(Effect(output, .inStock, completed))
         for (i, ingredient) in order.ingredients.enumerated() {
             let cell = CellKey(ingredient.variantID, order.locationID)
             let consumed = ingredient.consumedQuantity ?? (done ? ingredient.plannedQuantity : .zero)
@@ -97,6 +97,7 @@ enum DocumentEffects {
 
     static func stockTransfer(_ transfer: StockTransfer) -> [Effect] {
         var effects: [Effect] = []
+        effects.reserveCapacity(transfer.rows.count * 2)
         for row in transfer.rows {
             let source = CellKey(row.variantID, transfer.sourceLocationID)
             let target = CellKey(row.variantID, transfer.targetLocationID)

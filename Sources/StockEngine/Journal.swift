@@ -366,7 +366,12 @@ struct FoldBatch: Sendable {
     var steps: [FoldStep] = []
     var changes: [CellChange] = []
 
-    init() { steps.reserveCapacity(FoldBatch.size) }
+    init() {
+        // Sized for a batch of ordinary documents (a few cells each): growing the changes from
+        // empty meant a dozen reallocations a batch, the larger ones fresh pages each time.
+        steps.reserveCapacity(FoldBatch.size)
+        changes.reserveCapacity(FoldBatch.size * 4)
+    }
 }
 
 /// One event of a `FoldBatch`, as far as the reading thread took it.
