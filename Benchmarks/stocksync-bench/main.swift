@@ -100,8 +100,11 @@ log("ingest: \(summary.appended) appended, \(summary.duplicates) duplicates in \
 
 // 3. Replay: rebuild projections and outbox from the journal alone.
 let head = try journal.head()
-let replaySeconds = try seconds { try journal.rebuild() }
-log("replay: \(head) events in \(String(format: "%.2f", replaySeconds)) s", options.json)
+// Over the tables ingest just wrote: replay compares every row and corrects none (over lost
+// tables it would write them all, about half a second more at 1,000,000 events).
+var rebuilt: Rebuilt!
+let replaySeconds = try seconds { rebuilt = try journal.rebuild() }
+log("replay: \(head) events in \(String(format: "%.2f", replaySeconds)) s, \(rebuilt.rowsCorrected) stored rows corrected", options.json)
 
 // 4. A point-in-time stock query (half-way through the journal).
 var rowCount = 0
