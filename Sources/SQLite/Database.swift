@@ -184,11 +184,6 @@ public final class Statement {
         sqlite3_bind_blob(handle, index, bytes.baseAddress, Int32(bytes.count), csqlite_transient())
     }
 
-    /// Binds UTF-8 bytes as TEXT: for callers that format into a reused buffer, not a `String`.
-    public func bind(utf8: UnsafeRawBufferPointer, at index: Int32) {
-        sqlite3_bind_text(handle, index, utf8.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(utf8.count), csqlite_transient())
-    }
-
     /// Advances to the next row: true when a row is available, false when done.
     @discardableResult
     public func step() throws -> Bool {

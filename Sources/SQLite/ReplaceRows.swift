@@ -56,14 +56,24 @@ extension Database {
         }
         writes.append(contentsOf: next..<count)
         if !deletes.isEmpty {
-            let delete = try prepare("DELETE FROM \(table) WHERE " + keys.enumerated().map { "\($1) = ?\($0 + 1)" }.joined(separator: " AND "))
+            let delete = try prepare(Database.deleteSQL(from: table, keys: Array(keys)))
             for key in deletes { try delete.run(key) }
         }
         if !writes.isEmpty {
-            let put = try prepare("INSERT OR REPLACE INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))")
+            let put = try prepare(Database.insertOrReplaceSQL(into: table, columns: columns))
             for i in writes { try put.run(try row(i)) }
         }
         return (writes.count, deletes.count)
+    }
+
+    /// `INSERT OR REPLACE` of one row of `columns`, bound in order.
+    public static func insertOrReplaceSQL(into table: String, columns: [String]) -> String {
+        "INSERT OR REPLACE INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))"
+    }
+
+    /// `DELETE` of the row whose `keys` equal the values bound in order.
+    public static func deleteSQL(from table: String, keys: [String]) -> String {
+        "DELETE FROM \(table) WHERE " + keys.enumerated().map { "\($1) = ?\($0 + 1)" }.joined(separator: " AND ")
     }
 }
 

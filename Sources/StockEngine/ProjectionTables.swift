@@ -131,8 +131,8 @@ struct Table {
     static let documents = Table(name: "documents", columns: ["kind", "id", "updated_seconds", "updated_nanos", "position", "deleted", "effects"],
                                  keyColumns: 2)
 
-    var insert: String { "INSERT OR REPLACE INTO \(name) (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))" }
-    var delete: String { "DELETE FROM \(name) WHERE " + columns.prefix(keyColumns).enumerated().map { "\($1) = ?\($0 + 1)" }.joined(separator: " AND ") }
+    var insert: String { Database.insertOrReplaceSQL(into: name, columns: columns) }
+    var delete: String { Database.deleteSQL(from: name, keys: Array(columns.prefix(keyColumns))) }
 
     static func row(_ v: VariantDeclaration) -> [SQLiteValue] { [.integer(v.variantID), .text(EventCodec.encodeData(.variantUpserted(v)))] }
 
@@ -255,22 +255,8 @@ final class SQLiteDocuments: DocumentStore {
         }
         for key in ordered {
             guard let record = buffer[key] else { continue }
-            upsert.reset()
-            upsert.bind(Int64(key.kind.rawValue), at: 1)
-            upsert.bind(key.id, at: 2)
-            if let u = record.updatedAt {
-                upsert.bind(u.seconds, at: 3)
-                upsert.bind(Int64(u.nanoseconds), at: 4)
-            } else {
-                upsert.bindNull(at: 3)
-                upsert.bindNull(at: 4)
-            }
-            upsert.bind(record.position, at: 5)
-            upsert.bind(record.deleted ? 1 : 0, at: 6)
-            record.effects.packed.withUnsafeBytes { upsert.bind(bytes: $0, at: 7) }
-            try upsert.step()
+            try upsert.run(SQLiteDocuments.row(key, record))
         }
-        upsert.reset()
         rowsChanged += ordered.count
         buffer.removeAll(keepingCapacity: true)
     }

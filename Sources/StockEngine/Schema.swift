@@ -43,8 +43,8 @@ enum Schema {
         // stay as they are and still read. The version marks files an older build cannot read.
         "-- no table changes",
         // 3 → 4: document records store their effects packed (EffectList) instead of in fixed
-        // 33-byte records. Projections are derived data: they are dropped here, and the next
-        // write (ingest, replay, any command that appends) rebuilds them from the journal.
+        // 33-byte records. Projections are derived data: they are dropped here, and the command
+        // that migrates rebuilds them from the journal at once (`Journal.init`).
         projectionTableNames.map { "DELETE FROM \($0);" }.joined() + "DELETE FROM projection_meta;",
     ]
 
