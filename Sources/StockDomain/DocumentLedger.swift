@@ -8,12 +8,15 @@
 public struct DocumentLedger: Sendable {
     /// The components of each kit: what sales rows look up, without copying whole declarations.
     var kitRecipes: [VariantKey: [VariantDeclaration.Component]] = [:]
-    /// The net change per cell of the last document event, each cell once, in first-named
-    /// order. A document names a handful of cells several times each (revert and re-add, one
-    /// effect per field), so they are summed in a short array; the index takes over for the
-    /// rare document with many rows.
-    public private(set) var netChanges: [CellChange] = []
-    var netIndex: [CellKey: Int] = [:]
+    /// The net change per cell of the last document event (empty when it changed nothing),
+    /// unless `defersNetting`.
+    public var netChanges: [CellChange] { netting.changes }
+    var netting = CellNetting()
+    /// Replay's reading thread sets this: it leaves the netting to the stock stage, which has
+    /// time to spare, and hands over `lastEffects` instead.
+    public var defersNetting = false
+    /// The frozen effects the last document event reverted and added (when `defersNetting`).
+    public private(set) var lastEffects = (reverted: EffectList(), added: EffectList())
 
     public init() {}
 
@@ -25,8 +28,7 @@ public struct DocumentLedger: Sendable {
     /// effect on the cells (empty when the snapshot is ignored). Any other payload returns
     /// false; variant events still update the recipes first.
     public mutating func apply<D: DocumentStore>(_ payload: EventPayload, at position: Int64, documents: inout D) throws -> Bool {
-        netChanges.removeAll(keepingCapacity: true)
-        if !netIndex.isEmpty { netIndex.removeAll(keepingCapacity: true) }
+        if defersNetting { lastEffects = (EffectList(), EffectList()) } else { netting.reset() }
         switch payload {
         case .variantUpserted(let declaration):
             let key = VariantKey(declaration.variantID)
@@ -60,7 +62,7 @@ public struct DocumentLedger: Sendable {
         case .documentDeleted(let kind, let id):
             try documents.withRecord(for: DocumentKey(kind, id)) { record in
                 guard record?.deleted != true else { return }
-                if let existing = record { try net(reverting: existing.effects, adding: []) }
+                if let existing = record { try net(reverting: existing.effects, adding: [], packed: EffectList()) }
                 // Deletion is final; a deletion of a document never seen is kept as a tombstone (rules 8, 10).
                 record = DocumentRecord(updatedAt: record?.updatedAt, position: position, deleted: true, effects: EffectList())
             }
@@ -80,36 +82,68 @@ public struct DocumentLedger: Sendable {
                 if let applied = existing.updatedAt, updatedAt < applied { return }
             }
             let new = try effects()
-            try net(reverting: record?.effects ?? EffectList(), adding: new)
-            record = DocumentRecord(updatedAt: updatedAt, position: position, deleted: false, effects: EffectList(new))
+            let packed = EffectList(new)
+            try net(reverting: record?.effects ?? EffectList(), adding: new, packed: packed)
+            record = DocumentRecord(updatedAt: updatedAt, position: position, deleted: false, effects: packed)
         }
     }
 
-    /// Sums `adding` minus `reverting` per cell into `netChanges`. Every cell named is kept,
-    /// even when its net change is zero: it still gets a row (rule 13).
-    mutating func net(reverting old: EffectList, adding new: [Effect]) throws(EventError) {
-        for e in old { try accumulate(e.cell, e.field, Quantity(raw: -e.amount.raw)) }
-        for e in new { try accumulate(e.cell, e.field, e.amount) }
+    /// Nets the document's change, or notes it for the stock stage (`defersNetting`).
+    mutating func net(reverting old: EffectList, adding new: [Effect], packed: EffectList) throws(EventError) {
+        if defersNetting {
+            lastEffects = (old, packed)
+        } else {
+            try netting.subtract(old)
+            for e in new { try netting.accumulate(e.cell, e.field, e.amount) }
+        }
+    }
+}
+
+/// The net change per cell of one document event: its new effects minus the ones it
+/// reverts, each cell once, in first-named order. Every cell named is kept, even when its net
+/// change is zero: it still gets a row (rule 13).
+public struct CellNetting: Sendable {
+    public private(set) var changes: [CellChange] = []
+    /// A document names a handful of cells several times each (revert and re-add, one effect
+    /// per field), so they are summed in a short array; the index takes over for the rare
+    /// document with many rows.
+    var index: [CellKey: Int] = [:]
+
+    public init() {}
+
+    public mutating func reset() {
+        changes.removeAll(keepingCapacity: true)
+        if !index.isEmpty { index.removeAll(keepingCapacity: true) }
+    }
+
+    /// Adds `added` minus `reverted` (replay's stock stage, from the records' packed bytes).
+    public mutating func net(reverting reverted: EffectList, adding added: EffectList) throws(EventError) {
+        try subtract(reverted)
+        try added.forEachUnchecked { e throws(EventError) in try accumulate(e.cell, e.field, e.amount) }
+    }
+
+    mutating func subtract(_ effects: EffectList) throws(EventError) {
+        try effects.forEachUnchecked { e throws(EventError) in try accumulate(e.cell, e.field, Quantity(raw: -e.amount.raw)) }
     }
 
     mutating func accumulate(_ key: CellKey, _ field: EffectField, _ amount: Quantity) throws(EventError) {
         var slot: Int? = nil
-        if netChanges.count < 16 {
+        if changes.count < 16 {
             // Effects come grouped by row, so the cell is usually the last one noted.
-            var i = netChanges.count - 1
-            while i >= 0 { if netChanges[i].key == key { slot = i; break }; i -= 1 }
+            var i = changes.count - 1
+            while i >= 0 { if changes[i].key == key { slot = i; break }; i -= 1 }
         } else {
-            if netIndex.isEmpty { for (i, n) in netChanges.enumerated() { netIndex[n.key] = i } }
-            slot = netIndex[key]
+            if index.isEmpty { for (i, n) in changes.enumerated() { index[n.key] = i } }
+            slot = index[key]
         }
         if let slot {
-            guard let sum = netChanges[slot].delta[field].adding(amount) else { throw DocumentEffects.overflow("data") }
-            netChanges[slot].delta[field] = sum
+            guard let sum = changes[slot].delta[field].adding(amount) else { throw DocumentEffects.overflow("data") }
+            changes[slot].delta[field] = sum
         } else {
             var delta = StockCell()
             delta[field] = amount
-            if netChanges.count >= 16 { netIndex[key] = netChanges.count }
-            netChanges.append(CellChange(key: key, delta: delta))
+            if changes.count >= 16 { index[key] = changes.count }
+            changes.append(CellChange(key: key, delta: delta))
         }
     }
 }

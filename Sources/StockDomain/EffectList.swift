@@ -51,6 +51,21 @@ public struct EffectList: Equatable, Sendable, Sequence {
     }
 
     public func makeIterator() -> Iterator { Iterator(packed: packed) }
+
+    /// Calls `body` with each effect, read in place: no iterator holding (and retaining) the
+    /// bytes, which replay's stock stage shares with the reading thread that wrote them.
+    func forEachUnchecked<E: Error>(_ body: (Effect) throws(E) -> Void) throws(E) {
+        // `Array.withUnsafeBytes` rethrows untyped errors: the typed one is carried out by hand.
+        var failure: E? = nil
+        packed.withUnsafeBytes { raw in
+            var r = BinaryPayload.Reader(bytes: raw)
+            // Only checked bytes get here (both initialisers): a failure stops, as in `Iterator`.
+            while r.offset < raw.count, let e = try? r.effect() {
+                do throws(E) { try body(e) } catch { failure = error; return }
+            }
+        }
+        if let failure { throw failure }
+    }
 }
 
 extension BinaryPayload.Writer {

@@ -248,8 +248,9 @@ public final class Journal {
 
     /// Folds journal events after `projection.position` through `last`, in two stages on two
     /// threads: a second connection reads and decodes the journal and runs the document ledger
-    /// (stage one) ahead; this thread moves the cells, fires the triggers and keeps the rest
-    /// (stage two). WAL: the reader sees the committed journal, which the caller's transaction
+    /// (stage one) ahead; this thread nets each document's reverted and added effects, moves the
+    /// cells, fires the triggers and keeps the rest (stage two). The netting sits here because
+    /// the reading thread is the busier one. WAL: the reader sees the committed journal, which the caller's transaction
     /// has not changed. The reading thread owns `documents` until it ends.
     func fold(into projection: inout Projection, documents: inout SQLiteDocuments, through last: Int64) throws {
         let (path, first) = (self.path, projection.position + 1)
@@ -257,6 +258,7 @@ public final class Journal {
         let reconciliations = ReconciliationMailbox()
         let batches = DecodeAhead<FoldBatch>(batchSize: 1) { emit, _ in
             var ledger = start.ledger
+            ledger.defersNetting = true
             var documents = start.documents
             var batch = FoldBatch()
             do {
@@ -268,9 +270,7 @@ public final class Journal {
                         let payload = try Journal.payload(s, path: path)
                         do {
                             if try ledger.apply(payload, at: position, documents: &documents) {
-                                let from = batch.changes.count
-                                batch.changes += ledger.netChanges
-                                batch.steps.append(.cells(position, from..<batch.changes.count))
+                                batch.steps.append(.document(position, reverted: ledger.lastEffects.reverted, added: ledger.lastEffects.added))
                             } else {
                                 batch.steps.append(.payload(position, payload))
                             }
@@ -293,13 +293,17 @@ public final class Journal {
         }
         defer { batches.stop() }
         var mailbox = reconciliations
+        var netting = CellNetting()
         var failed: (Int64, EventError)? = nil
         do {
             try batches.forEach { batch in
                 for step in batch.steps {
                     do {
                         switch step {
-                        case .cells(let position, let range): try projection.apply(batch.changes[range], at: position)
+                        case .document(let position, let reverted, let added):
+                            netting.reset()
+                            try netting.net(reverting: reverted, adding: added)
+                            try projection.apply(netting.changes[...], at: position)
                         case .payload(let position, let payload): try projection.apply(payload, at: position, documents: &mailbox)
                         case .refused(_, let error): throw error
                         }
@@ -358,34 +362,28 @@ extension Instant {
     }
 }
 
-/// What the reading thread of `fold` hands the stock stage: a run of events, and the net cell
-/// changes of the document events among them in one array (one allocation a batch, not one an
-/// event, and freed on the other thread once, not per event).
+/// What the reading thread of `fold` hands the stock stage: a run of events.
 struct FoldBatch: Sendable {
     static let size = 1024
     var steps: [FoldStep] = []
-    var changes: [CellChange] = []
 
-    init() {
-        // Sized for a batch of ordinary documents (a few cells each): growing the changes from
-        // empty meant a dozen reallocations a batch, the larger ones fresh pages each time.
-        steps.reserveCapacity(FoldBatch.size)
-        changes.reserveCapacity(FoldBatch.size * 4)
-    }
+    init() { steps.reserveCapacity(FoldBatch.size) }
 }
 
 /// One event of a `FoldBatch`, as far as the reading thread took it.
 enum FoldStep: Sendable {
     /// Anything but a document event, for the stock stage to apply whole.
     case payload(Int64, EventPayload)
-    /// A document event the ledger applied: its net changes to the cells.
-    case cells(Int64, Range<Int>)
+    /// A document event the ledger applied: the frozen effects it reverted and added, for the
+    /// stock stage to net (the records' own bytes, shared, not copied). The batch goes back to
+    /// the reading thread, so the last reference to a replaced record's effects drops there.
+    case document(Int64, reverted: EffectList, added: EffectList)
     /// A document event the ledger refused.
     case refused(Int64, EventError)
 
     var position: Int64 {
         switch self {
-        case .payload(let p, _), .cells(let p, _), .refused(let p, _): return p
+        case .payload(let p, _), .document(let p, _, _), .refused(let p, _): return p
         }
     }
 }

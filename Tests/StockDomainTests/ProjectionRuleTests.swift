@@ -275,3 +275,43 @@ struct ProjectionRuleTests {
         #expect(!f.projection.changes.allCells && f.projection.changes.cells == [CellKey(5, 1)])
     }
 }
+
+@Suite("Replay's split of the document stage")
+struct DeferredNettingTests {
+    @Test("a ledger that defers netting hands over effects whose netting equals the inline net change, event by event (edits, kits, many rows, deletions, stale snapshots)")
+    func deferredNettingEqualsInline() throws {
+        let manyRows = (1...40).map { #"{"row_id":\#($0),"variant_id":\#(100 + $0 % 23),"quantity":\#($0)}"# }.joined(separator: ",")
+        let lines = [
+            variant(5, "KIT", #","components":[{"variant_id":6,"quantity":2},{"variant_id":7,"quantity":"0.5"}]"#),
+            salesOrder(1, "PENDING", rows: #"{"row_id":1,"variant_id":1,"quantity":3},{"row_id":2,"variant_id":5,"quantity":4}"#),
+            salesOrder(1, "PARTIALLY_DELIVERED", source: "woocommerce", updated: "2026-11-26T11:00:00Z",
+                       rows: #"{"row_id":1,"variant_id":1,"quantity":3,"fulfilled_quantity":1},{"row_id":2,"variant_id":5,"quantity":4,"fulfilled_quantity":"2.5"}"#),
+            salesOrder(1, "PENDING", updated: "2026-11-26T09:00:00Z", rows: #"{"row_id":1,"variant_id":1,"quantity":99}"#),
+            salesOrder(2, "PENDING", rows: manyRows),
+            salesOrder(2, "DELIVERED", updated: "2026-11-26T12:00:00Z", rows: manyRows),
+            adjustment(3, 1, "-2.25"),
+            adjustment(3, 1, "2.25", updated: "2026-11-26T11:00:00Z"),
+            ev("sales_order.deleted", #""order_id":1"#),
+            ev("stock_adjustment.deleted", #""adjustment_id":99"#),
+        ]
+        var inline = DocumentLedger(), deferred = DocumentLedger()
+        deferred.defersNetting = true
+        var inlineDocuments = InMemoryDocuments(), deferredDocuments = InMemoryDocuments()
+        var netting = CellNetting()
+        var nettedCells = 0, widest = 0
+        for (i, line) in lines.enumerated() {
+            let payload = try EventCodec.decodeLine(line).payload
+            let isDocument = try inline.apply(payload, at: Int64(i + 1), documents: &inlineDocuments)
+            #expect(try deferred.apply(payload, at: Int64(i + 1), documents: &deferredDocuments) == isDocument)
+            netting.reset()
+            try netting.net(reverting: deferred.lastEffects.reverted, adding: deferred.lastEffects.added)
+            #expect(netting.changes.map(\.key) == inline.netChanges.map(\.key), "line \(i + 1)")
+            #expect(netting.changes.map(\.delta) == inline.netChanges.map(\.delta), "line \(i + 1)")
+            nettedCells += netting.changes.count
+            widest = max(widest, netting.changes.count)
+        }
+        // The history reaches the many-cells index (past 16 cells) and reverts: the comparison
+        // above is not vacuous.
+        #expect(widest > 16 && nettedCells >= 60)
+    }
+}
