@@ -116,14 +116,21 @@ public struct CellNetting: Sendable {
         if !index.isEmpty { index.removeAll(keepingCapacity: true) }
     }
 
-    /// Adds `added` minus `reverted` (replay's stock stage, from the records' packed bytes).
+    /// Adds `added` minus `reverted`.
     public mutating func net(reverting reverted: EffectList, adding added: EffectList) throws(EventError) {
         try subtract(reverted)
-        try added.forEachUnchecked { e throws(EventError) in try accumulate(e.cell, e.field, e.amount) }
+        try EffectList.forEach(in: added.packed) { e throws(EventError) in try accumulate(e.cell, e.field, e.amount) }
+    }
+
+    /// Adds `added` minus `reverted`, given as packed effects (`EffectList.packed`): replay's
+    /// stock stage reads them where the reading thread copied them, in its batch.
+    public mutating func net(reverting reverted: UnsafeRawBufferPointer, adding added: UnsafeRawBufferPointer) throws(EventError) {
+        try EffectList.forEach(in: reverted) { e throws(EventError) in try accumulate(e.cell, e.field, Quantity(raw: -e.amount.raw)) }
+        try EffectList.forEach(in: added) { e throws(EventError) in try accumulate(e.cell, e.field, e.amount) }
     }
 
     mutating func subtract(_ effects: EffectList) throws(EventError) {
-        try effects.forEachUnchecked { e throws(EventError) in try accumulate(e.cell, e.field, Quantity(raw: -e.amount.raw)) }
+        try EffectList.forEach(in: effects.packed) { e throws(EventError) in try accumulate(e.cell, e.field, Quantity(raw: -e.amount.raw)) }
     }
 
     mutating func accumulate(_ key: CellKey, _ field: EffectField, _ amount: Quantity) throws(EventError) {

@@ -52,17 +52,17 @@ public struct EffectList: Equatable, Sendable, Sequence {
 
     public func makeIterator() -> Iterator { Iterator(packed: packed) }
 
-    /// Calls `body` with each effect, read in place: no iterator holding (and retaining) the
-    /// bytes, which replay's stock stage shares with the reading thread that wrote them.
-    func forEachUnchecked<E: Error>(_ body: (Effect) throws(E) -> Void) throws(E) {
+    /// Calls `body` with each effect packed in `bytes`, read in place: no iterator, no copy.
+    static func forEach(in bytes: UnsafeRawBufferPointer, _ body: (Effect) throws(EventError) -> Void) throws(EventError) {
+        var r = BinaryPayload.Reader(bytes: bytes)
+        while r.offset < bytes.count { try body(try r.effect()) }
+    }
+
+    static func forEach(in packed: [UInt8], _ body: (Effect) throws(EventError) -> Void) throws(EventError) {
         // `Array.withUnsafeBytes` rethrows untyped errors: the typed one is carried out by hand.
-        var failure: E? = nil
+        var failure: EventError? = nil
         packed.withUnsafeBytes { raw in
-            var r = BinaryPayload.Reader(bytes: raw)
-            // Only checked bytes get here (both initialisers): a failure stops, as in `Iterator`.
-            while r.offset < raw.count, let e = try? r.effect() {
-                do throws(E) { try body(e) } catch { failure = error; return }
-            }
+            do throws(EventError) { try forEach(in: raw, body) } catch { failure = error }
         }
         if let failure { throw failure }
     }

@@ -270,7 +270,7 @@ public final class Journal {
                         let payload = try Journal.payload(s, path: path)
                         do {
                             if try ledger.apply(payload, at: position, documents: &documents) {
-                                batch.steps.append(.document(position, reverted: ledger.lastEffects.reverted, added: ledger.lastEffects.added))
+                                batch.steps.append(.document(position, batch.copy(ledger.lastEffects)))
                             } else {
                                 batch.steps.append(.payload(position, payload))
                             }
@@ -297,19 +297,22 @@ public final class Journal {
         var failed: (Int64, EventError)? = nil
         do {
             try batches.forEach { batch in
-                for step in batch.steps {
-                    do {
-                        switch step {
-                        case .document(let position, let reverted, let added):
-                            netting.reset()
-                            try netting.net(reverting: reverted, adding: added)
-                            try projection.apply(netting.changes[...], at: position)
-                        case .payload(let position, let payload): try projection.apply(payload, at: position, documents: &mailbox)
-                        case .refused(_, let error): throw error
+                try batch.effects.withUnsafeBytes { effects in
+                    for step in batch.steps {
+                        do {
+                            switch step {
+                            case .document(let position, let ranges):
+                                netting.reset()
+                                try netting.net(reverting: UnsafeRawBufferPointer(rebasing: effects[ranges.reverted]),
+                                                adding: UnsafeRawBufferPointer(rebasing: effects[ranges.added]))
+                                try projection.apply(netting.changes[...], at: position)
+                            case .payload(let position, let payload): try projection.apply(payload, at: position, documents: &mailbox)
+                            case .refused(_, let error): throw error
+                            }
+                        } catch let error as EventError {
+                            failed = (step.position, error)
+                            throw DecodeAhead<FoldBatch>.Finished()
                         }
-                    } catch let error as EventError {
-                        failed = (step.position, error)
-                        throw DecodeAhead<FoldBatch>.Finished()
                     }
                 }
             }
@@ -362,28 +365,50 @@ extension Instant {
     }
 }
 
-/// What the reading thread of `fold` hands the stock stage: a run of events.
+/// What the reading thread of `fold` hands the stock stage: a run of events, and the packed
+/// effects of the document events among them copied into one array. Sharing the records'
+/// own arrays instead meant two atomic reference counts per event on memory the other thread
+/// had just written.
 struct FoldBatch: Sendable {
     static let size = 1024
     var steps: [FoldStep] = []
+    var effects: [UInt8] = []
 
-    init() { steps.reserveCapacity(FoldBatch.size) }
+    init() {
+        steps.reserveCapacity(FoldBatch.size)
+        effects.reserveCapacity(FoldBatch.size * 48)
+    }
+
+    /// Copies a document event's reverted and added effects into `effects`.
+    mutating func copy(_ last: (reverted: EffectList, added: EffectList)) -> EffectRanges {
+        let start = effects.count
+        effects.append(contentsOf: last.reverted.packed)
+        let split = effects.count
+        effects.append(contentsOf: last.added.packed)
+        return EffectRanges(start: start, split: split, end: effects.count)
+    }
+}
+
+/// Where a document event's reverted and added effects lie in its batch's `effects`.
+struct EffectRanges: Sendable {
+    var start, split, end: Int
+    var reverted: Range<Int> { start..<split }
+    var added: Range<Int> { split..<end }
 }
 
 /// One event of a `FoldBatch`, as far as the reading thread took it.
 enum FoldStep: Sendable {
     /// Anything but a document event, for the stock stage to apply whole.
     case payload(Int64, EventPayload)
-    /// A document event the ledger applied: the frozen effects it reverted and added, for the
-    /// stock stage to net (the records' own bytes, shared, not copied). The batch goes back to
-    /// the reading thread, so the last reference to a replaced record's effects drops there.
-    case document(Int64, reverted: EffectList, added: EffectList)
+    /// A document event the ledger applied: the effects it reverted and added, for the stock
+    /// stage to net.
+    case document(Int64, EffectRanges)
     /// A document event the ledger refused.
     case refused(Int64, EventError)
 
     var position: Int64 {
         switch self {
-        case .payload(let p, _), .document(let p, _, _), .refused(let p, _): return p
+        case .payload(let p, _), .document(let p, _), .refused(let p, _): return p
         }
     }
 }
