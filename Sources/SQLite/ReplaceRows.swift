@@ -21,49 +21,61 @@ extension Database {
     @discardableResult
     public func replaceRows(of table: String, columns: [String], keyColumns: Int, count: Int,
                             row: (Int) throws -> [SQLiteValue]) throws -> (written: Int, deleted: Int) {
-        let keys = columns.prefix(keyColumns)
-        let select = try prepare("SELECT \(columns.joined(separator: ", ")) FROM \(table) ORDER BY \(keys.joined(separator: ", "))")
+        let plan = try rowChanges(of: table, columns: columns, keyColumns: keyColumns, count: count, row: row)
+        return try apply(plan, to: table, columns: columns, keyColumns: keyColumns, row: row)
+    }
+
+    /// The first half of `replaceRows`: which rows differ, found by reading the table alone.
+    /// Another connection may make the plan (a reader on another thread, seeing the same
+    /// committed table), while this one does other work; `apply` then makes the changes.
+    public func rowChanges(of table: String, columns: [String], keyColumns: Int, count: Int,
+                           row: (Int) throws -> [SQLiteValue]) throws -> RowChanges {
+        let select = try prepare("SELECT \(columns.joined(separator: ", ")) FROM \(table) ORDER BY \(columns.prefix(keyColumns).joined(separator: ", "))")
+        defer { select.reset() }
         // Decisions first, changes after: SQLite does not promise what a cursor sees of rows
         // changed under it.
-        var deletes: [[SQLiteValue]] = []
-        var writes: [Int] = []
+        var plan = RowChanges()
         var next = 0
         var current = count > 0 ? try row(0) : []
         func advance() throws {
             next += 1
             current = next < count ? try row(next) : []
         }
-        var unkeyable = false
         while try select.step() {
             // A key stored as REAL (not something these tables write) cannot be named in a
             // DELETE reliably: start from an empty table instead.
-            if (0..<Int32(keyColumns)).contains(where: { select.isReal($0) }) { unkeyable = true; break }
+            if (0..<Int32(keyColumns)).contains(where: { select.isReal($0) }) {
+                return RowChanges(emptiesTable: true, deletes: [], writes: Array(0..<count))
+            }
             while next < count && select.compareKey(keyColumns, to: current) > 0 {
-                writes.append(next)
+                plan.writes.append(next)
                 try advance()
             }
             if next < count && select.compareKey(keyColumns, to: current) == 0 {
-                if !(keyColumns..<columns.count).allSatisfy({ select.holds(current[$0], at: Int32($0)) }) { writes.append(next) }
+                if !(keyColumns..<columns.count).allSatisfy({ select.holds(current[$0], at: Int32($0)) }) { plan.writes.append(next) }
                 try advance()
             } else {
-                deletes.append((0..<keyColumns).map { select.value(at: Int32($0)) })
+                plan.deletes.append((0..<keyColumns).map { select.value(at: Int32($0)) })
             }
         }
-        select.reset()
-        if unkeyable {
-            try execute("DELETE FROM \(table)")
-            (deletes, writes, next) = ([], [], 0)
+        plan.writes.append(contentsOf: next..<count)
+        return plan
+    }
+
+    /// The second half of `replaceRows`: makes the changes `plan` found, on this connection.
+    @discardableResult
+    public func apply(_ plan: RowChanges, to table: String, columns: [String], keyColumns: Int,
+                      row: (Int) throws -> [SQLiteValue]) throws -> (written: Int, deleted: Int) {
+        if plan.emptiesTable { try execute("DELETE FROM \(table)") }
+        if !plan.deletes.isEmpty {
+            let delete = try prepare(Database.deleteSQL(from: table, keys: Array(columns.prefix(keyColumns))))
+            for key in plan.deletes { try delete.run(key) }
         }
-        writes.append(contentsOf: next..<count)
-        if !deletes.isEmpty {
-            let delete = try prepare(Database.deleteSQL(from: table, keys: Array(keys)))
-            for key in deletes { try delete.run(key) }
-        }
-        if !writes.isEmpty {
+        if !plan.writes.isEmpty {
             let put = try prepare(Database.insertOrReplaceSQL(into: table, columns: columns))
-            for i in writes { try put.run(try row(i)) }
+            for i in plan.writes { try put.run(try row(i)) }
         }
-        return (writes.count, deletes.count)
+        return (plan.writes.count, plan.deletes.count)
     }
 
     /// `INSERT OR REPLACE` of one row of `columns`, bound in order.
@@ -75,6 +87,14 @@ extension Database {
     public static func deleteSQL(from table: String, keys: [String]) -> String {
         "DELETE FROM \(table) WHERE " + keys.enumerated().map { "\($1) = ?\($0 + 1)" }.joined(separator: " AND ")
     }
+}
+
+/// What `Database.rowChanges` found: the rows to write (by index) and the keys to delete.
+public struct RowChanges: Sendable {
+    /// A key was stored as REAL: the table is emptied and every row written.
+    public var emptiesTable = false
+    public var deletes: [[SQLiteValue]] = []
+    public var writes: [Int] = []
 }
 
 extension Statement {

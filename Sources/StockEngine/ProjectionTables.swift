@@ -181,6 +181,15 @@ extension Database {
         let (written, deleted) = try replaceRows(of: table.name, columns: table.columns, keyColumns: table.keyColumns, count: count, row: row)
         return written + deleted
     }
+
+    func rowChanges(of table: Table, count: Int, row: (Int) throws -> [SQLiteValue]) throws -> RowChanges {
+        try rowChanges(of: table.name, columns: table.columns, keyColumns: table.keyColumns, count: count, row: row)
+    }
+
+    func apply(_ plan: RowChanges, to table: Table, row: (Int) throws -> [SQLiteValue]) throws -> Int {
+        let (written, deleted) = try apply(plan, to: table.name, columns: table.columns, keyColumns: table.keyColumns, row: row)
+        return written + deleted
+    }
 }
 
 /// Document records kept in the `documents` table, with a write-behind buffer so that a
@@ -237,28 +246,57 @@ final class SQLiteDocuments: DocumentStore {
     /// rebuilt records: at the end (`final`), by writing only the records that differ and
     /// deleting the rest, so a replay over an intact table writes next to nothing; when the
     /// buffer fills first, by emptying the table, since the records not yet rebuilt are unknown.
-    func flush(final: Bool = true) throws {
-        // Keys alone are sorted: moving whole records costs more than looking each one up again.
-        let ordered = buffer.keys.sorted { ($0.kind.rawValue, $0.id) < ($1.kind.rawValue, $1.id) }
+    /// `plan`: the final comparison, already made by `plan(reading:)`.
+    func flush(final: Bool = true, plan: Plan? = nil) throws {
         if rebuilding {
             rebuilding = false
             if final {
-                rowsChanged += try db.replaceRows(of: Table.documents, count: ordered.count) { i in
-                    guard let record = buffer[ordered[i]] else { throw EngineError(.failure, "internal: document record vanished while written") }
-                    return SQLiteDocuments.row(ordered[i], record)
-                }
+                let plan = try plan ?? Plan(ordered: orderedKeys(), changes: nil)
+                let changes = try plan.changes ?? db.rowChanges(of: Table.documents, count: plan.ordered.count) { try row(plan.ordered, $0) }
+                rowsChanged += try db.apply(changes, to: Table.documents) { try row(plan.ordered, $0) }
                 buffer.removeAll(keepingCapacity: true)
                 return
             }
             try db.execute("DELETE FROM documents")
             rewroteAll = true
         }
+        let ordered = orderedKeys()
         for key in ordered {
             guard let record = buffer[key] else { continue }
             try upsert.run(SQLiteDocuments.row(key, record))
         }
         rowsChanged += ordered.count
         buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// The final flush's comparison of a rebuild, made by reading the table through `reader`,
+    /// another connection that sees the same committed table (nil: not a rebuild's final flush,
+    /// or the table was already written in this transaction). Nothing else may use this store
+    /// meanwhile; the connection it writes through is free for other work.
+    func plan(reading reader: Database) throws -> Plan? {
+        guard rebuilding else { return nil }
+        let ordered = orderedKeys()
+        let changes = try reader.readTransaction {
+            try reader.rowChanges(of: Table.documents, count: ordered.count) { try row(ordered, $0) }
+        }
+        return Plan(ordered: ordered, changes: changes)
+    }
+
+    /// A rebuild's final flush as far as it was planned: the keys in the table's order, and
+    /// the rows that differ.
+    struct Plan: Sendable {
+        let ordered: [DocumentKey]
+        let changes: RowChanges?
+    }
+
+    private func orderedKeys() -> [DocumentKey] {
+        // Keys alone are sorted: moving whole records costs more than looking each one up again.
+        buffer.keys.sorted { ($0.kind.rawValue, $0.id) < ($1.kind.rawValue, $1.id) }
+    }
+
+    private func row(_ ordered: [DocumentKey], _ i: Int) throws -> [SQLiteValue] {
+        guard let record = buffer[ordered[i]] else { throw EngineError(.failure, "internal: document record vanished while written") }
+        return SQLiteDocuments.row(ordered[i], record)
     }
 
     /// A record as its row of the `documents` table.

@@ -113,7 +113,7 @@ extension Journal {
     public func rebuild() throws(EngineError) -> Rebuilt {
         do {
             return try db.writeTransaction {
-                let (projection, rebuilt) = try rebuildInTransaction()
+                let (projection, rebuilt) = try rebuildInTransaction(documentsUntouched: true)
                 cachedProjection = projection
                 return rebuilt
             }
@@ -123,13 +123,28 @@ extension Journal {
     }
 
     /// `rebuild` inside the caller's write transaction: the projection it stored, and what it did.
-    func rebuildInTransaction() throws -> (projection: Projection, rebuilt: Rebuilt) {
+    /// `documentsUntouched`: the transaction has not changed the `documents` table before, so
+    /// another connection sees it as this one does, and compares the rebuilt records with it
+    /// on a second thread while this one merges the projection tables.
+    func rebuildInTransaction(documentsUntouched: Bool = false) throws -> (projection: Projection, rebuilt: Rebuilt) {
         var projection = Projection()
         projection.tracksChanges = false
         var documents = try SQLiteDocuments(db, rebuilding: true, limit: documentBufferLimit)
         try fold(into: &projection, documents: &documents, through: .max)
-        try documents.flush()
-        var corrected = try ProjectionTables(db: db).replaceAll(with: projection)
+        var corrected: Int
+        if documentsUntouched {
+            let planning = Aside { [path, documents] in try documents.plan(reading: Database(path: path, mode: .readOnly)) }
+            do {
+                corrected = try ProjectionTables(db: db).replaceAll(with: projection)
+            } catch {
+                _ = try? planning.value()
+                throw error
+            }
+            try documents.flush(plan: planning.value())
+        } else {
+            try documents.flush()
+            corrected = try ProjectionTables(db: db).replaceAll(with: projection)
+        }
         if !documents.rewroteAll { corrected += documents.rowsChanged }
         projection.tracksChanges = true
         return (projection, Rebuilt(position: projection.position, rowsCorrected: corrected, documentsRewritten: documents.rewroteAll))
@@ -167,6 +182,30 @@ extension Journal {
         } catch {
             throw EngineError.database(error, path: path)
         }
+    }
+}
+
+/// Work done on a thread of its own while the caller goes on; `value()` waits for its result.
+/// The caller hands over what `body` uses and does not touch it until `value()` returns.
+final class Aside<T>: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result<T, any Error> = .failure(EngineError(.failure, "internal: aside work never ran"))
+
+    private let body: () throws -> T
+
+    init(_ body: @escaping () throws -> T) {
+        self.body = body
+        let thread = Thread { [self] in
+            result = Result(catching: self.body)
+            done.signal()
+        }
+        thread.start()
+    }
+
+    func value() throws -> T {
+        done.wait()
+        done.signal() // A second call returns at once.
+        return try result.get()
     }
 }
 

@@ -42,6 +42,22 @@ struct ReplaceRowsTests {
         #expect(try db.replaceRows(of: "t", columns: columns, keyColumns: 2, with: rows) == (0, 0))
     }
 
+    @Test("the comparison can be made on a second connection, in WAL, while the first holds a write transaction; applied on the first, it gives the same table")
+    func planOnAnotherConnection() throws {
+        let (db, tmp) = try table("PRAGMA journal_mode=WAL; INSERT INTO t VALUES ('a', 1, 'keep', NULL), ('a', 2, 'old', NULL), ('b', 1, 'gone', NULL)")
+        defer { tmp.remove() }
+        let rows: [[SQLiteValue]] = [[.text("a"), .integer(1), .text("keep"), .null], [.text("a"), .integer(2), .text("new"), .null],
+                                     [.text("c"), .integer(1), .text("added"), .blob([9])]]
+        let result = try db.writeTransaction { () throws -> (written: Int, deleted: Int) in
+            let reader = try Database(path: tmp.path("t.db"), mode: .readOnly)
+            let plan = try reader.readTransaction { try reader.rowChanges(of: "t", columns: columns, keyColumns: 2, count: rows.count) { rows[$0] } }
+            #expect(plan.writes == [1, 2] && plan.deletes == [[.text("b"), .integer(1)]] && !plan.emptiesTable)
+            return try db.apply(plan, to: "t", columns: columns, keyColumns: 2) { rows[$0] }
+        }
+        #expect(result.written == 2 && result.deleted == 1)
+        #expect(try contents(db) == rows)
+    }
+
     @Test("a value of another storage class differs: the integer 7 is not the text '7', NULL is not empty")
     func storageClasses() throws {
         let (db, tmp) = try table("INSERT INTO t VALUES ('s', 1, '7', NULL), ('s', 2, '', x'')")
