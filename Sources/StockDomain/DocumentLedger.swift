@@ -12,7 +12,7 @@ public struct DocumentLedger: Sendable {
     /// unless `defersNetting`.
     public var netChanges: [CellChange] { netting.changes }
     var netting = CellNetting()
-    /// Replay's reading thread sets this: it leaves the netting to the stock stage, which has
+    /// Replay's reading thread sets this: it leaves the netting to the stock stage, which had
     /// time to spare, and hands over `lastEffects` instead.
     public var defersNetting = false
     /// The frozen effects the last document event reverted and added (when `defersNetting`).

@@ -249,9 +249,10 @@ public final class Journal {
     /// Folds journal events after `projection.position` through `last`, in two stages on two
     /// threads: a second connection reads and decodes the journal and runs the document ledger
     /// (stage one) ahead; this thread nets each document's reverted and added effects, moves the
-    /// cells, fires the triggers and keeps the rest (stage two). The netting sits here because
-    /// the reading thread is the busier one. WAL: the reader sees the committed journal, which the caller's transaction
-    /// has not changed. The reading thread owns `documents` until it ends.
+    /// cells, fires the triggers and keeps the rest (stage two). The netting sits here to even
+    /// the two stages out: without it the reading thread was busy throughout and this one idle
+    /// half the time. WAL: the reader sees the committed journal, which the caller's
+    /// transaction has not changed. The reading thread owns `documents` until it ends.
     func fold(into projection: inout Projection, documents: inout SQLiteDocuments, through last: Int64) throws {
         let (path, first) = (self.path, projection.position + 1)
         let start = LedgerStart(ledger: projection.ledger, documents: documents)

@@ -251,7 +251,7 @@ final class SQLiteDocuments: DocumentStore {
         if rebuilding {
             rebuilding = false
             if final {
-                let plan = try plan ?? Plan(ordered: orderedKeys(), changes: nil)
+                let plan = plan ?? Plan(ordered: orderedKeys(), changes: nil)
                 let changes = try plan.changes ?? db.rowChanges(of: Table.documents, count: plan.ordered.count) { try row(plan.ordered, $0) }
                 rowsChanged += try db.apply(changes, to: Table.documents) { try row(plan.ordered, $0) }
                 buffer.removeAll(keepingCapacity: true)

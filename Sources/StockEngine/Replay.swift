@@ -140,7 +140,9 @@ extension Journal {
                 _ = try? planning.value()
                 throw error
             }
-            try documents.flush(plan: planning.value())
+            // Without a plan (the second connection could not be opened, say), the flush
+            // compares on this connection instead.
+            try documents.flush(plan: try? planning.value())
         } else {
             try documents.flush()
             corrected = try ProjectionTables(db: db).replaceAll(with: projection)
