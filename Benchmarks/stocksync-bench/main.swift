@@ -242,7 +242,7 @@ do {
     dispatchRequests = posts.count
     dispatchItems = posts.reduce(0) { $0 + $1.items }
     log("dispatch: \(pendingBefore) pending, \(dispatchItems) items in \(dispatchRequests) requests in \(String(format: "%.2f", dispatchSeconds)) s", options.json)
-    try await http.shutdown()
+    try await http.shutdown().get()
     try await server.shutdown()
 }
 let dispatchRate = Double(dispatchItems) / max(dispatchSeconds, 1e-9)

@@ -13,10 +13,15 @@ public struct DocumentLedger: Sendable {
     public var netChanges: [CellChange] { netting.changes }
     var netting = CellNetting()
     /// Replay's reading thread sets this: it leaves the netting to the stock stage, which had
-    /// time to spare, and hands over `lastEffects` instead.
+    /// time to spare, and hands over the effects in `deferred` instead.
     public var defersNetting = false
-    /// The frozen effects the last document event reverted and added (when `defersNetting`).
-    public private(set) var lastEffects = (reverted: EffectList(), added: EffectList())
+    /// With `defersNetting`, each document event appends here the packed effects it reverts,
+    /// then (from `deferredSplit` on) the ones it adds: replay's batches of them, which the
+    /// stock stage nets. Copied as they are replaced, so a record's bytes are rewritten in place
+    /// instead of reallocated, and never shared with the other thread.
+    public var deferred: [UInt8] = []
+    /// Where the last document event's added effects start in `deferred`.
+    public private(set) var deferredSplit = 0
 
     public init() {}
 
@@ -28,7 +33,7 @@ public struct DocumentLedger: Sendable {
     /// effect on the cells (empty when the snapshot is ignored). Any other payload returns
     /// false; variant events still update the recipes first.
     public mutating func apply<D: DocumentStore>(_ payload: EventPayload, at position: Int64, documents: inout D) throws -> Bool {
-        if defersNetting { lastEffects = (EffectList(), EffectList()) } else { netting.reset() }
+        if defersNetting { deferredSplit = deferred.count } else { netting.reset() }
         switch payload {
         case .variantUpserted(let declaration):
             let key = VariantKey(declaration.variantID)
@@ -62,7 +67,8 @@ public struct DocumentLedger: Sendable {
         case .documentDeleted(let kind, let id):
             try documents.withRecord(for: DocumentKey(kind, id)) { record in
                 guard record?.deleted != true else { return }
-                if let existing = record { try net(reverting: existing.effects, adding: [], packed: EffectList()) }
+                if record != nil { try revert(record!.effects) }
+                if defersNetting { deferredSplit = deferred.count }
                 // Deletion is final; a deletion of a document never seen is kept as a tombstone (rules 8, 10).
                 record = DocumentRecord(updatedAt: record?.updatedAt, position: position, deleted: true, effects: EffectList())
             }
@@ -74,28 +80,36 @@ public struct DocumentLedger: Sendable {
 
     /// A snapshot is ignored after a deletion or when older than the applied one (rule 8);
     /// otherwise the frozen effect of the previous snapshot is reverted and the new one applied.
+    /// The record is updated in place: its effects' bytes are rewritten, not reallocated.
     mutating func applySnapshot<D: DocumentStore>(_ key: DocumentKey, _ updatedAt: Instant, _ position: Int64, _ documents: inout D,
                                                   effects: () throws(EventError) -> [Effect]) throws {
         try documents.withRecord(for: key) { record in
-            if let existing = record {
-                if existing.deleted { return }
-                if let applied = existing.updatedAt, updatedAt < applied { return }
+            if record != nil {
+                if record!.deleted { return }
+                if let applied = record!.updatedAt, updatedAt < applied { return }
             }
             let new = try effects()
-            let packed = EffectList(new)
-            try net(reverting: record?.effects ?? EffectList(), adding: new, packed: packed)
-            record = DocumentRecord(updatedAt: updatedAt, position: position, deleted: false, effects: packed)
+            if record != nil {
+                try revert(record!.effects)
+                record!.updatedAt = updatedAt
+                record!.position = position
+                record!.effects.replace(with: new)
+            } else {
+                record = DocumentRecord(updatedAt: updatedAt, position: position, deleted: false, effects: EffectList(new))
+            }
+            if defersNetting {
+                deferredSplit = deferred.count
+                record!.effects.appendPacked(to: &deferred)
+            } else {
+                for e in new { try netting.accumulate(e.cell, e.field, e.amount) }
+            }
         }
     }
 
-    /// Nets the document's change, or notes it for the stock stage (`defersNetting`).
-    mutating func net(reverting old: EffectList, adding new: [Effect], packed: EffectList) throws(EventError) {
-        if defersNetting {
-            lastEffects = (old, packed)
-        } else {
-            try netting.subtract(old)
-            for e in new { try netting.accumulate(e.cell, e.field, e.amount) }
-        }
+    /// Takes a document's frozen effects out of the net change, or notes them for the stock
+    /// stage (`defersNetting`).
+    mutating func revert(_ effects: EffectList) throws(EventError) {
+        if defersNetting { effects.appendPacked(to: &deferred) } else { try netting.subtract(effects) }
     }
 }
 
@@ -114,12 +128,6 @@ public struct CellNetting: Sendable {
     public mutating func reset() {
         changes.removeAll(keepingCapacity: true)
         if !index.isEmpty { index.removeAll(keepingCapacity: true) }
-    }
-
-    /// Adds `added` minus `reverted`.
-    public mutating func net(reverting reverted: EffectList, adding added: EffectList) throws(EventError) {
-        try subtract(reverted)
-        try EffectList.forEach(in: added.packed) { e throws(EventError) in try accumulate(e.cell, e.field, e.amount) }
     }
 
     /// Adds `added` minus `reverted`, given as packed effects (`EffectList.packed`): replay's

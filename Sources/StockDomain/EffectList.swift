@@ -19,6 +19,18 @@ public struct EffectList: Equatable, Sendable, Sequence {
         packed = w.bytes
     }
 
+    /// Replaces the effects, rewriting the bytes in place when their storage is not shared.
+    public mutating func replace(with effects: [Effect]) {
+        var w = BinaryPayload.Writer(bytes: [])
+        swap(&w.bytes, &packed)
+        w.bytes.removeAll(keepingCapacity: true)
+        for e in effects { w.effect(e) }
+        swap(&w.bytes, &packed)
+    }
+
+    /// Appends the packed bytes to `bytes`.
+    public func appendPacked(to bytes: inout [UInt8]) { bytes.append(contentsOf: packed) }
+
     /// Stored bytes, checked: nil unless they are a whole number of well-formed effects.
     public init?(packed bytes: UnsafeRawBufferPointer) {
         var r = BinaryPayload.Reader(bytes: bytes)

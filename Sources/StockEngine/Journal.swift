@@ -262,6 +262,7 @@ public final class Journal {
             ledger.defersNetting = true
             var documents = start.documents
             var batch = FoldBatch()
+            batch.lend(to: &ledger)
             do {
                 let reader = try Database(path: path, mode: .readOnly)
                 try reader.readTransaction {
@@ -270,23 +271,28 @@ public final class Journal {
                         let position = s.int(0)
                         let payload = try Journal.payload(s, path: path)
                         do {
+                            let start = ledger.deferred.count
                             if try ledger.apply(payload, at: position, documents: &documents) {
-                                batch.steps.append(.document(position, batch.copy(ledger.lastEffects)))
+                                batch.steps.append(.document(position, EffectRanges(start: start, split: ledger.deferredSplit, end: ledger.deferred.count)))
                             } else {
                                 batch.steps.append(.payload(position, payload))
                             }
                         } catch let error as EventError {
                             batch.steps.append(.refused(position, error))
+                            batch.lend(to: &ledger)
                             try emit(batch)
                             throw DecodeAhead<FoldBatch>.Finished()
                         }
                         if batch.steps.count == FoldBatch.size {
+                            batch.lend(to: &ledger)
                             try emit(batch)
                             batch = FoldBatch()
+                            batch.lend(to: &ledger)
                             try reconciliations.drain(into: &documents)
                         }
                     }
                 }
+                batch.lend(to: &ledger)
                 if !batch.steps.isEmpty { try emit(batch) }
             } catch let error as SQLiteError {
                 throw EngineError.database(error, path: path)
@@ -380,13 +386,11 @@ struct FoldBatch: Sendable {
         effects.reserveCapacity(FoldBatch.size * 48)
     }
 
-    /// Copies a document event's reverted and added effects into `effects`.
-    mutating func copy(_ last: (reverted: EffectList, added: EffectList)) -> EffectRanges {
-        let start = effects.count
-        effects.append(contentsOf: last.reverted.packed)
-        let split = effects.count
-        effects.append(contentsOf: last.added.packed)
-        return EffectRanges(start: start, split: split, end: effects.count)
+    /// Swaps `effects` with the ledger's `deferred`: the ledger appends a batch's effects
+    /// straight into the batch's array while the batch fills, and hands them back before
+    /// the batch is sent.
+    mutating func lend(to ledger: inout DocumentLedger) {
+        swap(&effects, &ledger.deferred)
     }
 }
 

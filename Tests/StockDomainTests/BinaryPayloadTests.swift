@@ -76,6 +76,12 @@ struct BinaryPayloadTests {
         let reread = try #require(list.packed.withUnsafeBytes { EffectList(packed: $0) })
         #expect(reread == list && Array(reread) == effects)
         #expect(EffectList([]).isEmpty && Array(EffectList()) == [])
+        // Rewritten in place, a list reads as the new effects; a copy sharing its bytes keeps the old ones.
+        var rewritten = list
+        rewritten.replace(with: Array(effects.prefix(2)))
+        #expect(Array(rewritten) == Array(effects.prefix(2)) && Array(list) == effects)
+        rewritten.replace(with: effects)
+        #expect(rewritten == list)
         // The stored bytes are the `documents` table's format: they change only with the schema.
         #expect(EffectList([Effect(CellKey(1, 2), .inStock, .zero), Effect(CellKey(1, 2), .expected, q("5"))]).packed
                 == [2, 4, 0, 0, 0, 2, 4, 2, 0, 10])
