@@ -15,6 +15,7 @@ public enum BinaryPayload {
 
     static let types = EventType.allCases
     static let powersOfTen: [Int128] = (0...18).map { n in (0..<n).reduce(Int128(1)) { acc, _ in acc * 10 } }
+    static let smallPowersOfTen: [UInt64] = (0...18).map { n in (0..<n).reduce(UInt64(1)) { acc, _ in acc * 10 } }
 
     // MARK: Encoding
 
@@ -372,6 +373,24 @@ public enum BinaryPayload {
         mutating func quantity() throws(EventError) -> Quantity {
             let digits = try byte()
             guard digits <= 18 else { throw EventError(field: nil, "binary payload has a bad quantity scale") }
+            // Nearly every mantissa fits 63 bits: 64-bit decoding and one full-width multiply,
+            // which cannot overflow, where the general path shifts and multiplies in 128 bits
+            // with a check (replay decodes a few quantities per event on each thread).
+            let start = offset
+            var small: UInt64 = 0
+            var shift: UInt64 = 0
+            while offset < bytes.count && shift < 63 {
+                let b = bytes[offset]
+                offset += 1
+                small |= UInt64(b & 0x7F) << shift
+                if b < 0x80 {
+                    let mantissa = Int64(bitPattern: (small >> 1) ^ (0 &- (small & 1)))
+                    let (high, low) = mantissa.multipliedFullWidth(by: Int64(bitPattern: BinaryPayload.smallPowersOfTen[18 - Int(digits)]))
+                    return Quantity(raw: Int128(high) << 64 | Int128(low))
+                }
+                shift += 7
+            }
+            offset = start
             let u = try unsigned128()
             let mantissa = Int128(bitPattern: (u >> 1) ^ (0 &- (u & 1)))
             let (raw, overflow) = mantissa.multipliedReportingOverflow(by: BinaryPayload.powersOfTen[18 - Int(digits)])

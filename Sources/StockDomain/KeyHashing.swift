@@ -39,3 +39,12 @@ struct VariantKey: Hashable {
     init(_ id: VariantID) { self.id = id }
     func _rawHashValue(seed: Int) -> Int { mixHash(UInt64(bitPattern: id) ^ UInt64(bitPattern: Int64(seed))) }
 }
+
+/// A store slot and a variant: the key of the fold's match memo.
+struct MatchMemoKey: Hashable {
+    var slot: Int
+    var variant: VariantID
+    func _rawHashValue(seed: Int) -> Int {
+        mixHash(UInt64(bitPattern: variant) &+ UInt64(truncatingIfNeeded: slot) << 56 ^ UInt64(bitPattern: Int64(seed)))
+    }
+}

@@ -68,6 +68,14 @@ extension Projection {
         bestBySKU[store]?[sku]
     }
 
+    /// `bestProduct(sku:store:)`'s id alone, without copying the product.
+    func bestWooID(sku: String, store: StoreID) -> WooID? {
+        guard let s = bestBySKU.index(forKey: store) else { return nil }
+        let bySKU = bestBySKU.values[s]
+        guard let i = bySKU.index(forKey: sku) else { return nil }
+        return bySKU.values[i].wooID
+    }
+
     /// Every product carrying this exact SKU in the store, newest first (for explain).
     public func products(sku: String, store: StoreID) -> [WooProduct] {
         guard let ids = productsBySKU[store]?[sku] else { return [] }
@@ -85,9 +93,11 @@ extension Projection {
 
     /// The variant that feeds a product, if any.
     func owner(of key: ProductKey) -> (variant: VariantID, kind: MatchKind)? {
-        guard let product = catalogue[key] else { return nil }
-        if let sku = product.sku, !sku.isEmpty, let contenders = variantsBySKU[sku],
-           let best = bestProduct(sku: sku, store: key.store), best.wooID == key.wooID, let first = contenders.min() {
+        // By index, reading the SKU in place: every acknowledgement asks, and copying whole
+        // products (four strings each) out of the catalogue was a good part of its cost.
+        guard let i = catalogue.index(forKey: key) else { return nil }
+        if let sku = catalogue.values[i].sku, !sku.isEmpty, let contenders = variantsBySKU[sku],
+           bestWooID(sku: sku, store: key.store) == key.wooID, let first = contenders.min() {
             return (first, .sku)
         }
         guard let linking = linkers[key] else { return nil }

@@ -93,7 +93,7 @@ public struct Projection: Sendable {
     /// A store a trigger may push to: what the trigger loop reads, without the store's URL.
     struct PushTarget {
         var store: StoreID
-        /// The store's index into `matchMemo`.
+        /// The store's slot in `matchMemo`'s keys.
         var slot: Int
         var locationID: LocationID
         var rule: SyncRule
@@ -102,9 +102,10 @@ public struct Projection: Sendable {
     /// variants and catalogues, and triggers ask for the same popular variants again and again.
     /// Entries are dropped precisely when an input of theirs changes (`forgetMatches`), so a
     /// catalogue edit elsewhere does not throw away the matches of every popular variant.
-    /// Indexed by store slot: the trigger loop reaches its store's memo without hashing the store id.
-    var matchMemo: [[VariantKey: WooID?]] = []
-    /// Each store's index into `matchMemo`, given when the store first appears and kept.
+    /// Keyed by store slot and variant: the trigger loop reaches its store's entries without
+    /// hashing the store id, and one flat table spares copying a per-store one on every lookup.
+    var matchMemo: [MatchMemoKey: WooID?] = [:]
+    /// Each store's slot in `matchMemo`'s keys, given when the store first appears and kept.
     var storeSlots: [StoreID: Int] = [:]
     /// Tests set this to recompute every memo hit and count the ones that differ.
     var checksMatchMemo = false
@@ -228,11 +229,11 @@ public struct Projection: Sendable {
             forget(key)
         case .wooStockAcknowledged(let ack):
             let key = ProductKey(ack.store, ack.wooID)
-            guard try isConnectedDispatcherTarget(ack.store), catalogue[key] != nil else { break }
+            guard try isConnectedDispatcherTarget(ack.store), catalogue.index(forKey: key) != nil else { break }
             acknowledge(key, sent: ack.sent, echoed: ack.echoed, position: position)
         case .wooStockRejected(let rejection):
             let key = ProductKey(rejection.store, rejection.wooID)
-            guard try isConnectedDispatcherTarget(rejection.store), catalogue[key] != nil else { break }
+            guard try isConnectedDispatcherTarget(rejection.store), catalogue.index(forKey: key) != nil else { break }
             if pending[key]?.quantity == rejection.sent { removePending(key) }
         case .storeResyncRequested(let store):
             guard try isConnectedDispatcherTarget(store), let settings = stores[store]?.settings, settings.stockSync else { break }
@@ -280,8 +281,7 @@ public struct Projection: Sendable {
 
     mutating func refreshPushTargets() {
         for store in stores.keys.sorted() where storeSlots[store] == nil {
-            storeSlots[store] = matchMemo.count
-            matchMemo.append([:])
+            storeSlots[store] = storeSlots.count
         }
         pushTargets = stores.values.filter { $0.connected && $0.settings.stockSync }
             .map { PushTarget(store: $0.settings.store, slot: storeSlots[$0.settings.store] ?? 0,
@@ -317,13 +317,13 @@ public struct Projection: Sendable {
     }
 
     mutating func matchedWooID(_ variant: VariantID, store: StoreID, slot: Int) -> WooID? {
-        let key = VariantKey(variant)
-        if let hit = matchMemo[slot][key] {
+        let key = MatchMemoKey(slot: slot, variant: variant)
+        if let hit = matchMemo[key] {
             if checksMatchMemo && hit != match(variant, store: store).product?.wooID { staleMatchMemoHits += 1 }
             return hit
         }
         let result = match(variant, store: store).product?.wooID
-        matchMemo[slot][key] = .some(result)
+        matchMemo[key] = .some(result)
         return result
     }
 
@@ -447,9 +447,7 @@ public struct Projection: Sendable {
             }
         }
         for p in products { affected.formUnion(linkers[p] ?? []) }
-        // The store ids are copied out first: mutating the memo while iterating its own keys
-        // would copy every store's dictionary on each removal.
-        for slot in matchMemo.indices { for v in affected { matchMemo[slot].removeValue(forKey: VariantKey(v)) } }
+        for slot in 0..<storeSlots.count { for v in affected { matchMemo.removeValue(forKey: MatchMemoKey(slot: slot, variant: v)) } }
     }
 
     /// After a product of one store was upserted or deleted, with the indices already updated.
@@ -466,7 +464,7 @@ public struct Projection: Sendable {
         var affected = candidates
         for p in products { affected.formUnion(linkers[p] ?? []) }
         guard let slot = storeSlots[key.store] else { return }
-        for v in affected { matchMemo[slot].removeValue(forKey: VariantKey(v)) }
+        for v in affected { matchMemo.removeValue(forKey: MatchMemoKey(slot: slot, variant: v)) }
     }
 
     mutating func refreshBest(sku: String, store: StoreID) {

@@ -275,7 +275,8 @@ public final class Journal {
                             if try ledger.apply(payload, at: position, documents: &documents) {
                                 batch.steps.append(.document(position, EffectRanges(start: start, split: ledger.deferredSplit, end: ledger.deferred.count)))
                             } else {
-                                batch.steps.append(.payload(position, payload))
+                                batch.steps.append(.payload(position, batch.payloads.count))
+                                batch.payloads.append(payload)
                             }
                         } catch let error as EventError {
                             batch.steps.append(.refused(position, error))
@@ -313,7 +314,7 @@ public final class Journal {
                                 try netting.net(reverting: UnsafeRawBufferPointer(rebasing: effects[ranges.reverted]),
                                                 adding: UnsafeRawBufferPointer(rebasing: effects[ranges.added]))
                                 try projection.apply(netting.changes[...], at: position)
-                            case .payload(let position, let payload): try projection.apply(payload, at: position, documents: &mailbox)
+                            case .payload(let position, let index): try projection.apply(batch.payloads[index], at: position, documents: &mailbox)
                             case .refused(_, let error): throw error
                             }
                         } catch let error as EventError {
@@ -380,9 +381,11 @@ struct FoldBatch: Sendable {
     static let size = 1024
     var steps: [FoldStep] = []
     var effects: [UInt8] = []
+    var payloads: [EventPayload] = []
 
     init() {
         steps.reserveCapacity(FoldBatch.size)
+        payloads.reserveCapacity(FoldBatch.size / 2)
         effects.reserveCapacity(FoldBatch.size * 48)
     }
 
@@ -403,8 +406,10 @@ struct EffectRanges: Sendable {
 
 /// One event of a `FoldBatch`, as far as the reading thread took it.
 enum FoldStep: Sendable {
-    /// Anything but a document event, for the stock stage to apply whole.
-    case payload(Int64, EventPayload)
+    /// Anything but a document event, for the stock stage to apply whole: its index in the
+    /// batch's `payloads`. Kept apart, so that every step is a few words instead of the size of
+    /// the largest payload (most steps are documents, and each crosses between the cores).
+    case payload(Int64, Int)
     /// A document event the ledger applied: the effects it reverted and added, for the stock
     /// stage to net.
     case document(Int64, EffectRanges)

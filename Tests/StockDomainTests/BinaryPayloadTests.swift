@@ -72,6 +72,12 @@ struct BinaryPayloadTests {
         ]
         let list = EffectList(effects)
         #expect(Array(list) == effects)
+        // Mantissas on both sides of the 63 bits the reader decodes without 128-bit arithmetic.
+        let boundaries: [Int128] = [0, 1, -1, 1 << 61, (1 << 62) - 1, 1 << 62, -(1 << 62), (1 << 62) + 1,
+                                    Int128(Int64.max), Int128(Int64.min), Int128(Int64.max) + 1, Int128(Int64.min) - 1,
+                                    Int128(UInt64.max) * 1_000, -Int128(UInt64.max) * 999]
+        let extremes = boundaries.map { Effect(CellKey(1, 1), .inStock, Quantity(raw: $0)) }
+        #expect(Array(EffectList(extremes)) == extremes)
         #expect(list.packed.count < effects.count * 12, "packed, not fixed-width")
         let reread = try #require(list.packed.withUnsafeBytes { EffectList(packed: $0) })
         #expect(reread == list && Array(reread) == effects)
