@@ -251,9 +251,8 @@ final class SQLiteDocuments: DocumentStore {
         if rebuilding {
             rebuilding = false
             if final {
-                let plan = plan ?? Plan(ordered: orderedKeys(), changes: nil)
-                let changes = try plan.changes ?? db.rowChanges(of: Table.documents, count: plan.ordered.count) { try row(plan.ordered, $0) }
-                rowsChanged += try db.apply(changes, to: Table.documents) { try row(plan.ordered, $0) }
+                let plan = try plan ?? comparison(reading: db)
+                rowsChanged += try db.apply(plan.changes, to: Table.documents) { try row(plan.ordered, $0) }
                 buffer.removeAll(keepingCapacity: true)
                 return
             }
@@ -275,18 +274,21 @@ final class SQLiteDocuments: DocumentStore {
     /// meanwhile; the connection it writes through is free for other work.
     func plan(reading reader: Database) throws -> Plan? {
         guard rebuilding else { return nil }
+        return try comparison(reading: reader)
+    }
+
+    /// A rebuild's final flush, planned: the keys in the table's order, and the rows that differ.
+    struct Plan: Sendable {
+        let ordered: [DocumentKey]
+        let changes: RowChanges
+    }
+
+    private func comparison(reading reader: Database) throws -> Plan {
         let ordered = orderedKeys()
         let changes = try reader.readTransaction {
             try reader.rowChanges(of: Table.documents, count: ordered.count) { try row(ordered, $0) }
         }
         return Plan(ordered: ordered, changes: changes)
-    }
-
-    /// A rebuild's final flush as far as it was planned: the keys in the table's order, and
-    /// the rows that differ.
-    struct Plan: Sendable {
-        let ordered: [DocumentKey]
-        let changes: RowChanges?
     }
 
     private func orderedKeys() -> [DocumentKey] {
