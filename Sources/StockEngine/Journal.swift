@@ -260,9 +260,15 @@ public final class Journal {
         let batches = DecodeAhead<FoldBatch>(batchSize: 1) { emit, _ in
             var ledger = start.ledger
             ledger.defersNetting = true
+            ledger.deferred.reserveCapacity(FoldBatch.effectsCapacity)
             var documents = start.documents
             var batch = FoldBatch()
-            batch.lend(to: &ledger)
+            // Sends the batch with the effects the ledger appended for it; the ledger goes on
+            // into the batch's own empty, reserved array.
+            func send() throws {
+                swap(&batch.effects, &ledger.deferred)
+                try emit(batch)
+            }
             do {
                 let reader = try Database(path: path, mode: .readOnly)
                 try reader.readTransaction {
@@ -280,21 +286,17 @@ public final class Journal {
                             }
                         } catch let error as EventError {
                             batch.steps.append(.refused(position, error))
-                            batch.lend(to: &ledger)
-                            try emit(batch)
+                            try send()
                             throw DecodeAhead<FoldBatch>.Finished()
                         }
                         if batch.steps.count == FoldBatch.size {
-                            batch.lend(to: &ledger)
-                            try emit(batch)
+                            try send()
                             batch = FoldBatch()
-                            batch.lend(to: &ledger)
                             try reconciliations.drain(into: &documents)
                         }
                     }
                 }
-                batch.lend(to: &ledger)
-                if !batch.steps.isEmpty { try emit(batch) }
+                if !batch.steps.isEmpty { try send() }
             } catch let error as SQLiteError {
                 throw EngineError.database(error, path: path)
             }
@@ -379,6 +381,7 @@ extension Instant {
 /// had just written.
 struct FoldBatch: Sendable {
     static let size = 1024
+    static let effectsCapacity = size * 48
     var steps: [FoldStep] = []
     var effects: [UInt8] = []
     var payloads: [EventPayload] = []
@@ -386,14 +389,7 @@ struct FoldBatch: Sendable {
     init() {
         steps.reserveCapacity(FoldBatch.size)
         payloads.reserveCapacity(FoldBatch.size / 2)
-        effects.reserveCapacity(FoldBatch.size * 48)
-    }
-
-    /// Swaps `effects` with the ledger's `deferred`: the ledger appends a batch's effects
-    /// straight into the batch's array while the batch fills, and hands them back before
-    /// the batch is sent.
-    mutating func lend(to ledger: inout DocumentLedger) {
-        swap(&effects, &ledger.deferred)
+        effects.reserveCapacity(FoldBatch.effectsCapacity)
     }
 }
 
