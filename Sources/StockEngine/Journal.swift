@@ -263,12 +263,6 @@ public final class Journal {
             ledger.deferred.reserveCapacity(FoldBatch.effectsCapacity)
             var documents = start.documents
             var batch = FoldBatch()
-            // Sends the batch with the effects the ledger appended for it; the ledger goes on
-            // into the batch's own empty, reserved array.
-            func send() throws {
-                swap(&batch.effects, &ledger.deferred)
-                try emit(batch)
-            }
             do {
                 let reader = try Database(path: path, mode: .readOnly)
                 try reader.readTransaction {
@@ -286,17 +280,20 @@ public final class Journal {
                             }
                         } catch let error as EventError {
                             batch.steps.append(.refused(position, error))
-                            try send()
+                            batch.takeEffects(from: &ledger)
+                            try emit(batch)
                             throw DecodeAhead<FoldBatch>.Finished()
                         }
                         if batch.steps.count == FoldBatch.size {
-                            try send()
+                            batch.takeEffects(from: &ledger)
+                            try emit(batch)
                             batch = FoldBatch()
                             try reconciliations.drain(into: &documents)
                         }
                     }
                 }
-                if !batch.steps.isEmpty { try send() }
+                batch.takeEffects(from: &ledger)
+                if !batch.steps.isEmpty { try emit(batch) }
             } catch let error as SQLiteError {
                 throw EngineError.database(error, path: path)
             }
@@ -390,6 +387,12 @@ struct FoldBatch: Sendable {
         steps.reserveCapacity(FoldBatch.size)
         payloads.reserveCapacity(FoldBatch.size / 2)
         effects.reserveCapacity(FoldBatch.effectsCapacity)
+    }
+
+    /// Takes the effects the ledger appended for this batch (its `deferred`), before the batch
+    /// is sent; the ledger goes on into this batch's own empty, reserved array.
+    mutating func takeEffects(from ledger: inout DocumentLedger) {
+        swap(&effects, &ledger.deferred)
     }
 }
 
