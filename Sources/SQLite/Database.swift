@@ -28,6 +28,7 @@ public final class Database {
     /// Opens `path`. WAL journaling and a busy timeout are set for writable connections so that
     /// concurrent writers queue on SQLite's own lock instead of failing at once.
     public init(path: String, mode: Mode = .readWriteCreate, busyTimeoutMilliseconds: Int32 = 5_000) throws {
+        Database.configureLibrary
         var db: OpaquePointer?
         let flags: Int32
         switch mode {
@@ -49,6 +50,12 @@ public final class Database {
         // pages into the WAL and read them back. A fixed cap: memory does not grow with the file.
         sqlite3_exec(db, "PRAGMA cache_size = -\(Database.cacheKiB)", nil, nil, nil)
     }
+
+    /// Process-wide settings, made once before the first connection: SQLite accepts them only
+    /// before it initialises itself.
+    private static let configureLibrary: Void = {
+        _ = csqlite_disable_memory_statistics()
+    }()
 
     /// Page cache per connection, in KiB.
     public static let cacheKiB = 32_768
