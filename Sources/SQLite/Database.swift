@@ -166,7 +166,7 @@ public final class Statement {
         switch value {
         case .null: rc = sqlite3_bind_null(handle, index)
         case .integer(let v): rc = sqlite3_bind_int64(handle, index, v)
-        case .text(let s): rc = sqlite3_bind_text(handle, index, s, -1, csqlite_transient())
+        case .text(let s): rc = bindText(s, at: index)
         case .blob(let bytes):
             rc = bytes.withUnsafeBytes { raw in
                 sqlite3_bind_blob(handle, index, raw.baseAddress, Int32(raw.count), csqlite_transient())
@@ -180,7 +180,18 @@ public final class Statement {
     }
 
     public func bind(_ value: String, at index: Int32) {
-        sqlite3_bind_text(handle, index, value, -1, csqlite_transient())
+        _ = bindText(value, at: index)
+    }
+
+    /// Binds the string's own UTF-8 bytes where it has them in one piece (native strings do):
+    /// passing a String as a C string would copy it into a fresh array first. An empty string
+    /// may have no address, which SQLite would take for NULL: it goes the C-string way.
+    private func bindText(_ value: String, at index: Int32) -> Int32 {
+        let bound = value.utf8.withContiguousStorageIfAvailable { utf8 -> Int32? in
+            guard let base = utf8.baseAddress, !utf8.isEmpty else { return nil }
+            return sqlite3_bind_text(handle, index, UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self), Int32(utf8.count), csqlite_transient())
+        }
+        return (bound ?? nil) ?? sqlite3_bind_text(handle, index, value, -1, csqlite_transient())
     }
 
     public func bindNull(at index: Int32) {

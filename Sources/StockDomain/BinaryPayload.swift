@@ -19,9 +19,14 @@ public enum BinaryPayload {
 
     // MARK: Encoding
 
-    /// Appends the encoding of `payload` to `out` (cleared first), reusing its storage.
+    /// Writes the encoding of `payload` into `out`, replacing what it held, reusing its storage.
     public static func encode(_ payload: EventPayload, into out: inout [UInt8]) {
         out.removeAll(keepingCapacity: true)
+        append(payload, to: &out)
+    }
+
+    /// Appends the encoding of `payload` to `out`, after what it holds.
+    public static func append(_ payload: EventPayload, to out: inout [UInt8]) {
         var w = Writer(bytes: out)
         out = []
         w.byte(format)

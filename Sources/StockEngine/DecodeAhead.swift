@@ -130,9 +130,37 @@ final class DecodeAhead<Item: Sendable>: @unchecked Sendable {
     }
 }
 
-/// One decoded line of an `ingest` file.
-struct DecodedLine: Sendable {
+/// A run of decoded lines of one `ingest` file, their payloads already in the journal's binary
+/// encoding: the parsing thread has time to spare, the writing thread has none. A line that
+/// failed to decode ends the run, and the call.
+struct DecodedLines: Sendable {
+    static let size = 512
     let source: String
-    let number: Int
-    let result: Result<Event, EventError>
+    private(set) var events: [Event] = []
+    /// Line numbers, one per event.
+    private(set) var numbers: [Int] = []
+    /// The events' binary payloads back to back; event `i`'s ends at `ends[i]`.
+    private(set) var payloads: [UInt8] = []
+    private var ends: [Int] = []
+    var failure: (number: Int, error: EventError)?
+
+    init(source: String) {
+        self.source = source
+        events.reserveCapacity(DecodedLines.size)
+        numbers.reserveCapacity(DecodedLines.size)
+        ends.reserveCapacity(DecodedLines.size)
+        payloads.reserveCapacity(DecodedLines.size * 64)
+    }
+
+    var isEmpty: Bool { events.isEmpty && failure == nil }
+
+    mutating func append(_ event: Event, number: Int) {
+        events.append(event)
+        numbers.append(number)
+        BinaryPayload.append(event.payload, to: &payloads)
+        ends.append(payloads.count)
+    }
+
+    /// Where event `i`'s payload lies in `payloads`.
+    func payloadRange(_ i: Int) -> Range<Int> { (i == 0 ? 0 : ends[i - 1])..<ends[i] }
 }

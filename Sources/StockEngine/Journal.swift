@@ -109,27 +109,44 @@ public final class Journal {
         // decoder may be blocked reading it, and nothing it produces is needed any more.
         let files = readers
         let readsStandardInput = paths.contains("-")
-        let lines = DecodeAhead<DecodedLine>(batchSize: 512) { emit, flush in
+        let lines = DecodeAhead<DecodedLines>(batchSize: 1) { emit, flush in
             defer { files.forEach { $0.close() } }
             for reader in files {
-                try reader.forEachLine(beforeReading: flush) { line, number in
-                    if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
-                    let result: Result<Event, EventError>
-                    do throws(EventError) { result = .success(try EventCodec.decodeLine(line)) } catch { result = .failure(error) }
-                    try emit(DecodedLine(source: reader.name, number: number, result: result))
-                    // The call fails at this line at the latest: nothing after it is needed.
-                    if case .failure = result { throw DecodeAhead<DecodedLine>.Finished() }
+                var batch = DecodedLines(source: reader.name)
+                func send() throws {
+                    guard !batch.isEmpty else { return }
+                    try emit(batch)
+                    batch = DecodedLines(source: reader.name)
                 }
+                try reader.forEachLine(beforeReading: { try send(); try flush() }) { line, number in
+                    if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
+                    do throws(EventError) {
+                        batch.append(try EventCodec.decodeLine(line), number: number)
+                    } catch {
+                        // The call fails at this line at the latest: nothing after it is needed.
+                        batch.failure = (number, error)
+                        try send()
+                        throw DecodeAhead<DecodedLines>.Finished()
+                    }
+                    if batch.events.count == DecodedLines.size { try send() }
+                }
+                try send()
             }
         }
         defer { lines.stop(waiting: !readsStandardInput) }
         return try write { appender in
-            try lines.forEach { line in
-                do {
-                    try appender.append(try line.result.get())
-                } catch let error as EventError {
-                    throw EngineError(.badInput, "\(line.source):\(line.number): \(error)")
-                }
+            try lines.forEach { batch in
+                // Through buffer pointers, so each event is lent rather than copied.
+                try batch.payloads.withUnsafeBytes { payloads in try batch.events.withUnsafeBufferPointer { events in
+                    for i in events.indices {
+                        do {
+                            try appender.append(events[i], encodedPayload: UnsafeRawBufferPointer(rebasing: payloads[batch.payloadRange(i)]))
+                        } catch let error as EventError {
+                            throw EngineError(.badInput, "\(batch.source):\(batch.numbers[i]): \(error)")
+                        }
+                    }
+                } }
+                if let (number, error) = batch.failure { throw EngineError(.badInput, "\(batch.source):\(number): \(error)") }
             }
         }
     }
@@ -175,14 +192,22 @@ public final class Journal {
         /// Appends one event; a duplicate id is counted and skipped (SPEC §3.1, rule 14).
         /// Throws `EventError` when the event contradicts the state.
         public mutating func append(_ event: Event) throws {
+            var bytes: [UInt8] = []
+            swap(&bytes, &payloadBytes)
+            defer { swap(&bytes, &payloadBytes) }
+            BinaryPayload.encode(event.payload, into: &bytes)
+            try bytes.withUnsafeBytes { try append(event, encodedPayload: $0) }
+        }
+
+        /// `append`, with the payload already in the journal's binary encoding.
+        mutating func append(_ event: Event, encodedPayload: UnsafeRawBufferPointer) throws {
             insert.reset()
             insert.bind(next, at: 1)
             insert.bind(event.id, at: 2)
             insert.bind(event.type.rawValue, at: 3)
             insert.bind(event.at, at: 4)
             insert.bind(recordedAt, at: 5)
-            BinaryPayload.encode(event.payload, into: &payloadBytes)
-            payloadBytes.withUnsafeBytes { insert.bind(bytes: $0, at: 6) }
+            insert.bind(bytes: encodedPayload, at: 6)
             try insert.step()
             guard journal.db.changes > 0 else {
                 summary.duplicates += 1
