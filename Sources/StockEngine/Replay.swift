@@ -93,6 +93,7 @@ extension Journal {
         let tmp = FileManager.default.temporaryDirectory
             .appendingPathComponent("stocksync-replay-\(UUID().uuidString).db").path
         let aside = try Database(path: tmp)
+        try aside.setPageSize(Journal.pageSize)
         try aside.execute("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF")
         try aside.execute("CREATE TABLE projection_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);" + Schema.projectionTables)
         var projection = Projection()

@@ -111,6 +111,7 @@ enum Schema {
             throw EngineError(.io, "\(db.path): database schema version \(version) needs migrating; run `stocksync replay` (or any command that writes) first")
         }
         do {
+            if tableCount == 0 { try db.setPageSize(Journal.pageSize) }
             try db.execute("PRAGMA journal_mode=WAL")
             return try db.writeTransaction {
                 // Re-read inside the lock: another process may have migrated meanwhile.
