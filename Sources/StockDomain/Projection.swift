@@ -30,12 +30,18 @@ public struct ProjectionChanges: Sendable {
     /// writing them all loses no deletion.
     public var allCells = false
     public var stores = Set<StoreID>()
+    /// Changed catalogue, outbox and held rows, until `allProducts` takes over.
     public var products = Set<ProductKey>()
     public var pending = Set<ProductKey>()
     public var held = Set<ProductKey>()
+    /// Set once the changed product rows are many (a large ingest): the catalogue, outbox and
+    /// held tables are then made to hold the projection's rows whole, writing only those that
+    /// differ and deleting the rest, and the fold stops hashing each key into the sets above.
+    public var allProducts = false
     public init() {}
     public var isEmpty: Bool {
         variants.isEmpty && cells.isEmpty && !allCells && stores.isEmpty && products.isEmpty && pending.isEmpty && held.isEmpty
+            && !allProducts
     }
 }
 
@@ -83,6 +89,25 @@ public struct Projection: Sendable {
         if changes.cells.insert(key).inserted && changes.cells.count >= 1024 && changes.cells.count * 2 > cells.count {
             changes.allCells = true
             changes.cells = []
+        }
+    }
+
+    /// The product tables a change is noted for.
+    enum ProductTable { case catalogue, outbox, held }
+
+    /// Records a changed product row, switching to `allProducts` once the changed rows are more
+    /// than half the catalogue's size.
+    mutating func noteChanged(_ key: ProductKey, in table: ProductTable) {
+        guard tracksChanges && !changes.allProducts else { return }
+        switch table {
+        case .catalogue: changes.products.insert(key)
+        case .outbox: changes.pending.insert(key)
+        case .held: changes.held.insert(key)
+        }
+        let count = changes.products.count + changes.pending.count + changes.held.count
+        if count >= 1024 && count * 2 > catalogue.count {
+            changes.allProducts = true
+            (changes.products, changes.pending, changes.held) = ([], [], [])
         }
     }
 
@@ -217,7 +242,7 @@ public struct Projection: Sendable {
             if let old { removeProduct(old) }
             putProduct(product)
             if changed { forgetMatches(product: key, skus: [old?.sku, product.sku], bestBefore: bestBefore) }
-            if tracksChanges { changes.products.insert(key) }
+            noteChanged(key, in: .catalogue)
         case .wooProductDeleted(let store, let wooID):
             guard try isConnectedDispatcherTarget(store) else { break }
             let key = ProductKey(store, wooID)
@@ -225,7 +250,7 @@ public struct Projection: Sendable {
             let bestBefore = bestProducts(store: store, skus: [old.sku])
             removeProduct(old)
             forgetMatches(product: key, skus: [old.sku], bestBefore: bestBefore)
-            if tracksChanges { changes.products.insert(key) }
+            noteChanged(key, in: .catalogue)
             forget(key)
         case .wooStockAcknowledged(let ack):
             let key = ProductKey(ack.store, ack.wooID)
@@ -241,7 +266,7 @@ public struct Projection: Sendable {
                 guard let wooID = matchedWooID(id, store: store) else { continue }
                 let key = ProductKey(store, wooID)
                 pending[key] = PendingPush(quantity: synced(id, settings), position: position)
-                if tracksChanges { changes.pending.insert(key) }
+                noteChanged(key, in: .outbox)
             }
         }
         try fireTriggers(position: position)
@@ -335,31 +360,31 @@ public struct Projection: Sendable {
             return
         }
         pending[key] = PendingPush(quantity: target, position: position)
-        if tracksChanges { changes.pending.insert(key) }
+        noteChanged(key, in: .outbox)
     }
 
     /// SPEC §2.6 rule 11, on `woo.stock.acknowledged`.
     mutating func acknowledge(_ key: ProductKey, sent: Int64, echoed: Int64?, position: Int64) {
         if pending[key]?.quantity == sent { removePending(key) }
         held[key] = echoed
-        if tracksChanges { changes.held.insert(key) }
+        noteChanged(key, in: .held)
         guard pending[key] == nil, echoed == sent, let settings = stores[key.store]?.settings, settings.stockSync,
               let owner = owner(of: key) else { return }
         let current = synced(owner.variant, settings)
         if current != echoed {
             pending[key] = PendingPush(quantity: current, position: position)
-            if tracksChanges { changes.pending.insert(key) }
+            noteChanged(key, in: .outbox)
         }
     }
 
     mutating func removePending(_ key: ProductKey) {
-        if pending.removeValue(forKey: key) != nil && tracksChanges { changes.pending.insert(key) }
+        if pending.removeValue(forKey: key) != nil { noteChanged(key, in: .outbox) }
     }
 
     /// Drops the pending entry and forgets the held value of one product.
     mutating func forget(_ key: ProductKey) {
         removePending(key)
-        if held.removeValue(forKey: key) != nil && tracksChanges { changes.held.insert(key) }
+        if held.removeValue(forKey: key) != nil { noteChanged(key, in: .held) }
     }
 
     /// Drops pending entries and forgets held values of the products selected.
@@ -369,7 +394,7 @@ public struct Projection: Sendable {
         for key in pending.keys.filter(selected) { removePending(key) }
         for key in held.keys.filter(selected) {
             held.removeValue(forKey: key)
-            if tracksChanges { changes.held.insert(key) }
+            noteChanged(key, in: .held)
         }
     }
 

@@ -68,9 +68,13 @@ struct ProjectionTables {
             Table.row($0, projection.cell($0))
         }
         try write(Table.stores, changes.stores.sorted()) { projection.stores[$0].map(Table.row) }
-        try write(Table.catalogue, changes.products.sorted()) { projection.catalogue[$0].map(Table.row) }
-        try write(Table.outbox, changes.pending.sorted()) { key in projection.pending[key].map { Table.row(key, $0) } }
-        try write(Table.held, changes.held.sorted()) { key in projection.held[key].map { Table.row(key, $0) } }
+        if changes.allProducts {
+            _ = try replaceProducts(with: projection)
+        } else {
+            try write(Table.catalogue, changes.products.sorted()) { projection.catalogue[$0].map(Table.row) }
+            try write(Table.outbox, changes.pending.sorted()) { key in projection.pending[key].map { Table.row(key, $0) } }
+            try write(Table.held, changes.held.sorted()) { key in projection.held[key].map { Table.row(key, $0) } }
+        }
         try savePosition(projection.position)
     }
 
@@ -84,11 +88,16 @@ struct ProjectionTables {
         corrected += try replace(Table.stores, projection.stores.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
             projection.stores[$0].map(Table.row)
         }
-        corrected += try replace(Table.catalogue, Table.ordered(projection.catalogue)) { projection.catalogue[$0].map(Table.row) }
-        corrected += try replace(Table.outbox, Table.ordered(projection.pending)) { key in projection.pending[key].map { Table.row(key, $0) } }
-        corrected += try replace(Table.held, Table.ordered(projection.held)) { key in projection.held[key].map { Table.row(key, $0) } }
+        corrected += try replaceProducts(with: projection)
         try savePosition(projection.position)
         return corrected
+    }
+
+    /// `replaceAll` for the catalogue, outbox and held tables alone.
+    private func replaceProducts(with projection: Projection) throws -> Int {
+        try replace(Table.catalogue, Table.ordered(projection.catalogue)) { projection.catalogue[$0].map(Table.row) }
+            + replace(Table.outbox, Table.ordered(projection.pending)) { key in projection.pending[key].map { Table.row(key, $0) } }
+            + replace(Table.held, Table.ordered(projection.held)) { key in projection.held[key].map { Table.row(key, $0) } }
     }
 
     /// Makes `table` hold the rows of `keys` (in SQLite's order), each made when needed.

@@ -274,6 +274,23 @@ struct ProjectionRuleTests {
         try f.apply([reconcile(5, 1, "2")])
         #expect(!f.projection.changes.allCells && f.projection.changes.cells == [CellKey(5, 1)])
     }
+
+    @Test("changed product rows (catalogue, outbox, held) are named one by one until they are more than half the catalogue, then all are marked changed")
+    func changedProductsSwitchToAll() throws {
+        // 2,000 products fed by 2,000 variants; each reconciliation changes one pending push.
+        var f = try Fold([connect("main", 1)] + (1...2_000).flatMap { [product("main", $0, "S\($0)"), variant($0, "S\($0)")] })
+        _ = f.projection.takeChanges()
+        try f.apply((1...900).map { reconcile($0, 1, "3") })
+        #expect(!f.projection.changes.allProducts)
+        #expect(f.projection.changes.pending.count == 900)
+        try f.apply((901...1_100).map { reconcile($0, 1, "3") })
+        #expect(f.projection.changes.allProducts, "1,100 changed rows of a 2,000-product catalogue")
+        #expect(f.projection.changes.pending.isEmpty && f.projection.changes.products.isEmpty && f.projection.changes.held.isEmpty)
+        #expect(!f.projection.changes.isEmpty)
+        _ = f.projection.takeChanges()
+        try f.apply([ack("main", 7, 3, 3)])
+        #expect(!f.projection.changes.allProducts && f.projection.changes.held == [ProductKey("main", 7)])
+    }
 }
 
 @Suite("Replay's split of the document stage")

@@ -83,7 +83,7 @@ struct ReplayEquivalenceTests {
         #expect(try journal.verify() == [])
     }
 
-    @Test("an ingest that changes most cells writes them all, and a later small one only its own: both equal a rebuild")
+    @Test("an ingest that changes most cells and product rows writes them all, and a later small one only its own: both equal a rebuild")
     func ingestWritingEveryCell() throws {
         let tmp = TemporaryDirectory()
         defer { tmp.remove() }
@@ -94,7 +94,8 @@ struct ReplayEquivalenceTests {
         let journal = try Journal(path: tmp.path("a.db"), writable: true)
         _ = try journal.ingest([tmp.path("big.jsonl")])
         // More than 1,024 cells and more than half of them: past the point where the fold stops
-        // naming each changed cell and the save writes every one.
+        // naming each changed cell and the save writes every one. The same holds for the
+        // catalogue, outbox and held rows, deletions among them (products and pushes).
         let cells = try journal.state().projection.cells.count
         #expect(cells > 2_048)
         #expect(try journal.verify() == [])
