@@ -209,6 +209,10 @@ final class SQLiteDocuments: DocumentStore {
     private let select: Statement
     private let upsert: Statement
     private var buffer: [DocumentKey: DocumentRecord] = [:]
+    /// Reconciliation records, by position, in order. Each is written once, by the event at
+    /// its position, and a fold never reads one back, so they skip the buffer's dictionary,
+    /// which they would otherwise swell by the thousand; their kind sorts last in the table.
+    private var reconciliations: [(position: Int64, record: DocumentRecord)] = []
     static let bufferLimit = 200_000
     /// Records held before a flush (`bufferLimit`; tests lower it to reach the flush paths).
     private let limit: Int
@@ -231,6 +235,7 @@ final class SQLiteDocuments: DocumentStore {
     }
 
     func withRecord<R>(for key: DocumentKey, _ body: (inout DocumentRecord?) throws -> R) throws -> R {
+        if key.kind == .reconciliation { return try withNewReconciliation(at: key.id, body) }
         // One dictionary access: a record not written since the last flush is read from the
         // table into the buffer's slot, and a key nobody has leaves no entry behind.
         let result = try SQLiteDocuments.loadingIfAbsent(&buffer[key]) { record in
@@ -241,7 +246,18 @@ final class SQLiteDocuments: DocumentStore {
             defer { select.reset() }
             if try select.step() { record = try SQLiteDocuments.decode(select) }
         } then: { try body(&$0) }
-        if buffer.count >= limit { try flush(final: false) }
+        if buffer.count + reconciliations.count >= limit { try flush(final: false) }
+        return result
+    }
+
+    private func withNewReconciliation<R>(at position: Int64, _ body: (inout DocumentRecord?) throws -> R) throws -> R {
+        guard position > reconciliations.last?.position ?? .min else {
+            throw EngineError(.failure, "internal: reconciliation record at position \(position) written out of order")
+        }
+        var record: DocumentRecord? = nil
+        let result = try body(&record)
+        if let record { reconciliations.append((position, record)) }
+        if buffer.count + reconciliations.count >= limit { try flush(final: false) }
         return result
     }
 
@@ -263,18 +279,17 @@ final class SQLiteDocuments: DocumentStore {
                 let plan = try plan ?? comparison(reading: db)
                 rowsChanged += try db.apply(plan.changes, to: Table.documents) { try row(plan.ordered, $0) }
                 buffer.removeAll(keepingCapacity: true)
+                reconciliations.removeAll(keepingCapacity: true)
                 return
             }
             try db.execute("DELETE FROM documents")
             rewroteAll = true
         }
         let ordered = orderedKeys()
-        for key in ordered {
-            guard let record = buffer[key] else { continue }
-            try upsert.run(SQLiteDocuments.row(key, record))
-        }
-        rowsChanged += ordered.count
+        for i in 0..<(ordered.count + reconciliations.count) { try upsert.run(try row(ordered, i)) }
+        rowsChanged += ordered.count + reconciliations.count
         buffer.removeAll(keepingCapacity: true)
+        reconciliations.removeAll(keepingCapacity: true)
     }
 
     /// The final flush's comparison of a rebuild, made by reading the table through `reader`,
@@ -286,7 +301,8 @@ final class SQLiteDocuments: DocumentStore {
         return try comparison(reading: reader)
     }
 
-    /// A rebuild's final flush, planned: the keys in the table's order, and the rows that differ.
+    /// A rebuild's final flush, planned: the buffer's keys in the table's order (the
+    /// reconciliation records follow them), and the rows that differ.
     struct Plan: Sendable {
         let ordered: [DocumentKey]
         let changes: RowChanges
@@ -295,7 +311,7 @@ final class SQLiteDocuments: DocumentStore {
     private func comparison(reading reader: Database) throws -> Plan {
         let ordered = orderedKeys()
         let changes = try reader.readTransaction {
-            try reader.rowChanges(of: Table.documents, count: ordered.count) { try row(ordered, $0) }
+            try reader.rowChanges(of: Table.documents, count: ordered.count + reconciliations.count) { try row(ordered, $0) }
         }
         return Plan(ordered: ordered, changes: changes)
     }
@@ -305,7 +321,12 @@ final class SQLiteDocuments: DocumentStore {
         buffer.keys.sorted { ($0.kind.rawValue, $0.id) < ($1.kind.rawValue, $1.id) }
     }
 
+    /// Row `i` in the table's order: the buffer's records (`ordered`), then the reconciliations.
     private func row(_ ordered: [DocumentKey], _ i: Int) throws -> [SQLiteValue] {
+        guard i < ordered.count else {
+            let (position, record) = reconciliations[i - ordered.count]
+            return SQLiteDocuments.row(DocumentKey(.reconciliation, position), record)
+        }
         guard let record = buffer[ordered[i]] else { throw EngineError(.failure, "internal: document record vanished while written") }
         return SQLiteDocuments.row(ordered[i], record)
     }
