@@ -211,7 +211,8 @@ final class SQLiteDocuments: DocumentStore {
     private var buffer: [DocumentKey: DocumentRecord] = [:]
     /// Reconciliation records, by position, in order. Each is written once, by the event at
     /// its position, and a fold never reads one back, so they skip the buffer's dictionary,
-    /// which they would otherwise swell by the thousand; their kind sorts last in the table.
+    /// which they would otherwise swell (45,079 of them among 1,000,000 events in the bench);
+    /// their kind sorts last in the table, so they are written after the buffer's records.
     private var reconciliations: [(position: Int64, record: DocumentRecord)] = []
     static let bufferLimit = 200_000
     /// Records held before a flush (`bufferLimit`; tests lower it to reach the flush paths).
