@@ -46,6 +46,16 @@ struct CLITests {
         tmp.remove()
     }
 
+    @Test("an id is its whole string: ids that differ only after an escaped NUL are two events, and export keeps them")
+    func idsWithNul() throws {
+        let lines = ["a", "b"].map { #"{"id":"x\u0000\#($0)","type":"variant.upserted","at":"2026-11-26T10:00:00Z","data":{"variant_id":1,"sku":"A","kind":"product"}}"# }
+        let r = try CLI.run(["ingest", "--db", db, try write("nul.jsonl", lines)])
+        #expect(r.stdout.hasPrefix("appended 2, duplicates 0"), "\(r.stdout)")
+        let exported = try CLI.run(["log", "--db", db, "--json"]).stdout
+        #expect(exported.contains(#""id":"x\u0000a""#) && exported.contains(#""id":"x\u0000b""#), "\(exported)")
+        tmp.remove()
+    }
+
     @Test("a bad line anywhere appends nothing from the whole call and names file, line and field (65)")
     func badLineAppendsNothing() throws {
         let good = try write("good.jsonl", [Self.connect, Self.product])
