@@ -208,7 +208,7 @@ final class SQLiteDocuments: DocumentStore {
     private let db: Database
     private let select: Statement
     private let upsert: Statement
-    private var buffer: [DocumentKey: DocumentRecord] = [:]
+    private var buffer = DocumentRecordTable()
     /// Reconciliation records, by position, in order. Each is written once, by the event at
     /// its position, and a fold never reads one back, so they skip the buffer's dictionary,
     /// which they would otherwise swell (45,079 of them among 1,000,000 events in the bench);
@@ -237,7 +237,7 @@ final class SQLiteDocuments: DocumentStore {
 
     func withRecord<R>(for key: DocumentKey, _ body: (inout DocumentRecord?) throws -> R) throws -> R {
         if key.kind == .reconciliation { return try withNewReconciliation(at: key.id, body) }
-        // One dictionary access: a record not written since the last flush is read from the
+        // One lookup: a record not written since the last flush is read from the
         // table into the buffer's slot, and a key nobody has leaves no entry behind.
         let result = try SQLiteDocuments.loadingIfAbsent(&buffer[key]) { record in
             guard !rebuilding else { return }
@@ -279,7 +279,7 @@ final class SQLiteDocuments: DocumentStore {
             if final {
                 let plan = try plan ?? comparison(reading: db)
                 rowsChanged += try db.apply(plan.changes, to: Table.documents) { try row(plan.ordered, $0) }
-                buffer.removeAll(keepingCapacity: true)
+                buffer.removeAll()
                 reconciliations.removeAll(keepingCapacity: true)
                 return
             }
@@ -289,7 +289,7 @@ final class SQLiteDocuments: DocumentStore {
         let ordered = orderedKeys()
         for i in 0..<(ordered.count + reconciliations.count) { try upsert.run(try row(ordered, i)) }
         rowsChanged += ordered.count + reconciliations.count
-        buffer.removeAll(keepingCapacity: true)
+        buffer.removeAll()
         reconciliations.removeAll(keepingCapacity: true)
     }
 
