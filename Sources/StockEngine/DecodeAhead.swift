@@ -5,15 +5,16 @@ import StockDomain
 ///
 /// The fold cannot start an event before the previous one is applied, but reading and decoding
 /// the next events can: ingest parses JSON lines ahead, replay reads and decodes journal rows
-/// and runs the document stage of the fold ahead, each on the machine's other core. Batches
-/// pass through a small bounded queue, so memory stays flat whatever the input's size, and
-/// order is kept, so the first bad line or row is still the one reported.
+/// and runs the document stage of the fold ahead, each on the machine's other core. Each item
+/// is a batch of events, made by the producer; items pass through a small bounded queue, so
+/// memory stays flat whatever the input's size, and order is kept, so the first bad line or row
+/// is still the one reported.
 final class DecodeAhead<Item: Sendable>: @unchecked Sendable {
     /// Thrown by a producer to end the stream after the items emitted so far.
     struct Finished: Error {}
 
-    private enum Batch {
-        case items([Item])
+    private enum Entry {
+        case item(Item)
         case failed(EngineError)
         case end
     }
@@ -24,34 +25,25 @@ final class DecodeAhead<Item: Sendable>: @unchecked Sendable {
 
     // All mutable state below is guarded by `condition`.
     private let condition = NSCondition()
-    private var queue: [Batch] = []
-    /// Consumed batches, for the producer to free.
-    private var returned: [[Item]] = []
+    private var queue: [Entry] = []
+    /// Consumed items, for the producer to free.
+    private var returned: [Item] = []
     private var cancelled = false
     private var finished = false
 
-    /// Starts `produce` on its own thread; it hands items to `emit` in order. The caller must
-    /// call `stop()` before releasing anything the producer uses (files, databases) that the
+    /// Starts `produce` on its own thread; it hands items to `emit` in order, each at once (a
+    /// producer that may block, reading more of a pipe, emits what it holds first, so the
+    /// consumer is never kept waiting for events already decoded). The caller must call
+    /// `stop()` before releasing anything the producer uses (files, databases) that the
     /// producer does not own.
-    /// `flush` hands over a partial batch: a producer calls it before it may block (reading
-    /// more of a pipe), so the consumer is never kept waiting for items already decoded.
-    init(batchSize: Int, _ produce: @escaping @Sendable (_ emit: (Item) throws -> Void, _ flush: () throws -> Void) throws -> Void) {
+    init(_ produce: @escaping @Sendable (_ emit: (Item) throws -> Void) throws -> Void) {
         let thread = Thread { [self] in
-            var batch: [Item] = []
-            batch.reserveCapacity(batchSize)
-            func flush() throws {
-                guard !batch.isEmpty else { return }
-                guard push(.items(batch)) else { throw Cancelled() }
-                batch = []
-                batch.reserveCapacity(batchSize)
-            }
             func emit(_ item: Item) throws {
-                batch.append(item)
-                if batch.count == batchSize { try flush() }
+                guard push(.item(item)) else { throw Cancelled() }
             }
-            var last: Batch? = .end
+            var last: Entry? = .end
             do {
-                try produce(emit, flush)
+                try produce(emit)
             } catch is Finished {
             } catch is Cancelled {
                 last = nil
@@ -60,10 +52,7 @@ final class DecodeAhead<Item: Sendable>: @unchecked Sendable {
             } catch {
                 last = .failed(EngineError(.failure, "\(error)"))
             }
-            if let last {
-                if !batch.isEmpty { _ = push(.items(batch)) }
-                _ = push(last)
-            }
+            if let last { _ = push(last) }
             condition.lock()
             finished = true
             condition.broadcast()
@@ -74,12 +63,12 @@ final class DecodeAhead<Item: Sendable>: @unchecked Sendable {
 
     /// Calls `body` with every item in order; rethrows the producer's failure where it happened.
     func forEach(_ body: (Item) throws -> Void) throws {
-        var spent: [Item] = []
+        var spent: Item? = nil
         while true {
             switch next(returning: &spent) {
-            case .items(let items):
-                for item in items { try body(item) }
-                spent = items
+            case .item(let item):
+                try body(item)
+                spent = item
             case .failed(let error): throw error
             case .end: return
             }
@@ -98,33 +87,33 @@ final class DecodeAhead<Item: Sendable>: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Takes the next batch, handing back the one consumed: its items were allocated on the
-    /// producer's thread, and freeing them there keeps that work (and malloc's arena lock) off
+    /// Takes the next entry, handing back the item consumed: it was allocated on the
+    /// producer's thread, and freeing it there keeps that work (and malloc's arena lock) off
     /// the consumer, which is the busier of the two.
-    private func next(returning spent: inout [Item]) -> Batch {
+    private func next(returning spent: inout Item?) -> Entry {
         condition.lock()
         defer { condition.unlock() }
-        if !spent.isEmpty {
-            returned.append(spent)
-            spent = []
+        if let item = spent {
+            returned.append(item)
+            spent = nil
         }
         while queue.isEmpty { condition.wait() }
-        let batch = queue.removeFirst()
+        let entry = queue.removeFirst()
         condition.broadcast()
-        return batch
+        return entry
     }
 
-    /// Queues a batch, waiting while the queue is full; false once the consumer stopped.
-    /// Frees the batches the consumer handed back, outside the lock.
-    private func push(_ batch: Batch) -> Bool {
-        var spent: [[Item]] = []
+    /// Queues an entry, waiting while the queue is full; false once the consumer stopped.
+    /// Frees the items the consumer handed back, outside the lock.
+    private func push(_ entry: Entry) -> Bool {
+        var spent: [Item] = []
         defer { spent.removeAll() }
         condition.lock()
         defer { condition.unlock() }
         swap(&spent, &returned)
         while queue.count >= DecodeAhead.queueLimit && !cancelled { condition.wait() }
         guard !cancelled else { return false }
-        queue.append(batch)
+        queue.append(entry)
         condition.broadcast()
         return true
     }

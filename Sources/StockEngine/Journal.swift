@@ -115,7 +115,7 @@ public final class Journal {
         // decoder may be blocked reading it, and nothing it produces is needed any more.
         let files = readers
         let readsStandardInput = paths.contains("-")
-        let lines = DecodeAhead<DecodedLines>(batchSize: 1) { emit, flush in
+        let lines = DecodeAhead<DecodedLines> { emit in
             defer { files.forEach { $0.close() } }
             for reader in files {
                 var batch = DecodedLines(source: reader.name)
@@ -124,7 +124,7 @@ public final class Journal {
                     try emit(batch)
                     batch = DecodedLines(source: reader.name)
                 }
-                try reader.forEachLine(beforeReading: { try send(); try flush() }) { line, number in
+                try reader.forEachLine(beforeReading: send) { line, number in
                     if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
                     do throws(EventError) {
                         batch.append(try EventCodec.decodeLine(line), number: number)
@@ -291,7 +291,7 @@ public final class Journal {
         let (path, first) = (self.path, projection.position + 1)
         let start = LedgerStart(ledger: projection.ledger, documents: documents)
         let reconciliations = ReconciliationMailbox()
-        let batches = DecodeAhead<FoldBatch>(batchSize: 1) { emit, _ in
+        let batches = DecodeAhead<FoldBatch> { emit in
             var ledger = start.ledger
             ledger.defersNetting = true
             ledger.deferred.reserveCapacity(FoldBatch.effectsCapacity)
