@@ -247,8 +247,12 @@ final class SQLiteDocuments: DocumentStore {
             defer { select.reset() }
             if try select.step() { record = try SQLiteDocuments.decode(select) }
         } then: { try body(&$0) }
-        if buffer.count + reconciliations.count >= limit { try flush(final: false) }
+        try flushIfFull()
         return result
+    }
+
+    private func flushIfFull() throws {
+        if buffer.count + reconciliations.count >= limit { try flush(final: false) }
     }
 
     private func withNewReconciliation<R>(at position: Int64, _ body: (inout DocumentRecord?) throws -> R) throws -> R {
@@ -258,7 +262,7 @@ final class SQLiteDocuments: DocumentStore {
         var record: DocumentRecord? = nil
         let result = try body(&record)
         if let record { reconciliations.append((position, record)) }
-        if buffer.count + reconciliations.count >= limit { try flush(final: false) }
+        try flushIfFull()
         return result
     }
 
