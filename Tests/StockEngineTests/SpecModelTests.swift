@@ -1,0 +1,199 @@
+import Foundation
+import StockDomain
+@testable import StockEngine
+import StockSyncTesting
+import Testing
+
+/// SPEC §2 as a whole: the engine's state equals `SpecModel`'s, an independent and naive
+/// reading of the rules, over generated histories that also connect, reconnect, move and
+/// reconfigure stores, delete variants, collide SKUs and creation dates, and send explicit
+/// quantities in complete statuses.
+@Suite("The engine against a naive model of the spec")
+struct SpecModelTests {
+    @Test("stock rows and pending pushes equal the model's, at the end and part-way", arguments: Array(UInt64(1)...30))
+    func agreesWithModel(seed: UInt64) throws {
+        let tmp = TemporaryDirectory()
+        defer { tmp.remove() }
+        var generator = StructuralHistory(seed: seed)
+        let lines = generator.history(events: 400)
+        var model = SpecModel()
+        var random = SeededRandom(seed: seed &+ 1000)
+        let journal = try Journal(path: tmp.path("a.db"), writable: true)
+        var index = 0, chunk = 0
+        var checkpoints: [(position: Int64, stock: [String], outbox: [String])] = []
+        while index < lines.count {
+            let n = Int.random(in: 1...150, using: &random)
+            let slice = lines[index..<min(lines.count, index + n)]
+            let file = tmp.path("chunk\(chunk).jsonl")
+            try slice.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+            _ = try journal.ingest([file])
+            for line in slice { model.apply(try EventCodec.decodeLine(line)) }
+            checkpoints.append((model.position, model.stockLines(), model.outboxLines()))
+            index += n; chunk += 1
+        }
+        let end = try engineLines(journal)
+        #expect(try journal.head() == model.position)
+        Self.expectSame(end.stock, model.stockLines(), "stock at the end, seed \(seed)")
+        Self.expectSame(end.outbox, model.outboxLines(), "outbox at the end, seed \(seed)")
+        // Part-way, through replay: the state as of each ingest call's end.
+        for checkpoint in checkpoints.dropLast().suffix(2) {
+            let then = try engineLines(journal, at: .position(checkpoint.position))
+            Self.expectSame(then.stock, checkpoint.stock, "stock --at \(checkpoint.position), seed \(seed)")
+            Self.expectSame(then.outbox, checkpoint.outbox, "outbox --at \(checkpoint.position), seed \(seed)")
+        }
+    }
+
+    @Test("the histories reach what the comparison is about: every kind of match, pending pushes, stores off, moved and reconnected")
+    func historiesAreRich() throws {
+        var stock: [String] = [], outbox: [String] = [], lines: [String] = []
+        for seed in UInt64(1)...30 {
+            var generator = StructuralHistory(seed: seed)
+            let history = generator.history(events: 400)
+            var model = SpecModel()
+            for line in history { model.apply(try EventCodec.decodeLine(line)) }
+            stock += model.stockLines(); outbox += model.outboxLines(); lines += history
+        }
+        for shown in ["match sku", "match woo_id", "match none", "sync false", "parent_id [0-9]", "synced -"] {
+            #expect(stock.contains { $0.range(of: shown, options: .regularExpression) != nil }, "no stock row shows '\(shown)'")
+        }
+        #expect(outbox.count > 100)
+        for type in ["store.disconnected", "store.connected", "variant.deleted", "store.resync_requested", "woo.stock.acknowledged"] {
+            #expect(lines.filter { $0.contains(#""type":"\#(type)""#) }.count > 30, "few '\(type)' events")
+        }
+        #expect(lines.contains { $0.contains(#""type":"store.reconfigured""#) && $0.contains("location_id") })
+    }
+
+    func engineLines(_ journal: Journal, at point: PointInTime? = nil) throws -> (stock: [String], outbox: [String]) {
+        let projection = try journal.state(at: point).projection
+        let stock = try projection.stockRows().map { row in
+            var line = "variant \(row.variantID) sku \(row.sku ?? "null") location \(row.locationID): in_stock \(row.cell.inStock)"
+                + " committed_total \(row.cell.committedTotal) expected \(row.cell.expected)"
+            for column in row.stores {
+                let kind: String
+                switch column.match {
+                case .matched(_, let k): kind = k.rawValue
+                case .none: kind = "none"
+                }
+                line += " | \(column.store) sync \(column.stockSync) committed_for_sync \(column.committedForSync)"
+                    + " synced \(column.synced) match \(kind) woo_id \(column.match.product.map { String($0.wooID) } ?? "null")"
+                    + " parent_id \(column.match.product?.parentID.map(String.init) ?? "null")"
+            }
+            return line
+        }
+        let outbox = projection.pending.keys.sorted().map { key in
+            let entry = projection.pending[key]!
+            let parent = projection.catalogue[key]?.parentID
+            return "\(key.store) woo_id \(key.wooID) parent_id \(parent.map(String.init) ?? "null") quantity \(entry.quantity) position \(entry.position)"
+        }
+        return (stock, outbox)
+    }
+
+    /// Reports the first few differing lines, not two walls of text.
+    static func expectSame(_ engine: [String], _ model: [String], _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        guard engine != model else { return }
+        let onlyEngine = engine.filter { !model.contains($0) }.prefix(4)
+        let onlyModel = model.filter { !engine.contains($0) }.prefix(4)
+        Issue.record("\(what): engine \(engine.count) lines, model \(model.count)\nengine only:\n  \(onlyEngine.joined(separator: "\n  "))\nmodel only:\n  \(onlyModel.joined(separator: "\n  "))",
+                     sourceLocation: sourceLocation)
+    }
+}
+
+/// `HistoryGenerator`'s histories on a small catalogue (so that SKUs, products and orders
+/// collide often), with store life-cycles and the rarer shapes mixed in: connections,
+/// reconnections at another location, reconfigurations of every setting, deleted variants,
+/// empty and shared SKUs, `woo_links`, creation dates missing or equal in different offsets,
+/// and explicit fulfilled, completed and received quantities in complete statuses. Events
+/// that would be refused (a catalogue change for a store not connected, say) are left out:
+/// every history is valid.
+struct StructuralHistory {
+    var base: HistoryGenerator
+    var random: SeededRandom
+    var connected: [String: Bool] = ["main": true, "store1": true, "store2": true, "late": false]
+    var emitted = 0
+    let variants = 12
+
+    init(seed: UInt64) {
+        base = HistoryGenerator(seed: seed, shape: .init(variants: 12, locations: 3, stores: 3))
+        random = SeededRandom(seed: seed &* 7919)
+    }
+
+    mutating func int(_ range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &random) }
+    mutating func pick<T>(_ options: [T]) -> T { options[int(0...options.count - 1)] }
+    mutating func bool() -> String { int(0...1) == 0 ? "false" : "true" }
+
+    mutating func line(_ type: String, _ data: String) -> String {
+        emitted += 1
+        return #"{"id":"x\#(emitted)","type":"\#(type)","at":"2026-11-26T10:00:00Z","data":{\#(data)}}"#
+    }
+
+    mutating func history(events: Int) -> [String] {
+        var lines = base.preamble()
+        while lines.count < events + 60 {
+            if int(0...99) < 22 {
+                lines.append(structural())
+            } else {
+                let next = base.next()
+                if refused(next) { continue }
+                lines.append(next)
+            }
+        }
+        return lines
+    }
+
+    /// The base generator's events that name a store not connected now, where that is refused.
+    func refused(_ line: String) -> Bool {
+        guard line.contains(#""type":"woo.product.upserted""#) || line.contains(#""type":"store.reconfigured""#)
+                || line.contains(#""type":"store.resync_requested""#) else { return false }
+        return connected.contains { store, isConnected in !isConnected && line.contains(#""store":"\#(store)""#) }
+    }
+
+    mutating func structural() -> String {
+        let store = pick(connected.keys.sorted())
+        let v = int(1...variants)
+        switch int(0...10) {
+        case 0:
+            if connected[store] == true {
+                connected[store] = false
+                return line("store.disconnected", #""store":"\#(store)""#)
+            }
+            connected[store] = true
+            return line("store.connected", #""store":"\#(store)","url":"https://\#(store).example.com","location_id":\#(int(1...3)),"stock_sync":\#(bool()),"katana_orders_reduce_stock":\#(bool()),"floor_at_zero":\#(bool())"#)
+        case 1 where connected[store] == true:
+            var fields = [#""store":"\#(store)""#]
+            if int(0...2) == 0 { fields.append(#""location_id":\#(int(1...3))"#) }
+            if int(0...1) == 0 { fields.append(#""stock_sync":\#(bool())"#) }
+            if int(0...1) == 0 { fields.append(#""katana_orders_reduce_stock":\#(bool())"#) }
+            if int(0...2) == 0 { fields.append(#""floor_at_zero":\#(bool())"#) }
+            return line("store.reconfigured", fields.joined(separator: ","))
+        case 2:
+            return line("variant.deleted", #""variant_id":\#(v)"#)
+        case 3:
+            let sku = pick([#""SKU-\#(v)""#, #""SKU-\#(int(1...variants))""#, #""""#, "null", #""sku-\#(v)""#])
+            var extra = ""
+            if int(0...2) == 0 {
+                let links = (0..<int(1...2)).map { _ in #"{"store":"\#(pick(["main", "store1", "late"]))","woo_id":\#(pick([0, 1_000_000, 2_000_000]) + int(1...variants + 3))}"# }
+                extra += #","woo_links":[\#(links.joined(separator: ","))]"#
+            }
+            if int(0...4) == 0 && v > 2 { extra += #","components":[{"variant_id":\#(v - 1),"quantity":"1.5"},{"variant_id":\#(v - 2),"quantity":2}]"# }
+            return line("variant.upserted", #""variant_id":\#(v),"sku":\#(sku),"kind":"product""# + extra)
+        case 4 where connected[store] == true, 9 where connected[store] == true:
+            let offset = ["main": 0, "store1": 1_000_000, "store2": 2_000_000, "late": 3_000_000][store] ?? 0
+            // Later than every other product's date, and the same instant written three ways:
+            // products sharing a SKU often tie (rule 12).
+            let date = pick(["null", #""2027-01-01T00:00:00""#, #""2027-01-01T00:00:00Z""#, #""2027-01-01T01:00:00+01:00""#, #""2025-03-01T00:00:00""#])
+            let parent = int(0...3) == 0 ? offset + 900_000 : 0
+            return line("woo.product.upserted", #""store":"\#(store)","woo_id":\#(offset + int(1...variants + 3)),"parent_id":\#(parent),"sku":"SKU-\#(int(1...4))","date_created":\#(date)"#)
+        case 5 where connected[store] == true:
+            return line("store.resync_requested", #""store":"\#(store)""#)
+        case 6:
+            // Explicit quantities in complete statuses (rule 3).
+            return line("purchase_order.upserted", #""order_id":\#(int(1...6)),"updated_at":"2026-11-2\#(int(0...9))T10:00:00Z","status":"\#(pick(["RECEIVED", "DRAFT", "PARTIALLY_RECEIVED"]))","location_id":\#(int(1...3)),"rows":[{"row_id":1,"variant_id":\#(v),"quantity":10,"received_quantity":\#(int(0...12)),"conversion_rate":"2.5"}]"#)
+        case 7:
+            return line("manufacturing_order.upserted", #""order_id":\#(int(1...6)),"updated_at":"2026-11-2\#(int(0...9))T10:00:00Z","status":"\#(pick(["DONE", "NOT_STARTED"]))","location_id":\#(int(1...3)),"variant_id":\#(v),"planned_quantity":8,"completed_quantity":\#(int(0...9)),"ingredients":[{"variant_id":\#(int(1...variants)),"planned_quantity":"4.5","consumed_quantity":\#(int(0...5))}]"#)
+        case 8:
+            return line("sales_order.upserted", #""order_id":\#(int(1...6)),"updated_at":"2026-11-2\#(int(0...9))T10:00:00Z","status":"\#(pick(["PACKED", "DELIVERED", "PARTIALLY_PACKED"]))","location_id":\#(int(1...3)),"source":"\#(pick(["woocommerce", "katana", "WooCommerce"]))","rows":[{"row_id":1,"variant_id":\#(v),"quantity":"3.5","fulfilled_quantity":\#(int(0...4))}]"#)
+        default:
+            return line("stock_transfer.upserted", #""transfer_id":\#(int(1...4)),"updated_at":"2026-11-2\#(int(0...9))T10:00:00Z","status":"\#(pick(["draft", "in_transit", "received"]))","source_location_id":\#(int(1...3)),"target_location_id":\#(int(1...3)),"rows":[{"variant_id":\#(v),"quantity":"2.25"}]"#)
+        }
+    }
+}
