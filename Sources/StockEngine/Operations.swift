@@ -111,6 +111,22 @@ extension Journal {
         } catch { throw EngineError.database(error, path: path) }
     }
 
+    /// The delivery log's retention, an operator's call: deletes the attempts recorded before
+    /// `cutoff` and returns how many went and how many remain. The journal keeps every
+    /// acknowledgement and rejection, so what replay, `stock` and `explain`'s numbers rest on
+    /// is untouched; only the HTTP-level detail of older attempts goes. SQLite reuses the freed
+    /// pages for later rows rather than shrinking the file.
+    public func pruneDeliveries(before cutoff: Instant) throws(EngineError) -> (removed: Int, remaining: Int) {
+        do {
+            return try db.writeTransaction {
+                try db.prepare("DELETE FROM deliveries WHERE at < ?").run([.integer(cutoff.microseconds)])
+                let removed = db.changes
+                let remaining = try db.scalarInt("SELECT count(*) FROM deliveries") ?? 0
+                return (removed, Int(remaining))
+            }
+        } catch { throw EngineError.database(error, path: path) }
+    }
+
     public func storeStatus(_ store: StoreID) throws(EngineError) -> StoreStatus {
         do {
             let s = try db.prepare("SELECT paused_reason, paused_fingerprint, retry_at, failures FROM store_status WHERE store = ?")

@@ -194,21 +194,50 @@ struct Resync: ParsableCommand {
 }
 
 struct Deliveries: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "The delivery log: every attempt, from journal position to the store's answer.")
-    @OptionGroup var database: DatabaseOptions
-    @Option(help: "Only this store.") var store: String?
-    @Option(help: "Only products carrying this SKU.") var sku: String?
-    @Flag(help: "JSON output.") var json = false
+    static let configuration = CommandConfiguration(
+        abstract: "The delivery log: every attempt, from journal position to the store's answer.",
+        subcommands: [List.self, Prune.self],
+        defaultSubcommand: List.self
+    )
 
-    func run() throws {
-        try reportingErrors {
-            let journal = try database.open(writable: false)
-            var rows = try journal.deliveries(store: store)
-            if let sku { rows = rows.filter { $0.sku == sku } }
-            if json {
-                emit(Render.deliveriesJSON(rows))
-            } else {
-                emit(Render.deliveriesText(rows))
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the attempts, oldest first.")
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "Only this store.") var store: String?
+        @Option(help: "Only products carrying this SKU.") var sku: String?
+        @Flag(help: "JSON output.") var json = false
+
+        func run() throws {
+            try reportingErrors {
+                let journal = try database.open(writable: false)
+                var rows = try journal.deliveries(store: store)
+                if let sku { rows = rows.filter { $0.sku == sku } }
+                if json {
+                    emit(Render.deliveriesJSON(rows))
+                } else {
+                    emit(Render.deliveriesText(rows))
+                }
+            }
+        }
+    }
+
+    struct Prune: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete the attempts recorded before a time (the log's retention); the journal keeps every acknowledgement.")
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: ArgumentHelp("An RFC 3339 time with offset, not in the future, e.g. $(date -u -d '90 days ago' +%FT%TZ).", valueName: "time"))
+        var before: String
+
+        func run() throws {
+            try reportingErrors {
+                guard let cutoff = Instant.parse(before) else {
+                    throw EngineError(.usage, "--before: '\(before)' is not an RFC 3339 time with offset")
+                }
+                guard cutoff <= Instant.now else {
+                    throw EngineError(.badInput, "--before: \(before) is in the future; that would delete the whole log (nothing was deleted)")
+                }
+                let (removed, remaining) = try database.open(writable: true).pruneDeliveries(before: cutoff)
+                emit("pruned \(removed) deliveries recorded before \(before), \(remaining) remain")
             }
         }
     }

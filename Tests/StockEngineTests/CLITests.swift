@@ -441,4 +441,29 @@ struct MigrationTests {
         #expect(try CLI.run(["log", "--json", "--db", db]).stdout.hasPrefix(before))
         #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 0)
     }
+
+    @Test("deliveries prune --before T deletes the attempts recorded before T and nothing else; a future or unreadable time deletes nothing")
+    func pruneDeliveries() throws {
+        let tmp = TemporaryDirectory("stocksync-prune")
+        defer { tmp.remove() }
+        let (db, _, before) = try threeEvents(tmp)
+        // Two attempts, 2026-01-01 and 2026-06-01 (microseconds since 1970).
+        try SQLiteFixture(path: db).execute("""
+            INSERT INTO deliveries (at, store, woo_id, parent_id, sku, position, sent, http_status, error_code, echoed)
+            VALUES (1767225600000000, 'main', 11, NULL, 'A', 3, 5, 200, NULL, 5), (1780272000000000, 'main', 11, NULL, 'A', 3, 4, 200, NULL, 4)
+            """)
+        let future = try CLI.run(["deliveries", "prune", "--before", "2999-01-01T00:00:00Z", "--db", db])
+        #expect(future.status == 65 && future.stderr.contains("in the future"))
+        let unreadable = try CLI.run(["deliveries", "prune", "--before", "last year", "--db", db])
+        #expect(unreadable.status == 64 && unreadable.stderr.contains("--before"))
+        #expect(try CLI.run(["deliveries", "--json", "--db", db]).stdout.components(separatedBy: #""sent""#).count == 3, "nothing deleted yet")
+
+        let pruned = try CLI.run(["deliveries", "prune", "--before", "2026-03-01T01:00:00+01:00", "--db", db])
+        #expect(pruned.status == 0)
+        #expect(pruned.stdout == "pruned 1 deliveries recorded before 2026-03-01T01:00:00+01:00, 1 remain\n")
+        let left = try CLI.run(["deliveries", "--json", "--db", db]).stdout
+        #expect(left.contains(#""sent":4"#) && !left.contains(#""sent":5"#))
+        #expect(try CLI.run(["log", "--json", "--db", db]).stdout == before, "the journal is untouched")
+        #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 0)
+    }
 }
