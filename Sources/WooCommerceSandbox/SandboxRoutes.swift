@@ -21,7 +21,7 @@ extension SandboxStore {
             guard let id = Int64(parts[1]) else { return (.error(404, "rest_no_route", "No route was found matching the URL and request method."), 0) }
             if method == "GET" {
                 guard let p = products[id] else { return (.error(404, "woocommerce_rest_product_invalid_id", "Invalid ID."), 0) }
-                return (.json(200, p.json()), 0)
+                return (.json(200, presented(p)), 0)
             }
             if method == "DELETE" { return (delete(id, parent: nil), 1) }
             guard isUpdate else { break }
@@ -46,7 +46,7 @@ extension SandboxStore {
                 guard let v = products[id], v.parentID == pid else {
                     return (.error(404, "woocommerce_rest_product_variation_invalid_id", "Invalid ID."), 0)
                 }
-                return (.json(200, v.json()), 0)
+                return (.json(200, presented(v)), 0)
             }
             if method == "DELETE" { return (delete(id, parent: pid), 1) }
             guard isUpdate else { break }
@@ -100,7 +100,21 @@ extension SandboxStore {
         if page > 1 && page <= pages + 1 { links.append(link(page - 1, "prev")) }
         if page < pages { links.append(link(page + 1, "next")) }
         if !links.isEmpty { headers.append(("Link", links.joined(separator: ", "))) }
-        return .json(200, .array(slice.map { $0.json() }), headers: headers)
+        return .json(200, .array(slice.map { presented($0) }), headers: headers)
+    }
+
+    /// A product as the REST API shows it. A variation that does not manage its own stock while
+    /// its parent does reports `"manage_stock": "parent"` and the parent's quantity
+    /// (WooCommerce's `get_manage_stock`, `get_stock_quantity`); it keeps its own flag, so an
+    /// update with `manage_stock: true` gives it stock of its own.
+    func presented(_ record: WooProductRecord) -> JSONValue {
+        guard record.parentID != 0, record.manageStock != true, let parent = products[record.parentID], parent.manageStock == true else {
+            return record.json()
+        }
+        var shown = record
+        shown.manageStock = nil
+        shown.stockQuantity = parent.stockQuantity
+        return shown.json()
     }
 
     // MARK: Writing
@@ -124,7 +138,7 @@ extension SandboxStore {
         nextID += 1
         products[record.id] = record
         if let parent { products[parent]?.variations.append(record.id) }
-        return .json(201, record.json())
+        return .json(201, presented(record))
     }
 
     /// Applies `manage_stock`, `stock_quantity`, `sku` and `date_created_gmt` as WooCommerce does:
@@ -177,7 +191,8 @@ extension SandboxStore {
             return (error, element)
         }
         products[id] = record
-        return (.json(200, record.json()), record.json())
+        let shown = presented(record)
+        return (.json(200, shown), shown)
     }
 
     func delete(_ id: Int64, parent: Int64?) -> SandboxResponse {

@@ -77,6 +77,26 @@ struct DispatchCLITests {
         try await server.shutdown()
     }
 
+    @Test("a variation whose stock its parent manages (manage_stock \"parent\") gets stock of its own; the echo matches, no warning")
+    func parentManagedVariation() async throws {
+        let tmp = TemporaryDirectory("stocksync-dcli")
+        defer { tmp.remove() }
+        let seed = #"[{"id":20,"sku":"P","type":"variable","manage_stock":true,"stock_quantity":5,"variations":[{"id":21,"sku":"A","manage_stock":"parent"}]}]"#
+        let server = try await SandboxServer.start(seed: try JSONReader.parse(seed))
+        let (db, credentials) = try setUp(tmp, server)
+        #expect(try CLI.run(["store", "refresh", "main", "--db", db, "--credentials", credentials]).status == 0)
+        let file = tmp.path("katana.jsonl")
+        try [variantLine(1, "A"), reconcileLine(1, 1, "7")].joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try CLI.run(["ingest", "--db", db, file]).status == 0)
+        let sync = try CLI.run(["sync", "--once", "--db", db, "--credentials", credentials])
+        #expect(sync.status == 0 && sync.stdout.contains("acknowledged 1"), "\(sync.stdout)\(sync.stderr)")
+        #expect(!sync.stderr.contains("echo"), "\(sync.stderr)")
+        #expect(server.products()[21]?.manageStock == true && server.products()[21]?.stockQuantity == 7)
+        #expect(server.products()[20]?.stockQuantity == 5)
+        #expect(try CLI.run(["outbox", "--json", "--db", db]).stdout.contains(#""pending":[]"#))
+        try await server.shutdown()
+    }
+
     @Test("401 pauses the store (store list shows it) until 'store resume'; resync refused for a store with sync off")
     func pauseAndResume() async throws {
         let tmp = TemporaryDirectory("stocksync-dcli")
