@@ -81,9 +81,10 @@ public struct WooProductRecord: Sendable, Equatable {
         return .object(members)
     }
 
-    /// Derived as WooCommerce does when stock is managed (threshold 0, no backorders).
+    /// Derived as WooCommerce does when stock is managed, here or by the parent (threshold 0, no
+    /// backorders).
     public var stockStatus: String {
-        guard manageStock == true, let q = stockQuantity else { return "instock" }
+        guard manageStock != false, let q = stockQuantity else { return "instock" }
         return q > 0 ? "instock" : "outofstock"
     }
 }

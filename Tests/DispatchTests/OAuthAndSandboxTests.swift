@@ -117,22 +117,22 @@ struct SandboxBehaviourTests {
 
     @Test("manage_stock \"parent\": a variation whose parent manages stock shows \"parent\" and the parent's quantity until it is given its own")
     func parentManagedStock() async throws {
-        let seed = #"[{"id":20,"sku":"P","type":"variable","manage_stock":true,"stock_quantity":5,"variations":[{"id":21,"sku":"P-S","manage_stock":"parent"},{"id":22,"sku":"P-M","manage_stock":true,"stock_quantity":2}]}]"#
+        let seed = #"[{"id":20,"sku":"P","type":"variable","manage_stock":true,"stock_quantity":0,"variations":[{"id":21,"sku":"P-S","manage_stock":"parent"},{"id":22,"sku":"P-M","manage_stock":true,"stock_quantity":2}]}]"#
         try await withSandbox(seed: seed, assumeHTTPS: true) { server, http in
             let c = RawClient(server: server, http: http)
             let auth = ("ck_test", "cs_test")
             let shared = try await c.send("GET", "/wp-json/wc/v3/products/20/variations/21", basic: auth).1
-            #expect(shared.contains(#""manage_stock":"parent""#) && shared.contains(#""stock_quantity":5"#))
+            #expect(shared.contains(#""manage_stock":"parent""#) && shared.contains(#""stock_quantity":0"#) && shared.contains(#""stock_status":"outofstock""#))
             let own = try await c.send("GET", "/wp-json/wc/v3/products/20/variations/22", basic: auth).1
             #expect(own.contains(#""manage_stock":true"#) && own.contains(#""stock_quantity":2"#))
             let listed = try await c.send("GET", "/wp-json/wc/v3/products?sku=P-S", basic: auth).1
             #expect(listed.contains(#""manage_stock":"parent""#))
             // A quantity alone is not the variation's to keep: it has no stock of its own.
             let ignored = try await c.send("PUT", "/wp-json/wc/v3/products/20/variations/21", body: #"{"stock_quantity":9}"#, basic: auth)
-            #expect(ignored.1.contains(#""manage_stock":"parent""#) && ignored.1.contains(#""stock_quantity":5"#))
+            #expect(ignored.1.contains(#""manage_stock":"parent""#) && ignored.1.contains(#""stock_quantity":0"#))
             let given = try await c.send("PUT", "/wp-json/wc/v3/products/20/variations/21", body: #"{"manage_stock":true,"stock_quantity":9}"#, basic: auth)
-            #expect(given.1.contains(#""manage_stock":true"#) && given.1.contains(#""stock_quantity":9"#))
-            #expect(server.products()[20]?.stockQuantity == 5, "the parent's stock is its own")
+            #expect(given.1.contains(#""manage_stock":true"#) && given.1.contains(#""stock_quantity":9"#) && given.1.contains(#""stock_status":"instock""#))
+            #expect(server.products()[20]?.stockQuantity == 0, "the parent's stock is its own")
         }
     }
 
