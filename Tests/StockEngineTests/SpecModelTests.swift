@@ -73,6 +73,49 @@ struct SpecModelTests {
         #expect(lines.contains { $0.contains(#""type":"store.reconfigured""#) && $0.contains("location_id") })
     }
 
+    @Test("explain's contributions add up: In stock, Committed for sync, Katana's Committed and Expected are the sums of the lines under them", arguments: Array(UInt64(1)...8))
+    func explainAddsUp(seed: UInt64) throws {
+        let tmp = TemporaryDirectory()
+        defer { tmp.remove() }
+        var generator = StructuralHistory(seed: seed)
+        let file = tmp.path("history.jsonl")
+        try generator.history(events: 400).joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let journal = try Journal(path: tmp.path("a.db"), writable: true)
+        _ = try journal.ingest([file])
+        let view = try journal.state()
+        var explained = 0
+        for row in try view.projection.stockRows() {
+            for column in row.stores {
+                let text = try Explain.render(.variant(row.variantID), store: column.store, in: view)
+                let sums = Self.sections(text)
+                let what = "variant \(row.variantID) location \(row.locationID) store \(column.store), seed \(seed):\n\(text)"
+                #expect(sums["In stock"] == SpecModel.decimal(row.cell.inStock), "\(what)")
+                #expect(sums["Committed for sync"] == SpecModel.decimal(column.committedForSync), "\(what)")
+                #expect((sums["Committed for sync"] ?? 0) + (sums["Not counted for sync"] ?? 0) == SpecModel.decimal(row.cell.committedTotal), "\(what)")
+                #expect((sums["Expected"] ?? 0) == SpecModel.decimal(row.cell.expected), "\(what)")
+                explained += 1
+            }
+        }
+        #expect(explained > 5)
+    }
+
+    /// The amounts listed under each heading of an explain, summed; a heading without lines sums to 0.
+    static func sections(_ text: String) -> [String: Decimal] {
+        var sums: [String: Decimal] = [:]
+        var current: String? = nil
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("  ") && !line.hasPrefix("   ") {
+                let heading = line.dropFirst(2)
+                current = ["In stock", "Committed for sync", "Not counted for sync", "Expected"].first { heading.hasPrefix($0) }
+                if let current, sums[current] == nil { sums[current] = 0 }
+            } else if line.hasPrefix("      "), let current,
+                      let amount = line.split(separator: " ").first.flatMap({ Decimal(string: String($0.hasPrefix("+") ? $0.dropFirst() : $0)) }) {
+                sums[current, default: 0] += amount
+            }
+        }
+        return sums
+    }
+
     func engineLines(_ journal: Journal, at point: PointInTime? = nil) throws -> (stock: [String], outbox: [String]) {
         let projection = try journal.state(at: point).projection
         let stock = try projection.stockRows().map { row in
