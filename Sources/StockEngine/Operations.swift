@@ -1,3 +1,4 @@
+import Foundation
 import SQLite
 import StockDomain
 
@@ -125,6 +126,25 @@ extension Journal {
                 return (removed, Int(remaining))
             }
         } catch { throw EngineError.database(error, path: path) }
+    }
+
+    /// Copies the whole database (journal, projections, outbox, delivery log, store status)
+    /// into a new file at `target`, from one read snapshot, while other commands go on reading
+    /// and appending: SQLite's `VACUUM INTO`, which also leaves out free pages; the copy is
+    /// in WAL mode like the original. Never overwrites a file. Returns the last position the copy holds.
+    public func backup(to target: String) throws(EngineError) -> Int64 {
+        guard !FileManager.default.fileExists(atPath: target) else {
+            throw EngineError(.io, "\(target): already exists; a backup never overwrites a file (nothing was written)")
+        }
+        do {
+            try db.prepare("VACUUM INTO ?").run([.text(target)])
+            // The copy is written in rollback-journal mode; restored, it must behave as the
+            // original did (readers beside a writer), and WAL mode is a property of the file.
+            try Database(path: target).execute("PRAGMA journal_mode=WAL")
+        } catch {
+            throw EngineError(.io, "\(target): cannot write the backup: \(error)")
+        }
+        return try Journal(path: target, writable: false).head()
     }
 
     public func storeStatus(_ store: StoreID) throws(EngineError) -> StoreStatus {

@@ -8,7 +8,7 @@ struct StockSync: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stocksync",
         abstract: "Keeps WooCommerce stock levels true to Katana, from an append-only journal.",
-        subcommands: [Ingest.self, Stock.self, Explain.self, Outbox.self, Log.self, Replay.self, StoreCommand.self,
+        subcommands: [Ingest.self, Stock.self, Explain.self, Outbox.self, Log.self, Replay.self, Backup.self, StoreCommand.self,
                       Sync.self, Resync.self, Deliveries.self, Export.self, Sandbox.self, Demo.self]
     )
 }
@@ -168,6 +168,21 @@ struct Log: ParsableCommand {
                 }
             } catch let e as EngineError { throw e } catch { throw EngineError(.io, "\(journal.path): \(error)") }
             FileHandle.standardOutput.write(Data(out.utf8))
+        }
+    }
+}
+
+struct Backup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Copy the whole database into a new file, consistent as of one moment, while other commands go on.")
+    @OptionGroup var database: DatabaseOptions
+    @Argument(help: ArgumentHelp("The new file; an existing one is never overwritten.", valueName: "path"))
+    var target: String
+
+    func run() throws {
+        try reportingErrors {
+            let position = try database.open(writable: false).backup(to: target)
+            emit("backed up \(database.path) to \(target) (journal through position \(position))")
         }
     }
 }

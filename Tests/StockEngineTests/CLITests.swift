@@ -366,7 +366,7 @@ struct WriterLockTests {
 @Suite("Schema versions and forward migrations")
 struct MigrationTests {
     /// A database with three events written by this build, and its export.
-    func threeEvents(_ tmp: TemporaryDirectory) throws -> (db: String, file: String, export: String) {
+    static func threeEvents(_ tmp: TemporaryDirectory) throws -> (db: String, file: String, export: String) {
         let db = tmp.path("s.db")
         let file = tmp.path("a.jsonl")
         try [CLITests.connect, CLITests.product, CLITests.variant].joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
@@ -378,7 +378,7 @@ struct MigrationTests {
     func readsVersion2Payloads() throws {
         let tmp = TemporaryDirectory("stocksync-v2")
         defer { tmp.remove() }
-        let (db, file, before) = try threeEvents(tmp)
+        let (db, file, before) = try Self.threeEvents(tmp)
         let stockBefore = try CLI.run(["stock", "--json", "--db", db]).stdout
         let fixture = try SQLiteFixture(path: db)
         try fixture.rewriteJournalPayloadsAsJSON()
@@ -404,7 +404,7 @@ struct MigrationTests {
     func migrateFromVersion3() throws {
         let tmp = TemporaryDirectory("stocksync-v3")
         defer { tmp.remove() }
-        let (db, file, before) = try threeEvents(tmp)
+        let (db, file, before) = try Self.threeEvents(tmp)
         try CLITests.adjust.write(toFile: file, atomically: true, encoding: .utf8)
         #expect(try CLI.run(["ingest", "--db", db, file]).status == 0)
         let stockBefore = try CLI.run(["stock", "--json", "--db", db]).stdout
@@ -430,7 +430,7 @@ struct MigrationTests {
     func migrateFromVersion1() throws {
         let tmp = TemporaryDirectory("stocksync-migrate")
         defer { tmp.remove() }
-        let (db, file, before) = try threeEvents(tmp)
+        let (db, file, before) = try Self.threeEvents(tmp)
         // Turn it back into what version 1 wrote: no operational tables.
         try SQLiteFixture(path: db).execute("DROP TABLE deliveries; DROP TABLE store_status; DROP TABLE in_flight; PRAGMA user_version = 1")
         let read = try CLI.run(["stock", "--db", db])
@@ -441,12 +441,17 @@ struct MigrationTests {
         #expect(try CLI.run(["log", "--json", "--db", db]).stdout.hasPrefix(before))
         #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 0)
     }
+}
 
+/// Commands an operator runs around the engine: copies of the database and the delivery
+/// log's retention.
+@Suite("Operator commands: backup and delivery-log retention")
+struct OperatorCommandTests {
     @Test("deliveries prune --before T deletes the attempts recorded before T and nothing else; a future or unreadable time deletes nothing")
     func pruneDeliveries() throws {
         let tmp = TemporaryDirectory("stocksync-prune")
         defer { tmp.remove() }
-        let (db, _, before) = try threeEvents(tmp)
+        let (db, _, before) = try MigrationTests.threeEvents(tmp)
         // Two attempts, 2026-01-01 and 2026-06-01 (microseconds since 1970).
         try SQLiteFixture(path: db).execute("""
             INSERT INTO deliveries (at, store, woo_id, parent_id, sku, position, sent, http_status, error_code, echoed)
@@ -465,5 +470,30 @@ struct MigrationTests {
         #expect(left.contains(#""sent":4"#) && !left.contains(#""sent":5"#))
         #expect(try CLI.run(["log", "--json", "--db", db]).stdout == before, "the journal is untouched")
         #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 0)
+    }
+    @Test("backup PATH: a copy with the same journal, state and delivery log, in WAL mode; an existing file is never overwritten (74)")
+    func backup() throws {
+        let tmp = TemporaryDirectory("stocksync-backup")
+        defer { tmp.remove() }
+        let (db, _, log) = try MigrationTests.threeEvents(tmp)
+        try SQLiteFixture(path: db).execute("""
+            INSERT INTO deliveries (at, store, woo_id, parent_id, sku, position, sent, http_status, error_code, echoed)
+            VALUES (1767225600000000, 'main', 11, NULL, 'A', 3, 5, 200, NULL, 5)
+            """)
+        let copy = tmp.path("copy.db")
+        let made = try CLI.run(["backup", copy, "--db", db])
+        #expect(made.status == 0 && made.stdout.contains("through position 3"), "\(made.stderr)")
+        #expect(try CLI.run(["log", "--json", "--db", copy]).stdout == log)
+        #expect(try CLI.run(["stock", "--json", "--db", copy]).stdout == CLI.run(["stock", "--json", "--db", db]).stdout)
+        #expect(try CLI.run(["deliveries", "--json", "--db", copy]).stdout == CLI.run(["deliveries", "--json", "--db", db]).stdout)
+        #expect(try CLI.run(["replay", "--verify", "--db", copy]).status == 0)
+        #expect(try SQLiteFixture(path: copy).strings("PRAGMA journal_mode") == ["wal"])
+
+        let other = tmp.path("other.db")
+        try "not a database".write(toFile: other, atomically: true, encoding: .utf8)
+        let refused = try CLI.run(["backup", other, "--db", db])
+        #expect(refused.status == 74 && refused.stderr.contains("never overwrites"))
+        #expect(try String(contentsOfFile: other, encoding: .utf8) == "not a database")
+        #expect(try CLI.run(["backup", tmp.path("x.db"), "--db", tmp.path("missing.db")]).status == 74)
     }
 }
