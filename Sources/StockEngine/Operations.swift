@@ -142,7 +142,9 @@ extension Journal {
             // original did (readers beside a writer), and WAL mode is a property of the file.
             try Database(path: target).execute("PRAGMA journal_mode=WAL")
         } catch {
-            throw EngineError(.io, "\(target): cannot write the backup: \(error)")
+            // Nothing half-written: the file did not exist before this call.
+            for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: target + suffix) }
+            throw EngineError(.io, "\(target): cannot write the backup (nothing was kept): \(error)")
         }
         return try Journal(path: target, writable: false).head()
     }
