@@ -133,16 +133,21 @@ extension Journal {
     /// and appending: SQLite's `VACUUM INTO`, which also leaves out free pages; the copy is
     /// in WAL mode like the original. Never overwrites a file. Returns the last position the copy holds.
     public func backup(to target: String) throws(EngineError) -> Int64 {
-        guard !FileManager.default.fileExists(atPath: target) else {
-            throw EngineError(.io, "\(target): already exists; a backup never overwrites a file (nothing was written)")
+        // Claimed empty first, with O_EXCL: `VACUUM INTO` accepts an empty file, and no other
+        // process's file can be taken (or removed on failure) between a check and the copy.
+        let fd = open(target, O_CREAT | O_EXCL | O_WRONLY, 0o666)
+        guard fd >= 0 else {
+            if errno == EEXIST { throw EngineError(.io, "\(target): already exists; a backup never overwrites a file (nothing was written)") }
+            throw EngineError(.io, "\(target): cannot create the backup: \(String(cString: strerror(errno)))")
         }
+        close(fd)
         do {
             try db.prepare("VACUUM INTO ?").run([.text(target)])
             // The copy is written in rollback-journal mode; restored, it must behave as the
             // original did (readers beside a writer), and WAL mode is a property of the file.
             try Database(path: target).execute("PRAGMA journal_mode=WAL")
         } catch {
-            // Nothing half-written: the file did not exist before this call.
+            // Nothing half-written: the file is this call's own.
             for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: target + suffix) }
             throw EngineError(.io, "\(target): cannot write the backup (nothing was kept): \(error)")
         }

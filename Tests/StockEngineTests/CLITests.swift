@@ -496,6 +496,6 @@ struct OperatorCommandTests {
         #expect(try String(contentsOfFile: other, encoding: .utf8) == "not a database")
         #expect(try CLI.run(["backup", tmp.path("x.db"), "--db", tmp.path("missing.db")]).status == 74)
         let unwritable = try CLI.run(["backup", tmp.path("no-such-directory/x.db"), "--db", db])
-        #expect(unwritable.status == 74 && unwritable.stderr.contains("cannot write the backup"))
+        #expect(unwritable.status == 74 && unwritable.stderr.contains("cannot create the backup"))
     }
 }
