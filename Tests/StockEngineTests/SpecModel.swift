@@ -2,12 +2,13 @@ import Foundation
 import StockDomain
 
 /// A second, deliberately naive reading of SPEC §2, written from the spec's text and sharing
-/// nothing with the engine's fold but the event parser: Foundation's `Decimal` instead of the
-/// engine's fixed-point quantities, every total recomputed from all documents after every
-/// event instead of netted, matching recomputed from the whole catalogue on every question,
-/// and each trigger found by comparing the whole state before and after the event. It is
-/// slow on purpose; agreeing with it over generated histories is evidence that the fold's
-/// shortcuts (netting, memos, write-behind records, two threads) compute what the spec says.
+/// nothing with the engine's fold but the event parser and its payload types: Foundation's
+/// `Decimal` instead of the engine's fixed-point quantities, every total recomputed from all
+/// documents after every event instead of netted, matching recomputed from the whole catalogue
+/// on every question, and each trigger found by comparing the whole state before and after the
+/// event. It is slow on purpose; agreeing with it over generated histories is evidence that the
+/// fold's shortcuts (netting, memos, write-behind records, two threads) compute what the spec
+/// says.
 struct SpecModel {
     struct Cell: Hashable, Comparable {
         var variant: Int64, location: Int64
