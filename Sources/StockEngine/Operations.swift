@@ -128,32 +128,6 @@ extension Journal {
         } catch { throw EngineError.database(error, path: path) }
     }
 
-    /// Copies the whole database (journal, projections, outbox, delivery log, store status)
-    /// into a new file at `target`, from one read snapshot, while other commands go on reading
-    /// and appending: SQLite's `VACUUM INTO`, which also leaves out free pages; the copy is
-    /// in WAL mode like the original. Never overwrites a file. Returns the last position the copy holds.
-    public func backup(to target: String) throws(EngineError) -> Int64 {
-        // Claimed empty first, with O_EXCL: `VACUUM INTO` accepts an empty file, and no other
-        // process's file can be taken (or removed on failure) between a check and the copy.
-        let fd = open(target, O_CREAT | O_EXCL | O_WRONLY, 0o666)
-        guard fd >= 0 else {
-            if errno == EEXIST { throw EngineError(.io, "\(target): already exists; a backup never overwrites a file (nothing was written)") }
-            throw EngineError(.io, "\(target): cannot create the backup: \(String(cString: strerror(errno)))")
-        }
-        close(fd)
-        do {
-            try db.prepare("VACUUM INTO ?").run([.text(target)])
-            // The copy is written in rollback-journal mode; restored, it must behave as the
-            // original did (readers beside a writer), and WAL mode is a property of the file.
-            try Database(path: target).execute("PRAGMA journal_mode=WAL")
-        } catch {
-            // Nothing half-written: the file is this call's own.
-            for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: target + suffix) }
-            throw EngineError(.io, "\(target): cannot write the backup (nothing was kept): \(error)")
-        }
-        return try Journal(path: target, writable: false).head()
-    }
-
     public func storeStatus(_ store: StoreID) throws(EngineError) -> StoreStatus {
         do {
             let s = try db.prepare("SELECT paused_reason, paused_fingerprint, retry_at, failures FROM store_status WHERE store = ?")
@@ -181,5 +155,50 @@ extension Journal {
                           status.retryAt.map { .integer($0.microseconds) } ?? .null, .integer(Int64(status.failures))])
             }
         } catch { throw EngineError.database(error, path: path) }
+    }
+}
+
+extension Journal {
+    /// Copies the whole database at `source` (journal, projections, outbox, delivery log, store
+    /// status) into a new file at `target`, from one read snapshot, while other commands go on
+    /// reading and appending: SQLite's `VACUUM INTO`, which also leaves out free pages; the copy
+    /// is in WAL mode like the original. Any stocksync file is copied as it is, whatever its
+    /// schema version, so a file can be saved before a newer build migrates it. Never overwrites
+    /// a file. Returns the last position the copy holds.
+    public static func backup(_ source: String, to target: String) throws(EngineError) -> Int64 {
+        guard FileManager.default.fileExists(atPath: source) else {
+            throw EngineError(.io, "\(source): no such database")
+        }
+        let db: Database
+        do {
+            db = try Database(path: source, mode: .readOnly, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+            guard try db.scalarInt("PRAGMA application_id") == Schema.applicationID else {
+                throw EngineError(.io, "\(source): not a stocksync database; refusing to copy it")
+            }
+        } catch let error as EngineError {
+            throw error
+        } catch {
+            throw EngineError(.io, "\(source): not a readable SQLite database (\(error))")
+        }
+        // Claimed empty first, with O_EXCL: `VACUUM INTO` accepts an empty file, and no other
+        // process's file can be taken (or removed on failure) between a check and the copy.
+        let fd = open(target, O_CREAT | O_EXCL | O_WRONLY, 0o666)
+        guard fd >= 0 else {
+            if errno == EEXIST { throw EngineError(.io, "\(target): already exists; a backup never overwrites a file (nothing was written)") }
+            throw EngineError(.io, "\(target): cannot create the backup: \(String(cString: strerror(errno)))")
+        }
+        close(fd)
+        do {
+            try db.prepare("VACUUM INTO ?").run([.text(target)])
+            // The copy is written in rollback-journal mode; restored, it must behave as the
+            // original did (readers beside a writer), and WAL mode is a property of the file.
+            let copy = try Database(path: target)
+            try copy.execute("PRAGMA journal_mode=WAL")
+            return try copy.scalarInt("SELECT max(position) FROM journal") ?? 0
+        } catch {
+            // Nothing half-written: the file is this call's own.
+            for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: target + suffix) }
+            throw EngineError(.io, "\(target): cannot write the backup (nothing was kept): \(error)")
+        }
     }
 }

@@ -181,7 +181,7 @@ struct Backup: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let position = try database.open(writable: false).backup(to: target)
+            let position = try Journal.backup(database.path, to: target)
             emit("backed up \(database.path) to \(target) (journal through position \(position))")
         }
     }

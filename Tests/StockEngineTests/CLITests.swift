@@ -497,5 +497,17 @@ struct OperatorCommandTests {
         #expect(try CLI.run(["backup", tmp.path("x.db"), "--db", tmp.path("missing.db")]).status == 74)
         let unwritable = try CLI.run(["backup", tmp.path("no-such-directory/x.db"), "--db", db])
         #expect(unwritable.status == 74 && unwritable.stderr.contains("cannot create the backup"))
+
+        // A file an older build wrote is copied as it is, before this build migrates it.
+        try SQLiteFixture(path: db).execute("DROP TABLE deliveries; DROP TABLE store_status; DROP TABLE in_flight; PRAGMA user_version = 1")
+        let old = tmp.path("old-copy.db")
+        #expect(try CLI.run(["backup", old, "--db", db]).status == 0)
+        #expect(try SQLiteFixture(path: old).strings("PRAGMA user_version") == ["1"])
+        #expect(try CLI.run(["log", "--json", "--db", old]).status == 74, "read-only commands still ask for the migration")
+        let foreign = tmp.path("foreign.db")
+        try SQLiteFixture(path: foreign).execute("CREATE TABLE t (x)")
+        let refusedForeign = try CLI.run(["backup", tmp.path("y.db"), "--db", foreign])
+        #expect(refusedForeign.status == 74 && refusedForeign.stderr.contains("not a stocksync database"))
+        #expect(!FileManager.default.fileExists(atPath: tmp.path("y.db")))
     }
 }
