@@ -13,7 +13,8 @@ struct ReplayEquivalenceTests {
         return Render.stockJSON(position: view.projection.position, rows: try view.projection.stockRows()) + "\n" + Render.outboxJSON(view.projection)
     }
 
-    func export(_ journal: Journal, through last: Int64 = .max) throws -> String {
+    /// `log --json` of the journal through `last`.
+    static func export(_ journal: Journal, through last: Int64 = .max) throws -> String {
         var out = ""
         try journal.forEachEvent(through: last) { position, event in out += EventCodec.encodeLine(event, position: position) + "\n" }
         return out
@@ -40,13 +41,13 @@ struct ReplayEquivalenceTests {
         #expect(try a.verify().isEmpty)
 
         // log --json | ingest - into a new database.
-        let exported = try export(a)
+        let exported = try Self.export(a)
         try exported.write(toFile: tmp.path("export.jsonl"), atomically: true, encoding: .utf8)
         let b = try Journal(path: tmp.path("b.db"), writable: true)
         let summary = try b.ingest([tmp.path("export.jsonl")])
         #expect(summary.duplicates == 0)
         #expect(try snapshot(b) == inline)
-        #expect(try export(b) == exported, "export is canonical: byte-identical after a round trip")
+        #expect(try Self.export(b) == exported, "export is canonical: byte-identical after a round trip")
 
         // Recovery: rebuilding the projections in place gives the same state.
         try a.rebuild()
@@ -56,7 +57,7 @@ struct ReplayEquivalenceTests {
         let head = try a.head()
         let k = Int64.random(in: 0...head, using: &random)
         let c = try Journal(path: tmp.path("c.db"), writable: true)
-        try export(a, through: k).write(toFile: tmp.path("cut.jsonl"), atomically: true, encoding: .utf8)
+        try Self.export(a, through: k).write(toFile: tmp.path("cut.jsonl"), atomically: true, encoding: .utf8)
         _ = try c.ingest([tmp.path("cut.jsonl")])
         #expect(try snapshot(a, at: .position(k)) == snapshot(c))
     }

@@ -321,18 +321,32 @@ struct SpecModel {
 
     // MARK: What `stock --json` and `outbox --json` show, one line per row or entry
 
+    /// The one text both sides of the comparison are rendered to: a stock row, then one
+    /// column per store at its location.
+    static func stockLine(variant: Int64, sku: String?, location: Int64, inStock: String, committedTotal: String, expected: String) -> String {
+        "variant \(variant) sku \(sku ?? "null") location \(location): in_stock \(inStock) committed_total \(committedTotal) expected \(expected)"
+    }
+
+    static func storeColumn(_ store: String, sync: Bool, committedForSync: String, synced: Int64, match: String, product: WooProduct?) -> String {
+        " | \(store) sync \(sync) committed_for_sync \(committedForSync) synced \(synced) match \(match)"
+            + " woo_id \(product.map { String($0.wooID) } ?? "null") parent_id \(product?.parentID.map(String.init) ?? "null")"
+    }
+
+    static func outboxLine(store: String, wooID: Int64, parentID: Int64?, quantity: Int64, position: Int64) -> String {
+        "\(store) woo_id \(wooID) parent_id \(parentID.map(String.init) ?? "null") quantity \(quantity) position \(position)"
+    }
+
     func stockLines() -> [String] {
         let sums = totals()
         let connected = stores.values.filter(\.connected).map(\.settings).sorted { $0.store < $1.store }
         return named.sorted().map { cell in
             let t = sums[cell] ?? Totals()
-            let sku = variants[cell.variant]?.sku
-            var line = "variant \(cell.variant) sku \(sku ?? "null") location \(cell.location): in_stock \(t.inStock) committed_total \(t.committedTotal) expected \(t.expected)"
+            var line = Self.stockLine(variant: cell.variant, sku: variants[cell.variant]?.sku, location: cell.location,
+                                      inStock: "\(t.inStock)", committedTotal: "\(t.committedTotal)", expected: "\(t.expected)")
             for settings in connected where settings.locationID == cell.location {
                 let m = match(cell.variant, store: settings.store)
-                line += " | \(settings.store) sync \(settings.stockSync) committed_for_sync \(Self.committedForSync(t, settings))"
-                    + " synced \(synced(cell.variant, settings, sums)) match \(m.kind.rawValue) woo_id \(m.product.map { String($0.wooID) } ?? "null")"
-                    + " parent_id \(m.product?.parentID.map(String.init) ?? "null")"
+                line += Self.storeColumn(settings.store, sync: settings.stockSync, committedForSync: "\(Self.committedForSync(t, settings))",
+                                         synced: synced(cell.variant, settings, sums), match: m.kind.rawValue, product: m.product)
             }
             return line
         }
@@ -341,8 +355,8 @@ struct SpecModel {
     func outboxLines() -> [String] {
         pending.keys.sorted().map { key in
             let entry = pending[key]!
-            let parent = catalogue[key.store]?[key.wooID]?.parentID
-            return "\(key.store) woo_id \(key.wooID) parent_id \(parent.map(String.init) ?? "null") quantity \(entry.quantity) position \(entry.position)"
+            return Self.outboxLine(store: key.store, wooID: key.wooID, parentID: catalogue[key.store]?[key.wooID]?.parentID,
+                                   quantity: entry.quantity, position: entry.position)
         }
     }
 }

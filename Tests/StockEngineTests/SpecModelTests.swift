@@ -38,8 +38,7 @@ struct SpecModelTests {
         // These histories reach events the equivalence suite's do not (reconnections, deleted
         // variants, links, dates in other offsets): replay and a re-ingested export agree too.
         #expect(try journal.verify() == [])
-        var exported = ""
-        try journal.forEachEvent { position, event in exported += EventCodec.encodeLine(event, position: position) + "\n" }
+        let exported = try ReplayEquivalenceTests.export(journal)
         try exported.write(toFile: tmp.path("export.jsonl"), atomically: true, encoding: .utf8)
         let copy = try Journal(path: tmp.path("b.db"), writable: true)
         #expect(try copy.ingest([tmp.path("export.jsonl")]).duplicates == 0)
@@ -119,24 +118,23 @@ struct SpecModelTests {
     func engineLines(_ journal: Journal, at point: PointInTime? = nil) throws -> (stock: [String], outbox: [String]) {
         let projection = try journal.state(at: point).projection
         let stock = try projection.stockRows().map { row in
-            var line = "variant \(row.variantID) sku \(row.sku ?? "null") location \(row.locationID): in_stock \(row.cell.inStock)"
-                + " committed_total \(row.cell.committedTotal) expected \(row.cell.expected)"
+            var line = SpecModel.stockLine(variant: row.variantID, sku: row.sku, location: row.locationID, inStock: "\(row.cell.inStock)",
+                                           committedTotal: "\(row.cell.committedTotal)", expected: "\(row.cell.expected)")
             for column in row.stores {
                 let kind: String
                 switch column.match {
                 case .matched(_, let k): kind = k.rawValue
                 case .none: kind = "none"
                 }
-                line += " | \(column.store) sync \(column.stockSync) committed_for_sync \(column.committedForSync)"
-                    + " synced \(column.synced) match \(kind) woo_id \(column.match.product.map { String($0.wooID) } ?? "null")"
-                    + " parent_id \(column.match.product?.parentID.map(String.init) ?? "null")"
+                line += SpecModel.storeColumn(column.store, sync: column.stockSync, committedForSync: "\(column.committedForSync)",
+                                              synced: column.synced, match: kind, product: column.match.product)
             }
             return line
         }
         let outbox = projection.pending.keys.sorted().map { key in
             let entry = projection.pending[key]!
-            let parent = projection.catalogue[key]?.parentID
-            return "\(key.store) woo_id \(key.wooID) parent_id \(parent.map(String.init) ?? "null") quantity \(entry.quantity) position \(entry.position)"
+            return SpecModel.outboxLine(store: key.store, wooID: key.wooID, parentID: projection.catalogue[key]?.parentID,
+                                        quantity: entry.quantity, position: entry.position)
         }
         return (stock, outbox)
     }
