@@ -17,11 +17,14 @@ public final class Journal {
     /// Document records held in memory before they are written (tests lower it).
     var documentBufferLimit = SQLiteDocuments.bufferLimit
 
-    /// Opens the database at `path`. Read-only opens of a missing file fail (74) and create nothing.
-    public init(path: String, writable: Bool) throws(EngineError) {
+    /// Opens the database at `path`. Opens of a missing file fail (74) and create nothing,
+    /// unless `writable` and `creating`: only the commands that bring content (`ingest`,
+    /// `store connect`) start a journal, so a mistyped `--db` in a cron line fails loudly
+    /// instead of syncing an empty database forever.
+    public init(path: String, writable: Bool, creating: Bool = true) throws(EngineError) {
         self.path = path
         self.writable = writable
-        if !writable && !FileManager.default.fileExists(atPath: path) {
+        if !(writable && creating) && !FileManager.default.fileExists(atPath: path) {
             throw EngineError(.io, "\(path): no such database (run 'stocksync ingest' or 'stocksync store connect' first)")
         }
         do {
@@ -102,19 +105,16 @@ public final class Journal {
 
     /// Ingests JSON Lines files ("-" is standard input) in one transaction (SPEC §3.2).
     public func ingest(_ paths: [String]) throws(EngineError) -> AppendSummary {
-        // Open every file first, so a missing one fails before anything is read.
-        var readers: [LineReader] = []
-        do {
-            for p in paths { readers.append(try LineReader(path: p)) }
-        } catch {
-            readers.forEach { $0.close() }
-            throw error
-        }
+        try ingest(IngestInput(paths))
+    }
+
+    /// Ingests files already opened, in one transaction; `input` is consumed.
+    public func ingest(_ input: IngestInput) throws(EngineError) -> AppendSummary {
         // From here the decoder thread owns the files and closes them when it ends. A call that
         // fails while standard input is still open does not wait for its end-of-file: the
         // decoder may be blocked reading it, and nothing it produces is needed any more.
-        let files = readers
-        let readsStandardInput = paths.contains("-")
+        let files = input.readers
+        let readsStandardInput = input.readsStandardInput
         let lines = DecodeAhead<DecodedLines> { emit in
             defer { files.forEach { $0.close() } }
             for reader in files {

@@ -4,8 +4,31 @@ import Glibc
 import Darwin
 #endif
 
+/// The files of one `ingest` call, every one opened before anything is read: a missing file
+/// fails the call at once, and before the command opens (and perhaps creates) the database.
+/// `Journal.ingest` consumes it; a caller that gives up before that calls `close()`.
+public struct IngestInput: Sendable {
+    let readers: [LineReader]
+    let readsStandardInput: Bool
+
+    /// Opens `paths` ("-" is standard input).
+    public init(_ paths: [String]) throws(EngineError) {
+        var readers: [LineReader] = []
+        do {
+            for p in paths { readers.append(try LineReader(path: p)) }
+        } catch {
+            readers.forEach { $0.close() }
+            throw error
+        }
+        self.readers = readers
+        readsStandardInput = paths.contains("-")
+    }
+
+    public func close() { readers.forEach { $0.close() } }
+}
+
 /// Reads a file (or standard input) line by line in large chunks, without holding it whole.
-struct LineReader {
+struct LineReader: Sendable {
     let fd: Int32
     let name: String
     let ownsDescriptor: Bool

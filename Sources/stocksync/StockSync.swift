@@ -24,8 +24,10 @@ struct DatabaseOptions: ParsableArguments {
         return "./stocksync.db"
     }
 
-    func open(writable: Bool) throws(EngineError) -> Journal {
-        try Journal(path: path, writable: writable)
+    /// `creating`: the command starts a journal when there is none (`ingest`, `store connect`);
+    /// every other command needs an existing one.
+    func open(writable: Bool, creating: Bool = false) throws(EngineError) -> Journal {
+        try Journal(path: path, writable: writable, creating: creating)
     }
 }
 
@@ -76,8 +78,11 @@ struct Ingest: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let journal = try database.open(writable: true)
-            let summary = try journal.ingest(files)
+            // The files first: a missing one must not leave a new, empty database behind.
+            let input = try IngestInput(files)
+            let journal: Journal
+            do { journal = try database.open(writable: true, creating: true) } catch { input.close(); throw error }
+            let summary = try journal.ingest(input)
             var line = "appended \(summary.appended), duplicates \(summary.duplicates)"
             if let first = summary.firstPosition, let last = summary.lastPosition { line += " (positions \(first)–\(last))" }
             emit(line)

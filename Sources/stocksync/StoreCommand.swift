@@ -67,7 +67,7 @@ struct StoreCommand: ParsableCommand {
                                         katanaOrdersReduceStock: settings.katanaOrdersReduceStock?.bool ?? true,
                                         floorAtZero: settings.floorAtZero?.bool ?? false)
                 try StoreCommand.refuseOptOutWithoutSync(new, requested: settings.katanaOrdersReduceStock)
-                let journal = try database.open(writable: true)
+                let journal = try database.open(writable: true, creating: true)
                 _ = try journal.write { appender in
                     if appender.state.stores[id]?.connected == true {
                         throw EngineError(.badInput, "store '\(id)' is already connected (use 'store reconfigure')")

@@ -35,6 +35,28 @@ struct CLITests {
         tmp.remove()
     }
 
+    @Test("only ingest and store connect start a journal: other writers on a missing database exit 74 and create nothing")
+    func missingDatabaseForWriters() throws {
+        // A mistyped --db in a cron line must fail loudly, not sync an empty database forever.
+        let writers = [["sync", "--once"], ["replay"], ["resync", "--store", "main"], ["store", "reconfigure", "main", "--stock-sync", "off"],
+                       ["store", "disconnect", "main"], ["store", "refresh", "main"], ["store", "resume", "main"],
+                       ["deliveries", "prune", "--before", "2026-01-01T00:00:00Z"]]
+        for args in writers {
+            let r = try CLI.run(args + ["--db", db])
+            #expect(r.status == 74, "\(args): \(r.stderr)")
+            #expect(r.stderr.contains("\(db): no such database"), "\(args)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.url.path).isEmpty, "\(args) left a file behind")
+        }
+        // An ingest whose file is missing fails before the database is opened.
+        let missing = try CLI.run(["ingest", "--db", db, tmp.path("absent.jsonl")])
+        #expect(missing.status == 74)
+        #expect(!FileManager.default.fileExists(atPath: db))
+        let connect = try CLI.run(["store", "connect", "main", "--url", "https://shop.example.com", "--location", "1", "--stock-sync", "off", "--db", db])
+        #expect(connect.status == 0, "\(connect.stderr)")
+        #expect(try journalCount() == 1)
+        tmp.remove()
+    }
+
     @Test("ingest prints the appended and duplicate counts; duplicates are never errors")
     func ingestCounts() throws {
         let file = try write("a.jsonl", [Self.connect, Self.product, "", Self.variant, Self.adjust, Self.adjust])
