@@ -63,11 +63,19 @@ public enum CLI {
     /// `holdingStdinOpen` keeps the child's standard input open after `stdin` is written, as a
     /// terminal or a live pipe would, closing it only if the child is still running after
     /// `patience` seconds (a liveness bound for a hang, not a timing measurement).
+    /// `fileSizeLimitKiB` runs the child under `ulimit -f` with SIGXFSZ ignored, so a write past
+    /// the limit fails with EFBIG as a full disk fails a write: the failure path, for real.
     public static func run(_ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:],
-                           holdingStdinOpen: Bool = false, patience: Double = 60) throws -> CommandResult {
+                           holdingStdinOpen: Bool = false, patience: Double = 60, fileSizeLimitKiB: Int? = nil) throws -> CommandResult {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Checkout.stocksyncBinary())
-        process.arguments = arguments
+        if let limit = fileSizeLimitKiB {
+            // An ignored signal stays ignored across exec; ulimit -f counts 512-byte blocks.
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", #"trap '' XFSZ; ulimit -f \#(limit * 2) && exec "$0" "$@""#, Checkout.stocksyncBinary()] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: Checkout.stocksyncBinary())
+            process.arguments = arguments
+        }
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "STOCKSYNC_DB")
         for (k, v) in environment { env[k] = v }

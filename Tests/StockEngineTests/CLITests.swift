@@ -532,4 +532,30 @@ struct OperatorCommandTests {
         #expect(refusedForeign.status == 74 && refusedForeign.stderr.contains("not a stocksync database"))
         #expect(!FileManager.default.fileExists(atPath: tmp.path("y.db")))
     }
+
+    @Test("a backup that fails midway (the disk fills) exits 74 and leaves no file behind; the database is untouched")
+    func backupFailingMidway() throws {
+        let tmp = TemporaryDirectory("stocksync-backup-full")
+        defer { tmp.remove() }
+        let db = tmp.path("s.db")
+        // About 2 MB of journal, so the copy outgrows the 256 KiB limit well inside VACUUM INTO.
+        let padding = String(repeating: "x", count: 400)
+        let lines = (1...4_000).map { #"{"id":"v\#($0)","type":"variant.upserted","at":"2026-11-26T10:00:00Z","data":{"variant_id":\#($0),"sku":"SKU-\#($0)-\#(padding)","kind":"product"}}"# }
+        let history = tmp.path("h.jsonl")
+        try lines.joined(separator: "\n").write(toFile: history, atomically: true, encoding: .utf8)
+        #expect(try CLI.run(["ingest", history, "--db", db]).status == 0)
+        let log = try CLI.run(["log", "--json", "--db", db]).stdout
+
+        let copy = tmp.path("copy.db")
+        let full = try CLI.run(["backup", copy, "--db", db], fileSizeLimitKiB: 256)
+        #expect(full.status == 74, "\(full.stderr)")
+        #expect(full.stderr.contains("cannot write the backup (nothing was kept)"), "\(full.stderr)")
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            #expect(!FileManager.default.fileExists(atPath: copy + suffix), "\(suffix) left behind")
+        }
+        #expect(try CLI.run(["log", "--json", "--db", db]).stdout == log)
+        #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 0)
+        // Without the limit the same command succeeds: the failure above was the disk's.
+        #expect(try CLI.run(["backup", copy, "--db", db]).status == 0)
+    }
 }

@@ -4,9 +4,9 @@ import StockSyncTesting
 import Testing
 
 /// SPEC §3.1: one ingest call is one transaction. A real `stocksync ingest` subprocess is
-/// killed with SIGKILL at random moments; the journal never has a gap or a half batch, and
-/// the inline projection always equals the replayed one.
-@Suite("Crash safety under SIGKILL", .serialized)
+/// killed with SIGKILL at random moments, or runs out of disk; the journal never has a gap or
+/// a half batch, and the inline projection always equals the replayed one.
+@Suite("Crash safety: SIGKILL and a full disk", .serialized)
 struct CrashTests {
     @Test("SIGKILL during ingest leaves whole batches only, no gaps, and replay --verify passes")
     func killDuringIngest() throws {
@@ -73,6 +73,34 @@ struct CrashTests {
         let journal = try Journal(path: db, writable: true)
         for file in chunks[done...] { _ = try journal.ingest([file]) }
         #expect(try journal.head() == boundaries.last!)
+        #expect(try journal.verify().isEmpty)
+    }
+
+    @Test("a disk that fills during ingest: 74, nothing of the call appended, the journal whole; the same file ingests once there is room")
+    func diskFullDuringIngest() throws {
+        let tmp = TemporaryDirectory()
+        defer { tmp.remove() }
+        var generator = HistoryGenerator(seed: 5, shape: .init(variants: 300, locations: 3, stores: 2))
+        let lines = generator.history(events: 8_000)
+        let (first, second) = (tmp.path("first.jsonl"), tmp.path("second.jsonl"))
+        try lines[..<2_000].joined(separator: "\n").write(toFile: first, atomically: true, encoding: .utf8)
+        try lines[2_000...].joined(separator: "\n").write(toFile: second, atomically: true, encoding: .utf8)
+        let db = tmp.path("full.db")
+        #expect(try CLI.run(["ingest", "--db", db, first]).status == 0)
+        let head = try Journal(path: db, writable: false).head()
+        let before = try CLI.run(["log", "--json", "--db", db]).stdout
+
+        // Files may grow to 64 KiB: the second call's write-ahead log outgrows that at once.
+        let full = try CLI.run(["ingest", "--db", db, second], fileSizeLimitKiB: 64)
+        #expect(full.status == 74, "\(full.stderr)")
+        #expect(full.stderr.contains(db), "the message names the database: \(full.stderr)")
+        #expect(try CLI.run(["log", "--json", "--db", db]).stdout == before, "nothing of the failed call was appended")
+        #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 0)
+
+        let retried = try CLI.run(["ingest", "--db", db, second])
+        #expect(retried.status == 0, "\(retried.stderr)")
+        let journal = try Journal(path: db, writable: false)
+        #expect(try journal.head() > head)
         #expect(try journal.verify().isEmpty)
     }
 }
