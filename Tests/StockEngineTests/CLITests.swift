@@ -538,11 +538,9 @@ struct OperatorCommandTests {
         let tmp = TemporaryDirectory("stocksync-backup-full")
         defer { tmp.remove() }
         let db = tmp.path("s.db")
-        // About 2 MB of journal, so the copy outgrows the 256 KiB limit well inside VACUUM INTO.
-        let padding = String(repeating: "x", count: 400)
-        let lines = (1...4_000).map { #"{"id":"v\#($0)","type":"variant.upserted","at":"2026-11-26T10:00:00Z","data":{"variant_id":\#($0),"sku":"SKU-\#($0)-\#(padding)","kind":"product"}}"# }
+        // About 4 MB of database, so the copy outgrows the 256 KiB limit well inside VACUUM INTO.
         let history = tmp.path("h.jsonl")
-        try lines.joined(separator: "\n").write(toFile: history, atomically: true, encoding: .utf8)
+        try CrashTests.paddedVariants(1...4_000).write(toFile: history, atomically: true, encoding: .utf8)
         #expect(try CLI.run(["ingest", history, "--db", db]).status == 0)
         let log = try CLI.run(["log", "--json", "--db", db]).stdout
 

@@ -103,4 +103,33 @@ struct CrashTests {
         #expect(try journal.head() > head)
         #expect(try journal.verify().isEmpty)
     }
+
+    @Test("a commit whose checkpoint into the main file fails is still whole: the write-ahead log keeps it until a later checkpoint")
+    func checkpointFailsAfterCommit() throws {
+        let tmp = TemporaryDirectory()
+        defer { tmp.remove() }
+        let (first, second) = (tmp.path("first.jsonl"), tmp.path("second.jsonl"))
+        try CrashTests.paddedVariants(1...4_000).write(toFile: first, atomically: true, encoding: .utf8)
+        try CrashTests.paddedVariants(5_001...9_000).write(toFile: second, atomically: true, encoding: .utf8)
+        let db = tmp.path("s.db")
+        #expect(try CLI.run(["ingest", "--db", db, first]).status == 0)
+        // Room for the second call's log (about the size of the first file's data) but not for
+        // the main file to grow by it: the commit lands, the checkpoint at close fails.
+        let size = try FileManager.default.attributesOfItem(atPath: db)[.size] as? Int ?? 0
+        let limited = try CLI.run(["ingest", "--db", db, second], fileSizeLimitKiB: size / 1024 + 512)
+        #expect(limited.status == 0, "\(limited.stderr)")
+        #expect(limited.stdout.hasPrefix("appended 4000, duplicates 0"))
+        #expect(FileManager.default.fileExists(atPath: db + "-wal"), "the log holds the commit")
+        #expect(try CLI.run(["log", "--db", db]).stdout.split(separator: "\n").count == 8_000)
+        #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 0)
+        #expect(try CLI.run(["ingest", "--db", db, second]).stdout.hasPrefix("appended 0, duplicates 4000"))
+        #expect(try SQLiteFixture(path: db).strings("PRAGMA integrity_check") == ["ok"])
+    }
+
+    /// Variant declarations with long SKUs: a journal of predictable size, about 1 KB an event.
+    static func paddedVariants(_ ids: ClosedRange<Int>) -> String {
+        let padding = String(repeating: "x", count: 400)
+        return ids.map { #"{"id":"v\#($0)","type":"variant.upserted","at":"2026-11-26T10:00:00Z","data":{"variant_id":\#($0),"sku":"SKU-\#($0)-\#(padding)","kind":"product"}}"# }
+            .joined(separator: "\n")
+    }
 }
