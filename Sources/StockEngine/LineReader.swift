@@ -53,7 +53,8 @@ struct LineReader: Sendable {
 
     func close() { if ownsDescriptor { _ = Glibc.close(fd) } }
 
-    /// Calls `body` with each line (without its newline, CR trimmed) and its 1-based number;
+    /// Calls `body` with each line (without its newline, CR trimmed, a byte order mark opening
+    /// the input skipped) and its 1-based number;
     /// `beforeReading` runs before each read, which may block on a pipe or a terminal.
     func forEachLine(beforeReading: () throws -> Void = {}, _ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void) throws {
         let chunk = 1 << 20
@@ -61,6 +62,7 @@ struct LineReader: Sendable {
         var start = 0
         var end = 0
         var lineNumber = 0
+        var openingChecked = false
         while true {
             if start > 0 {
                 // Move the incomplete tail to the front.
@@ -79,6 +81,15 @@ struct LineReader: Sendable {
             }
             let eof = n == 0
             end += n
+            if !openingChecked {
+                // A byte order mark opening the input is skipped: RFC 8259 lets a parser ignore
+                // it, and Windows editors save "UTF-8" with one. Anywhere else it is bad JSON.
+                let mark: [UInt8] = [0xEF, 0xBB, 0xBF]
+                let seen = min(end, 3)
+                if seen < 3 && !eof && buffer[..<seen].elementsEqual(mark[..<seen]) { continue }
+                openingChecked = true
+                if seen == 3 && buffer[..<3].elementsEqual(mark) { start = 3 }
+            }
             try buffer.withUnsafeBufferPointer { p in
                 var i = start
                 while i < end {

@@ -78,6 +78,22 @@ struct CLITests {
         tmp.remove()
     }
 
+    @Test("a byte order mark opening a file or standard input is skipped (RFC 8259; Windows editors write one); anywhere else it is bad JSON")
+    func byteOrderMark() throws {
+        let mark = "\u{FEFF}"
+        let file = try write("bom.jsonl", [mark + Self.connect, Self.variant + "\r"])
+        let r = try CLI.run(["ingest", "--db", db, file])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.hasPrefix("appended 2, duplicates 0"))
+        let piped = try CLI.run(["ingest", "--db", db, "-"], stdin: Data((mark + Self.product + "\n").utf8))
+        #expect(piped.stdout.hasPrefix("appended 1, duplicates 0"), "\(piped.stderr)")
+        let inside = try CLI.run(["ingest", "--db", db, try write("inside.jsonl", [Self.adjust, mark + Self.adjust])])
+        #expect(inside.status == 65)
+        #expect(inside.stderr.contains("inside.jsonl:2"), "\(inside.stderr)")
+        #expect(try journalCount() == 3)
+        tmp.remove()
+    }
+
     @Test("a bad line anywhere appends nothing from the whole call and names file, line and field (65)")
     func badLineAppendsNothing() throws {
         let good = try write("good.jsonl", [Self.connect, Self.product])
