@@ -15,9 +15,8 @@ public enum EventCodec {
         }
         let at = try top.string("at")
         guard Instant.parse(at) != nil else { throw EventError(field: "at", "'\(at)' is not an RFC 3339 timestamp with offset") }
-        guard case .object(let data)? = top.value("data") else {
-            throw EventError(field: "data", top.value("data") == nil ? "missing" : "must be an object")
-        }
+        let data = try top.value("data")
+        guard case .object(let data)? = data else { throw EventError(field: "data", data == nil ? "missing" : "must be an object") }
         let payload = try decodePayload(type: type, Fields(members: data, path: "data"))
         return Event(id: id, at: at, payload: payload)
     }
@@ -143,7 +142,7 @@ public enum EventCodec {
         case .wooProductDeleted:
             return .wooProductDeleted(store: try d.storeID("store"), wooID: try d.int("woo_id"))
         case .wooStockAcknowledged:
-            guard d.value("echoed") != nil else { throw d.error("echoed", "missing (use null for unknown)") }
+            guard try d.value("echoed") != nil else { throw d.error("echoed", "missing (use null for unknown)") }
             return .wooStockAcknowledged(StockAcknowledgement(
                 store: try d.storeID("store"), wooID: try d.int("woo_id"), sent: try d.int("sent"),
                 echoed: try d.optionalInt("echoed")))
@@ -166,20 +165,26 @@ struct Fields {
         EventError(field: path.isEmpty ? key : "\(path).\(key)", message)
     }
 
-    func value(_ key: String) -> JSONValue? {
-        for m in members where m.key == key { return m.value }
-        return nil
+    /// The member named `key`. A known field given twice is refused rather than one copy picked:
+    /// `"quantity":5,"quantity":-5` has no meaning a merchant could rely on.
+    func value(_ key: String) throws(EventError) -> JSONValue? {
+        var found: JSONValue? = nil
+        for m in members where m.key == key {
+            guard found == nil else { throw error(key, "appears more than once") }
+            found = m.value
+        }
+        return found
     }
 
     /// The value, treating an explicit null as absent.
-    func present(_ key: String) -> JSONValue? {
-        guard let v = value(key) else { return nil }
+    func present(_ key: String) throws(EventError) -> JSONValue? {
+        guard let v = try value(key) else { return nil }
         if case .null = v { return nil }
         return v
     }
 
     func required(_ key: String) throws(EventError) -> JSONValue {
-        guard let v = value(key) else { throw error(key, "missing") }
+        guard let v = try value(key) else { throw error(key, "missing") }
         if case .null = v { throw error(key, "must not be null") }
         return v
     }
@@ -191,7 +196,7 @@ struct Fields {
     }
 
     func optionalString(_ key: String) throws(EventError) -> String? {
-        guard let v = present(key) else { return nil }
+        guard let v = try present(key) else { return nil }
         guard case .string(let s) = v else { throw error(key, "must be a string, not \(v.typeName)") }
         return s
     }
@@ -209,7 +214,7 @@ struct Fields {
     }
 
     func optionalBool(_ key: String) throws(EventError) -> Bool? {
-        guard present(key) != nil else { return nil }
+        guard try present(key) != nil else { return nil }
         return try bool(key)
     }
 
@@ -222,7 +227,7 @@ struct Fields {
     }
 
     func optionalInt(_ key: String) throws(EventError) -> Int64? {
-        guard present(key) != nil else { return nil }
+        guard try present(key) != nil else { return nil }
         return try int(key)
     }
 
@@ -241,7 +246,7 @@ struct Fields {
     }
 
     func optionalQuantity(_ key: String) throws(EventError) -> Quantity? {
-        guard present(key) != nil else { return nil }
+        guard try present(key) != nil else { return nil }
         return try quantity(key)
     }
 
@@ -252,7 +257,7 @@ struct Fields {
     }
 
     func optionalNonNegativeQuantity(_ key: String) throws(EventError) -> Quantity? {
-        guard present(key) != nil else { return nil }
+        guard try present(key) != nil else { return nil }
         return try nonNegativeQuantity(key)
     }
 
@@ -263,7 +268,7 @@ struct Fields {
     }
 
     func optionalPositiveQuantity(_ key: String) throws(EventError) -> Quantity? {
-        guard present(key) != nil else { return nil }
+        guard try present(key) != nil else { return nil }
         return try positiveQuantity(key)
     }
 
@@ -287,7 +292,7 @@ struct Fields {
     }
 
     func optionalObjects(_ key: String) throws(EventError) -> [Fields] {
-        guard let v = present(key) else { return [] }
+        guard let v = try present(key) else { return [] }
         return try objectArray(key, v)
     }
 

@@ -70,9 +70,18 @@ struct EventCodecTests {
         #expect(error("[1,2]") != nil)
     }
 
-    @Test("§3.2: unknown fields are ignored (forward compatibility)")
+    @Test("§3.2: unknown fields are ignored (forward compatibility), even given twice")
     func unknownFields() throws {
-        let e = try EventCodec.decodeLine(#"{"id":"x","type":"variant.deleted","at":"2026-11-26T10:00:00Z","extra":1,"data":{"variant_id":1,"future":{"a":[1]}}}"#)
+        let e = try EventCodec.decodeLine(#"{"id":"x","type":"variant.deleted","at":"2026-11-26T10:00:00Z","extra":1,"extra":2,"data":{"variant_id":1,"future":{"a":[1]}}}"#)
         #expect(e.payload == .variantDeleted(1))
+    }
+
+    @Test("a known field given twice is refused, naming it, rather than one copy picked")
+    func duplicateFields() {
+        let twice = error(#"{"id":"a","id":"b","type":"variant.deleted","at":"2026-11-26T10:00:00Z","data":{"variant_id":1}}"#)
+        #expect(twice?.field == "id" && twice?.message == "appears more than once")
+        #expect(error(#"{"id":"x","type":"variant.deleted","at":"2026-11-26T10:00:00Z","data":{"variant_id":1},"data":{"variant_id":2}}"#)?.field == "data")
+        #expect(error(#"{"id":"x","type":"stock_adjustment.upserted","at":"2026-11-26T10:00:00Z","data":{"adjustment_id":1,"updated_at":"2026-11-26T10:00:00Z","location_id":1,"rows":[{"variant_id":1,"quantity":5,"quantity":-5}]}}"#)?.field == "data.rows[0].quantity")
+        #expect(error(#"{"id":"x","type":"woo.stock.acknowledged","at":"2026-11-26T10:00:00Z","data":{"store":"main","woo_id":1,"sent":3,"echoed":null,"echoed":3}}"#)?.field == "data.echoed")
     }
 }
