@@ -148,6 +148,27 @@ public struct StoreSettings: Sendable, Equatable {
     public var countsOnlyWooCommerceOrders: Bool { stockSync && !katanaOrdersReduceStock }
 }
 
+extension StoreSettings {
+    /// Whether `url` carries credentials in its authority (`https://user:password@host`). A
+    /// store's URL is journal content, shown by `store list` and in messages; credentials
+    /// belong in the credentials file only, so such a URL is refused, and never echoed.
+    public static let credentialsInURLMessage =
+        "must not carry credentials (user:password@host); they belong in the credentials file, never in the journal (the URL is not repeated here)"
+
+    public static func urlCarriesCredentials(_ url: String) -> Bool {
+        let bytes = Array(url.utf8)
+        var i = 0
+        while i + 2 < bytes.count, !(bytes[i] == UInt8(ascii: ":") && bytes[i + 1] == UInt8(ascii: "/") && bytes[i + 2] == UInt8(ascii: "/")) { i += 1 }
+        guard i + 2 < bytes.count else { return false }
+        // The authority runs from after "://" to the first '/', '?' or '#' (RFC 3986 §3.2).
+        for b in bytes[(i + 3)...] {
+            if b == UInt8(ascii: "/") || b == UInt8(ascii: "?") || b == UInt8(ascii: "#") { return false }
+            if b == UInt8(ascii: "@") { return true }
+        }
+        return false
+    }
+}
+
 /// A partial change of store settings; nil fields stay as they are.
 public struct StoreChange: Sendable, Equatable {
     public var store: StoreID

@@ -18,6 +18,11 @@ public enum EventCodec {
         let data = try top.value("data")
         guard case .object(let data)? = data else { throw EventError(field: "data", data == nil ? "missing" : "must be an object") }
         let payload = try decodePayload(type: type, Fields(members: data, path: "data"))
+        // Only on the way in: rows stored by older builds still read back as they were written.
+        var url: String? = nil
+        if case .storeConnected(let settings) = payload { url = settings.url }
+        if case .storeReconfigured(let change) = payload { url = change.url }
+        if let url, StoreSettings.urlCarriesCredentials(url) { throw EventError(field: "data.url", StoreSettings.credentialsInURLMessage) }
         return Event(id: id, at: at, payload: payload)
     }
 

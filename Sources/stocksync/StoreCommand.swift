@@ -26,9 +26,18 @@ struct StoreCommand: ParsableCommand {
 
         func validateURL() throws(EngineError) {
             guard let url else { return }
+            // First, so that no message below repeats a password.
+            if StoreSettings.urlCarriesCredentials(url) { throw EngineError(.badInput, "--url: \(StoreSettings.credentialsInURLMessage)") }
             guard let c = URLComponents(string: url), let scheme = c.scheme?.lowercased(), ["http", "https"].contains(scheme),
                   let host = c.host, !host.isEmpty else {
                 throw EngineError(.badInput, "--url: '\(url)' is not an http(s) URL with a host")
+            }
+            // REST paths are appended to the URL: a query or fragment would swallow them.
+            guard c.query == nil, c.fragment == nil else {
+                throw EngineError(.badInput, "--url: '\(url)' has a query or fragment; give the site's address alone (https://shop.example.com)")
+            }
+            if c.path.contains("/wp-json") {
+                throw EngineError(.badInput, "--url: '\(url)' includes the REST path; give the site's address alone (https://shop.example.com): /wp-json/wc/v3 is added to it")
             }
         }
     }

@@ -76,6 +76,17 @@ struct EventCodecTests {
         #expect(e.payload == .variantDeleted(1))
     }
 
+    @Test("a store URL with credentials in its authority is refused on the way in; '@' in a path is not credentials")
+    func credentialsInURL() {
+        #expect(StoreSettings.urlCarriesCredentials("https://user:pw@shop.example.com"))
+        #expect(StoreSettings.urlCarriesCredentials("http://user@shop.example.com:8080/x"))
+        #expect(!StoreSettings.urlCarriesCredentials("https://shop.example.com/@team"))
+        #expect(!StoreSettings.urlCarriesCredentials("https://shop.example.com?to=a@b"))
+        #expect(!StoreSettings.urlCarriesCredentials("https://shop.example.com"))
+        let connect = error(#"{"id":"x","type":"store.connected","at":"2026-11-26T10:00:00Z","data":{"store":"main","url":"https://u:pw@shop.example.com","location_id":1,"stock_sync":true}}"#)
+        #expect(connect?.field == "data.url" && connect?.message.contains("pw") == false)
+    }
+
     @Test("a known field given twice is refused, naming it, rather than one copy picked")
     func duplicateFields() {
         let twice = error(#"{"id":"a","id":"b","type":"variant.deleted","at":"2026-11-26T10:00:00Z","data":{"variant_id":1}}"#)

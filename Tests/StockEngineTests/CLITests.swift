@@ -260,6 +260,31 @@ struct CLITests {
         tmp.remove()
     }
 
+    @Test("a store URL is the site's address alone: credentials in it are refused without being repeated, and so are a query, a fragment or the REST path")
+    func storeURLs() throws {
+        let env = ["STOCKSYNC_DB": db]
+        for url in ["https://ck_user:cs_s3cret@shop.example.com", "ftp://admin:s3cret@x"] {
+            let r = try CLI.run(["store", "connect", "main", "--url", url, "--location", "1", "--stock-sync", "off"], environment: env)
+            #expect(r.status == 65 && r.stderr.contains("must not carry credentials"), "\(r.stderr)")
+            #expect(!r.stderr.contains("s3cret"), "the password is never repeated")
+        }
+        for url in ["https://shop.example.com?lang=en", "https://shop.example.com/#x", "https://shop.example.com/wp-json/wc/v3"] {
+            let r = try CLI.run(["store", "connect", "main", "--url", url, "--location", "1", "--stock-sync", "off"], environment: env)
+            #expect(r.status == 65 && r.stderr.contains("give the site's address alone"), "\(url): \(r.stderr)")
+        }
+        // A WordPress in a subdirectory, an @ in the path, a trailing slash: all fine.
+        #expect(try CLI.run(["store", "connect", "main", "--url", "https://example.com/shop/@home/", "--location", "1", "--stock-sync", "off"], environment: env).status == 0)
+        let reconfigured = try CLI.run(["store", "reconfigure", "main", "--url", "https://u:s3cret@example.com"], environment: env)
+        #expect(reconfigured.status == 65 && !reconfigured.stderr.contains("s3cret"))
+        // Events from outside are held to the same: the secret never reaches the journal.
+        let line = #"{"id":"r1","type":"store.reconfigured","at":"2026-11-26T10:00:00Z","data":{"store":"main","url":"https://u:s3cret@example.com"}}"#
+        let ingested = try CLI.run(["ingest", "--db", db, "-"], stdin: Data(line.utf8))
+        #expect(ingested.status == 65 && ingested.stderr.contains("data.url") && !ingested.stderr.contains("s3cret"), "\(ingested.stderr)")
+        #expect(try !CLI.run(["log", "--json"], environment: env).stdout.contains("s3cret"))
+        #expect(try journalCount() == 1)
+        tmp.remove()
+    }
+
     @Test("explain shows the calculation and the match; an unknown SKU exits 65")
     func explain() throws {
         _ = try CLI.run(["ingest", "--db", db, Checkout.fixtures.appendingPathComponent("demo/history.jsonl").path])
