@@ -235,7 +235,7 @@ do {
         guard case .variantUpserted(let v) = e.payload else { return e }
         return Event(id: "r\(v.variantID)", at: "2026-11-26T10:00:00Z", payload: .inventoryReconciled(InventoryReconciliation(variantID: v.variantID, locationID: 1, inStock: Quantity(Int(v.variantID % 50 + 1)))))
     })
-    let http = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+    let http = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: WooClient.httpConfiguration())
     // Basic auth as over HTTPS (the sandbox assumes a TLS-terminating proxy), so OAuth does not skew the figure.
     let credentials = CredentialsFile(path: "(bench)", stores: ["bench": Credentials(consumerKey: "ck_bench", consumerSecret: "cs_bench", auth: .basic, requestsPerSecond: 10_000, maxInFlight: 2)])
     let pendingBefore = try dispatchJournal.state().projection.pending.count

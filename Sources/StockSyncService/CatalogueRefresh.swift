@@ -87,6 +87,8 @@ public enum CatalogueRefresh {
         switch error {
         case .http(let status, _, _, _) where status == 401 || status == 403:
             return EngineError(.configuration, "store '\(store)': the store refused the credentials (\(error)); nothing was recorded")
+        case .http(let status, _, _, _) where (300..<400).contains(status):
+            return EngineError(.configuration, "store '\(store)': \(error); nothing was recorded")
         default:
             return EngineError(.temporary, "store '\(store)': listing the catalogue failed (\(error)); nothing was recorded, try again")
         }

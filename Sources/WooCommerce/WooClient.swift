@@ -44,6 +44,14 @@ public final class WooClient: Sendable {
     let https: Bool
 
     /// `http` is shared and owned by the caller (one pool per process).
+    /// The HTTP client settings the engine talks to stores with. Redirects are not followed: a
+    /// store URL that redirects (http → https, a missing www) would carry the credentials and a
+    /// batch's body to another address, and turn the POST into a GET; it is answered as a
+    /// configuration problem naming the address to use instead.
+    public static func httpConfiguration(connectTimeout: TimeAmount = .seconds(10), readTimeout: TimeAmount = .seconds(60)) -> HTTPClient.Configuration {
+        HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: connectTimeout, read: readTimeout))
+    }
+
     public init(storeURL: String, credentials: Credentials, http: HTTPClient, timeout: TimeAmount = .seconds(30)) {
         var url = storeURL
         while url.hasSuffix("/") { url.removeLast() }
@@ -99,6 +107,9 @@ public final class WooClient: Sendable {
             throw .transport(Self.describe(error))
         }
         let status = Int(response.status.code)
+        if (300..<400).contains(status) {
+            throw .http(status: status, code: nil, message: Self.redirectAdvice(location: response.headers.first(name: "Location"), path: path), retryAfter: nil)
+        }
         guard (200..<300).contains(status) else {
             var code: String? = nil, message: String? = nil
             if case .object(let m)? = try? JSONReader.parse(String(decoding: bytes, as: UTF8.self)) {
@@ -109,6 +120,20 @@ public final class WooClient: Sendable {
             throw .http(status: status, code: code, message: message, retryAfter: retryAfter)
         }
         return Response(status: status, headers: response.headers, body: bytes)
+    }
+
+    /// What to tell the merchant about a redirect: the site address it points to, worked out
+    /// by taking the REST path off the end. The query is never shown: with query-string
+    /// authentication it would repeat the consumer secret.
+    static func redirectAdvice(location: String?, path: String) -> String {
+        guard var target = location, !target.isEmpty else { return "the store redirects elsewhere (no Location given); check the store's URL" }
+        if let cut = target.firstIndex(where: { $0 == "?" || $0 == "#" }) { target = String(target[..<cut]) }
+        let rest = "/wp-json/wc/v3" + path
+        if target.hasSuffix(rest), target.count > rest.count {
+            let site = String(target.dropLast(rest.count))
+            return "the store's address redirects to \(site); set the store's URL to that (stocksync store reconfigure ID --url \(site))"
+        }
+        return "the store redirects to \(target); check the store's URL"
     }
 
     static func describe(_ error: any Error) -> String {

@@ -11,6 +11,9 @@ import Foundation
 /// - `drop=1` closes every connection without answering (with `count`/`seconds` as for status);
 /// - `latency-ms=N` delays every answer by N ms;
 /// - `batch-limit=N` lowers the batch limit from 100 (hosts can, with `woocommerce_rest_batch_items_limit`);
+/// - `redirect=URL` answers every request with `301 Moved Permanently` to URL followed by the
+///   request's path and query, as WordPress does when the site's address differs from the one
+///   asked (http for https, a missing www); with `count`/`seconds` as for status;
 /// - `hide=ID` leaves product ID out of listings (as paging does when items move during a scan);
 ///   repeat it for several ids.
 /// An empty text clears every fault.
@@ -25,6 +28,7 @@ public struct FaultPlan: Sendable, Equatable {
     public var latencyMilliseconds = 0
     public var batchLimit = 100
     public var hiddenFromListings: Set<Int64> = []
+    public var redirectTo: String?
 
     public init() {}
 
@@ -50,6 +54,9 @@ public struct FaultPlan: Sendable, Equatable {
             case "drop": dropAll = try number() != 0
             case "latency-ms": latencyMilliseconds = Int(try number())
             case "batch-limit": batchLimit = max(1, Int(try number()))
+            case "redirect":
+                guard value.hasPrefix("http://") || value.hasPrefix("https://") else { throw FaultError(item: item, "'\(value)' is not an http(s) URL") }
+                redirectTo = value
             case "hide":
                 guard let id = Int64(value) else { throw FaultError(item: item, "'\(value)' is not a product id") }
                 hiddenFromListings.insert(id)
@@ -59,13 +66,14 @@ public struct FaultPlan: Sendable, Equatable {
     }
 
     /// What to do with the next request; consumes a count.
-    enum Action { case none, status(Int), drop }
+    enum Action { case none, status(Int), drop, redirect(String) }
 
     mutating func next(random: inout SystemRandomNumberGenerator) -> Action {
         let windowOpen = (until.map { Date() < $0 } ?? true) && (remaining.map { $0 > 0 } ?? true)
-        if (status != nil || dropAll) && windowOpen {
+        if (status != nil || dropAll || redirectTo != nil) && windowOpen {
             if let r = remaining { remaining = r - 1 }
             if dropAll { return .drop }
+            if let redirectTo { return .redirect(redirectTo) }
             if let status { return .status(status) }
         }
         if dropRate > 0, Double.random(in: 0..<1, using: &random) < dropRate { return .drop }

@@ -68,6 +68,8 @@ final class SandboxStore: @unchecked Sendable {
         switch faults.next(random: &random) {
         case .drop:
             response = SandboxResponse(status: 0, drop: true)
+        case .redirect(let site):
+            response = SandboxResponse(status: 301, headers: [("Location", site + target)])
         case .status(let code):
             response = .error(code, code == 429 ? "too_many_requests" : "sandbox_fault", "Injected fault \(code).")
             if let r = faults.retryAfter, code == 429 || code == 503 { response.headers.append(("Retry-After", String(r))) }

@@ -17,8 +17,7 @@ struct CredentialsOptions: ParsableArguments {
 
 /// Runs `body` with an HTTP client pool, shut down afterwards.
 func withHTTPClient<T>(_ body: (HTTPClient) async throws -> T) async throws -> T {
-    let client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
-                            configuration: HTTPClient.Configuration(timeout: .init(connect: .seconds(10), read: .seconds(60))))
+    let client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: WooClient.httpConfiguration())
     do {
         let result = try await body(client)
         try await client.shutdown()

@@ -97,6 +97,35 @@ struct DispatchCLITests {
         try await server.shutdown()
     }
 
+    @Test("a store address that redirects is not followed: refresh exits 77, sync pauses the store naming the address to set, which then works; the other address heard nothing before")
+    func redirectingStore() async throws {
+        let tmp = TemporaryDirectory("stocksync-dcli")
+        defer { tmp.remove() }
+        let server = try await SandboxServer.start(seed: try JSONReader.parse(Self.seed))
+        let moved = try await SandboxServer.start(consumerKey: server.consumerKey, consumerSecret: server.consumerSecret, seed: try JSONReader.parse(Self.seed))
+        let (db, credentials) = try setUp(tmp, server)
+        #expect(try CLI.run(["store", "refresh", "main", "--db", db, "--credentials", credentials]).status == 0)
+        #expect(try CLI.run(["ingest", "--db", db, try katana(tmp)]).status == 0)
+        // The site now answers from another address, as WordPress does when its address changed.
+        server.setFaults(try FaultPlan(parsing: "redirect=\(moved.url)"))
+        let refresh = try CLI.run(["store", "refresh", "main", "--db", db, "--credentials", credentials])
+        #expect(refresh.status == 77, "\(refresh.stderr)")
+        #expect(refresh.stderr.contains("redirects to \(moved.url);"), "\(refresh.stderr)")
+        let sync = try CLI.run(["sync", "--once", "--db", db, "--credentials", credentials])
+        #expect(sync.status == 77 && sync.stderr.contains("PAUSED"), "\(sync.stderr)")
+        #expect(sync.stderr.contains("store reconfigure ID --url \(moved.url)"), "\(sync.stderr)")
+        #expect(moved.requests().isEmpty, "neither the credentials nor the batch went to the other address")
+        #expect(try CLI.run(["outbox", "--json", "--db", db]).stdout.components(separatedBy: #""woo_id""#).count == 4, "the three entries are kept")
+
+        #expect(try CLI.run(["store", "reconfigure", "main", "--url", moved.url, "--db", db]).status == 0)
+        #expect(try CLI.run(["store", "resume", "main", "--db", db]).status == 0)
+        let again = try CLI.run(["sync", "--once", "--db", db, "--credentials", credentials])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(moved.products()[10]?.stockQuantity == 7)
+        try await server.shutdown()
+        try await moved.shutdown()
+    }
+
     @Test("401 pauses the store (store list shows it) until 'store resume'; resync refused for a store with sync off")
     func pauseAndResume() async throws {
         let tmp = TemporaryDirectory("stocksync-dcli")

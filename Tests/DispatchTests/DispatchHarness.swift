@@ -12,7 +12,7 @@ import WooCommerceSandbox
 final class DispatchHarness {
     let tmp = TemporaryDirectory("stocksync-dispatch")
     let journal: Journal
-    let http = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+    let http = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: WooClient.httpConfiguration())
     var servers: [StoreID: SandboxServer] = [:]
     var keys: [StoreID: Credentials] = [:]
     var policy = RetryPolicy(firstDelay: 0.05, maxDelay: 0.2)

@@ -49,7 +49,7 @@ struct RawClient {
 func withSandbox<T>(seed: String? = nil, assumeHTTPS: Bool = false, _ body: (SandboxServer, HTTPClient) async throws -> T) async throws -> T {
     let server = try await SandboxServer.start(consumerKey: "ck_test", consumerSecret: "cs_test", assumeHTTPS: assumeHTTPS,
                                                seed: try seed.map { try JSONReader.parse($0) })
-    let http = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+    let http = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: WooClient.httpConfiguration())
     do {
         let result = try await body(server, http)
         try await http.shutdown()
@@ -177,6 +177,26 @@ struct SandboxBehaviourTests {
             #expect(try await c.send("GET", "/wp-json/wc/v3/products?" + stale.map { "\($0.0)=\(OAuth1.encode($0.1))" }.joined(separator: "&")).0 == 401)
             let basic = try await c.send("GET", "/wp-json/wc/v3/products", basic: ("ck_test", "cs_test"))
             #expect(basic.0 == 401, "plain HTTP expects OAuth, as WooCommerce does")
+        }
+    }
+
+    @Test("a redirect is reported, not followed, with the site address to use; the query (which carries the secret with query-string keys) is never repeated")
+    func redirect() async throws {
+        try await withSandbox(seed: recordedSeed, assumeHTTPS: true) { server, http in
+            server.setFaults(try FaultPlan(parsing: "redirect=https://www.shop.example.com"))
+            let raw = try await RawClient(server: server, http: http).send("GET", "/wp-json/wc/v3/products?page=2")
+            #expect(raw.0 == 301 && raw.2.contains { $0.0 == "Location" && $0.1 == "https://www.shop.example.com/wp-json/wc/v3/products?page=2" })
+            let client = WooClient(storeURL: server.url, credentials: Credentials(consumerKey: "ck_test", consumerSecret: "cs_test", auth: .query), http: http)
+            do {
+                _ = try await client.products(page: 1)
+                Issue.record("a redirect must not succeed")
+            } catch {
+                let text = "\(error)"
+                #expect(text.contains("HTTP 301") && text.contains("redirects to https://www.shop.example.com;"), "\(text)")
+                #expect(text.contains("--url https://www.shop.example.com)"), "\(text)")
+                #expect(!text.contains("cs_test"), "the secret in the redirected query is not repeated")
+            }
+            #expect(server.requests().count == 2, "one request each, nothing followed")
         }
     }
 }
