@@ -44,6 +44,12 @@ public struct JSONReader {
         return try result.get()
     }
 
+    /// A JSON file's whole text: as `parse`, but a byte order mark opening it is skipped (RFC
+    /// 8259 lets a parser ignore it; Windows editors save "UTF-8" with one).
+    public static func parseFile(_ text: String) throws(JSONSyntaxError) -> JSONValue {
+        try parse(text.hasPrefix("\u{FEFF}") ? String(text.unicodeScalars.dropFirst()) : text)
+    }
+
     public static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(JSONSyntaxError) -> JSONValue {
         var reader = Cursor(bytes: bytes)
         reader.skipWhitespace()

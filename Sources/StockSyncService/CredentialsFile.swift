@@ -34,7 +34,7 @@ public struct CredentialsFile: Sendable {
             throw EngineError(.configuration, "\(path): cannot read")
         }
         let json: JSONValue
-        do { json = try JSONReader.parse(String(decoding: data, as: UTF8.self)) } catch {
+        do { json = try JSONReader.parseFile(String(decoding: data, as: UTF8.self)) } catch {
             throw EngineError(.configuration, "\(path): \(error.description)")
         }
         guard case .object(let top) = json, case .object(let stores)? = top.first(where: { $0.key == "stores" })?.value else {

@@ -38,7 +38,7 @@ struct Sandbox: AsyncParsableCommand {
             var seedValue: JSONValue? = nil
             if let seed {
                 guard let data = FileManager.default.contents(atPath: seed) else { throw EngineError(.io, "\(seed): cannot read") }
-                do { seedValue = try JSONReader.parse(String(decoding: data, as: UTF8.self)) } catch {
+                do { seedValue = try JSONReader.parseFile(String(decoding: data, as: UTF8.self)) } catch {
                     throw EngineError(.badInput, "\(seed): \(error)")
                 }
             }

@@ -56,7 +56,7 @@ struct DispatchCLITests {
         try await server.shutdown()
     }
 
-    @Test("credentials: a file others can read is refused (77) with the chmod to run; a store without credentials makes --once exit 77")
+    @Test("credentials: a file others can read is refused (77) with the chmod to run; a store without credentials makes --once exit 77; a byte order mark opening the file is skipped")
     func credentials() async throws {
         let tmp = TemporaryDirectory("stocksync-dcli")
         defer { tmp.remove() }
@@ -74,6 +74,12 @@ struct DispatchCLITests {
         let none = try CLI.run(["sync", "--once", "--db", db, "--credentials", other])
         #expect(none.status == 77)
         #expect(none.stdout.contains("NO CREDENTIALS"))
+        // Saved by a Windows editor: a byte order mark before the JSON is skipped.
+        let marked = try String(contentsOfFile: credentials, encoding: .utf8)
+        try ("\u{FEFF}" + marked).write(toFile: credentials, atomically: true, encoding: .utf8)
+        chmod(credentials, 0o600)
+        let synced = try CLI.run(["sync", "--once", "--db", db, "--credentials", credentials])
+        #expect(synced.status == 0 && synced.stdout.contains("acknowledged 3"), "\(synced.stderr)")
         try await server.shutdown()
     }
 
