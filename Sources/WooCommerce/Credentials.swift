@@ -13,9 +13,11 @@ public struct Credentials: Sendable, Equatable {
     /// nil: Basic for `https://` stores, OAuth 1.0a for `http://` ones (as WooCommerce decides).
     public var auth: Auth?
     public var requestsPerSecond: Double
+    /// Batches in flight at once. One by default: hosts throttle bulk writes (503s and empty
+    /// bodies on shared hosting), and the API reference advises about one per store.
     public var maxInFlight: Int
 
-    public init(consumerKey: String, consumerSecret: String, auth: Auth? = nil, requestsPerSecond: Double = 5, maxInFlight: Int = 2) {
+    public init(consumerKey: String, consumerSecret: String, auth: Auth? = nil, requestsPerSecond: Double = 5, maxInFlight: Int = 1) {
         self.consumerKey = consumerKey
         self.consumerSecret = consumerSecret
         self.auth = auth
