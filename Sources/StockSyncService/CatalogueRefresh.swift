@@ -87,7 +87,9 @@ public enum CatalogueRefresh {
         switch error {
         case .http(let status, _, _, _) where status == 401 || status == 403:
             return EngineError(.configuration, "store '\(store)': the store refused the credentials (\(error)); nothing was recorded")
-        case .http(let status, _, _, _) where (300..<400).contains(status):
+        case .http(let status, _, _, _) where (300..<500).contains(status) && status != 408 && status != 429:
+            // A redirect or a request-level 4xx is the store's setup, not a passing failure: the
+            // dispatcher pauses such a store too. Retrying would answer the same.
             return EngineError(.configuration, "store '\(store)': \(error); nothing was recorded")
         default:
             return EngineError(.temporary, "store '\(store)': listing the catalogue failed (\(error)); nothing was recorded, try again")

@@ -116,6 +116,12 @@ public final class WooClient: Sendable {
                 if case .string(let c)? = m.first(where: { $0.key == "code" })?.value { code = c }
                 if case .string(let s)? = m.first(where: { $0.key == "message" })?.value { message = s }
             }
+            if status == 404 && code == nil {
+                // Not the REST API answering: a wrong URL, or permalinks set to "Plain".
+                message = "not a WooCommerce API answer; check the store's URL, and that WordPress permalinks are not set to \"Plain\" (the REST API needs pretty permalinks)"
+            } else if code == "rest_no_route" {
+                message = (message ?? "no route") + " (is WooCommerce installed and active at this URL?)"
+            }
             let retryAfter = response.headers.first(name: "Retry-After").flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
             throw .http(status: status, code: code, message: message, retryAfter: retryAfter)
         }

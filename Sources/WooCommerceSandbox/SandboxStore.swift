@@ -73,6 +73,11 @@ final class SandboxStore: @unchecked Sendable {
         case .status(let code):
             response = .error(code, code == 429 ? "too_many_requests" : "sandbox_fault", "Injected fault \(code).")
             if let r = faults.retryAfter, code == 429 || code == 503 { response.headers.append(("Retry-After", String(r))) }
+        case .none where !path.hasPrefix("/wp-json/"):
+            // Outside the REST API (a wrong subdirectory, or "Plain" permalinks, which leave
+            // /wp-json unrouted): WordPress answers its theme's HTML 404 page, no JSON, no auth.
+            response = SandboxResponse(status: 404, headers: [("Content-Type", "text/html; charset=UTF-8")],
+                                       body: "<!DOCTYPE html><html><head><title>Page not found</title></head><body><h1>Oops! That page can&rsquo;t be found.</h1></body></html>")
         case .none:
             if let denied = authenticate(method: method, path: path, query: query, headers: headers) {
                 response = denied

@@ -103,6 +103,23 @@ struct DispatchCLITests {
         try await server.shutdown()
     }
 
+    @Test("a URL where WordPress answers its HTML 404 (wrong subdirectory, \"Plain\" permalinks): refresh exits 77 and sync pauses, both saying what to check")
+    func notTheRESTAPI() async throws {
+        let tmp = TemporaryDirectory("stocksync-dcli")
+        defer { tmp.remove() }
+        let server = try await SandboxServer.start(seed: try JSONReader.parse(Self.seed))
+        let (db, credentials) = try setUp(tmp, server)
+        #expect(try CLI.run(["store", "refresh", "main", "--db", db, "--credentials", credentials]).status == 0)
+        #expect(try CLI.run(["ingest", "--db", db, try katana(tmp)]).status == 0)
+        #expect(try CLI.run(["store", "reconfigure", "main", "--url", server.url + "/shop", "--db", db]).status == 0)
+        let refresh = try CLI.run(["store", "refresh", "main", "--db", db, "--credentials", credentials])
+        #expect(refresh.status == 77, "\(refresh.stderr)")
+        #expect(refresh.stderr.contains("HTTP 404") && refresh.stderr.contains("permalinks"), "\(refresh.stderr)")
+        let sync = try CLI.run(["sync", "--once", "--db", db, "--credentials", credentials])
+        #expect(sync.status == 77 && sync.stderr.contains("PAUSED") && sync.stderr.contains("permalinks"), "\(sync.stderr)")
+        try await server.shutdown()
+    }
+
     @Test("a store address that redirects is not followed: refresh exits 77, sync pauses the store naming the address to set, which then works; the other address heard nothing before")
     func redirectingStore() async throws {
         let tmp = TemporaryDirectory("stocksync-dcli")
