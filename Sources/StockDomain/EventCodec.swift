@@ -4,8 +4,12 @@ public enum EventCodec {
     /// Decodes one line. Unknown fields are ignored; unknown types are errors.
     public static func decodeLine(_ bytes: UnsafeBufferPointer<UInt8>) throws(EventError) -> Event {
         let value: JSONValue
-        do { value = try JSONReader.parse(bytes) } catch { throw EventError(field: nil, error.description) }
-        guard case .object(let members) = value else { throw EventError(field: nil, "an event must be a JSON object") }
+        do { value = try JSONReader.parse(bytes) } catch {
+            // A JSON array of events is the usual mix-up: say what the format is.
+            let opensArray = bytes.first { $0 != 0x20 && $0 != 0x09 } == UInt8(ascii: "[")
+            throw EventError(field: nil, error.description + (opensArray ? Self.oneObjectPerLine : ""))
+        }
+        guard case .object(let members) = value else { throw EventError(field: nil, "an event must be a JSON object" + Self.oneObjectPerLine) }
         let top = Fields(members: members, path: "")
         let id = try top.string("id")
         guard (1...200).contains(id.count) else { throw EventError(field: "id", "must be 1 to 200 characters") }
@@ -25,6 +29,8 @@ public enum EventCodec {
         if let url, StoreSettings.urlCarriesCredentials(url) { throw EventError(field: "data.url", StoreSettings.credentialsInURLMessage) }
         return Event(id: id, at: at, payload: payload)
     }
+
+    static let oneObjectPerLine = " (ingest reads JSON Lines: one event object per line, not a JSON array)"
 
     public static func decodeLine(_ text: String) throws(EventError) -> Event {
         var copy = text

@@ -111,6 +111,14 @@ struct LineReader: Sendable {
                 }
             }
             if eof { return }
+            if end - start > LineReader.maxLineBytes {
+                // A file that is not JSON Lines (one JSON document, a binary file) would otherwise
+                // be read whole into memory looking for the end of its first line.
+                throw EngineError(.badInput, "\(name):\(lineNumber + 1): line longer than \(LineReader.maxLineBytes >> 20) MiB; ingest reads JSON Lines: one event per line")
+            }
         }
     }
+
+    /// Far above any Katana document (a sales order of a thousand rows is about 150 KB).
+    static let maxLineBytes = 16 << 20
 }

@@ -94,6 +94,20 @@ struct CLITests {
         tmp.remove()
     }
 
+    @Test("a file that is not JSON Lines says so: a JSON array of events gets the format named; a line over 16 MiB stops the read (65)")
+    func notJSONLines() throws {
+        let array = try write("events.json", ["[" + Self.connect + ",", Self.variant + "]"])
+        let r = try CLI.run(["ingest", "--db", db, array])
+        #expect(r.status == 65 && r.stderr.contains("events.json:1:") && r.stderr.contains("one event object per line, not a JSON array"), "\(r.stderr)")
+        // One 17 MiB line: refused once the limit is passed, not read whole.
+        let huge = tmp.path("huge.json")
+        try Data(repeating: UInt8(ascii: "x"), count: 17 << 20).write(to: URL(fileURLWithPath: huge))
+        let long = try CLI.run(["ingest", "--db", db, huge])
+        #expect(long.status == 65 && long.stderr.contains("huge.json:1: line longer than 16 MiB"), "\(long.stderr)")
+        #expect(try !FileManager.default.fileExists(atPath: db) || journalCount() == 0)
+        tmp.remove()
+    }
+
     @Test("a bad line anywhere appends nothing from the whole call and names file, line and field (65)")
     func badLineAppendsNothing() throws {
         let good = try write("good.jsonl", [Self.connect, Self.product])
