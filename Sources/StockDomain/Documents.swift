@@ -149,12 +149,13 @@ public struct StoreSettings: Sendable, Equatable {
 }
 
 extension StoreSettings {
-    /// Whether `url` carries credentials in its authority (`https://user:password@host`). A
-    /// store's URL is journal content, shown by `store list` and in messages; credentials
-    /// belong in the credentials file only, so such a URL is refused, and never echoed.
+    /// Why a URL carrying credentials is refused; the URL itself is never repeated.
     public static let credentialsInURLMessage =
         "must not carry credentials (user:password@host); they belong in the credentials file, never in the journal (the URL is not repeated here)"
 
+    /// Whether `url` carries credentials in its authority (`https://user:password@host`). A
+    /// store's URL is journal content, shown by `store list` and in messages; credentials
+    /// belong in the credentials file only, so such a URL is refused, and never echoed.
     public static func urlCarriesCredentials(_ url: String) -> Bool {
         let bytes = Array(url.utf8)
         var i = 0

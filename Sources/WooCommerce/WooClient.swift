@@ -43,7 +43,6 @@ public final class WooClient: Sendable {
     let timeout: TimeAmount
     let https: Bool
 
-    /// `http` is shared and owned by the caller (one pool per process).
     /// The HTTP client settings the engine talks to stores with. Redirects are not followed: a
     /// store URL that redirects (http → https, a missing www) would carry the credentials and a
     /// batch's body to another address, and turn the POST into a GET; it is answered as a
@@ -52,6 +51,7 @@ public final class WooClient: Sendable {
         HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: connectTimeout, read: readTimeout))
     }
 
+    /// `http` is shared and owned by the caller (one pool per process).
     public init(storeURL: String, credentials: Credentials, http: HTTPClient, timeout: TimeAmount = .seconds(30)) {
         var url = storeURL
         while url.hasSuffix("/") { url.removeLast() }
@@ -134,6 +134,7 @@ public final class WooClient: Sendable {
     static func redirectAdvice(location: String?, path: String) -> String {
         guard var target = location, !target.isEmpty else { return "the store redirects elsewhere (no Location given); check the store's URL" }
         if let cut = target.firstIndex(where: { $0 == "?" || $0 == "#" }) { target = String(target[..<cut]) }
+        if StoreSettings.urlCarriesCredentials(target) { return "the store redirects to an address with credentials in it; check the store's URL" }
         let rest = "/wp-json/wc/v3" + path
         if target.hasSuffix(rest), target.count > rest.count {
             let site = String(target.dropLast(rest.count))
