@@ -27,6 +27,14 @@ struct DispatchCLITests {
         return file
     }
 
+    /// `setUp`, then the catalogue refreshed and the Katana events ingested: three products pending.
+    func refreshedAndIngested(_ tmp: TemporaryDirectory, _ server: SandboxServer) throws -> (db: String, credentials: String) {
+        let (db, credentials) = try setUp(tmp, server)
+        #expect(try CLI.run(["store", "refresh", "main", "--db", db, "--credentials", credentials]).status == 0)
+        #expect(try CLI.run(["ingest", "--db", db, try katana(tmp)]).status == 0)
+        return (db, credentials)
+    }
+
     @Test("refresh, sync --once, deliveries --json, export CSV, explain with the last deliveries; no secret anywhere")
     func fullCycle() async throws {
         let tmp = TemporaryDirectory("stocksync-dcli")
@@ -108,9 +116,7 @@ struct DispatchCLITests {
         let tmp = TemporaryDirectory("stocksync-dcli")
         defer { tmp.remove() }
         let server = try await SandboxServer.start(seed: try JSONReader.parse(Self.seed))
-        let (db, credentials) = try setUp(tmp, server)
-        #expect(try CLI.run(["store", "refresh", "main", "--db", db, "--credentials", credentials]).status == 0)
-        #expect(try CLI.run(["ingest", "--db", db, try katana(tmp)]).status == 0)
+        let (db, credentials) = try refreshedAndIngested(tmp, server)
         #expect(try CLI.run(["store", "reconfigure", "main", "--url", server.url + "/shop", "--db", db]).status == 0)
         let refresh = try CLI.run(["store", "refresh", "main", "--db", db, "--credentials", credentials])
         #expect(refresh.status == 77, "\(refresh.stderr)")
@@ -126,9 +132,7 @@ struct DispatchCLITests {
         defer { tmp.remove() }
         let server = try await SandboxServer.start(seed: try JSONReader.parse(Self.seed))
         let moved = try await SandboxServer.start(consumerKey: server.consumerKey, consumerSecret: server.consumerSecret, seed: try JSONReader.parse(Self.seed))
-        let (db, credentials) = try setUp(tmp, server)
-        #expect(try CLI.run(["store", "refresh", "main", "--db", db, "--credentials", credentials]).status == 0)
-        #expect(try CLI.run(["ingest", "--db", db, try katana(tmp)]).status == 0)
+        let (db, credentials) = try refreshedAndIngested(tmp, server)
         // The site now answers from another address, as WordPress does when its address changed.
         server.setFaults(try FaultPlan(parsing: "redirect=\(moved.url)"))
         let refresh = try CLI.run(["store", "refresh", "main", "--db", db, "--credentials", credentials])
@@ -154,9 +158,7 @@ struct DispatchCLITests {
         let tmp = TemporaryDirectory("stocksync-dcli")
         defer { tmp.remove() }
         let server = try await SandboxServer.start(seed: try JSONReader.parse(Self.seed))
-        let (db, credentials) = try setUp(tmp, server)
-        #expect(try CLI.run(["store", "refresh", "main", "--db", db, "--credentials", credentials]).status == 0)
-        #expect(try CLI.run(["ingest", "--db", db, try katana(tmp)]).status == 0)
+        let (db, credentials) = try refreshedAndIngested(tmp, server)
         server.setFaults(try FaultPlan(parsing: "status=401,count=1"))
         let paused = try CLI.run(["sync", "--once", "--db", db, "--credentials", credentials])
         #expect(paused.status == 77)
