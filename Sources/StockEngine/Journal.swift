@@ -24,6 +24,11 @@ public final class Journal {
     public init(path: String, writable: Bool, creating: Bool = true) throws(EngineError) {
         self.path = path
         self.writable = writable
+        // SQLite reads both as "a database that vanishes on close": an ingest would report
+        // success and keep nothing (an unset variable in `--db "$DB"`, say).
+        if path.isEmpty || path == ":memory:" {
+            throw EngineError(.usage, "database path '\(path)' names no file; give the database file's path")
+        }
         if !(writable && creating) && !FileManager.default.fileExists(atPath: path) {
             throw EngineError(.io, "\(path): no such database (run 'stocksync ingest' or 'stocksync store connect' first)")
         }

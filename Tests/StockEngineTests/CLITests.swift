@@ -51,6 +51,11 @@ struct CLITests {
         let missing = try CLI.run(["ingest", "--db", db, tmp.path("absent.jsonl")])
         #expect(missing.status == 74)
         #expect(!FileManager.default.fileExists(atPath: db))
+        // An empty path or ":memory:" would be a database that vanishes on close: refused (64).
+        for name in ["", ":memory:"] {
+            let r = try CLI.run(["ingest", "--db", name, "-"], stdin: Data(Self.variant.utf8))
+            #expect(r.status == 64 && r.stderr.contains("names no file"), "'\(name)': \(r.stdout) \(r.stderr)")
+        }
         let connect = try CLI.run(["store", "connect", "main", "--url", "https://shop.example.com", "--location", "1", "--stock-sync", "off", "--db", db])
         #expect(connect.status == 0, "\(connect.stderr)")
         #expect(try journalCount() == 1)
