@@ -69,6 +69,7 @@ public final class Database {
     /// before it initialises itself.
     private static let configureLibrary: Void = {
         _ = csqlite_disable_memory_statistics()
+        _ = csqlite_disable_uri_filenames()
     }()
 
     /// Page cache per connection, in KiB.

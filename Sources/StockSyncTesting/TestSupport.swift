@@ -63,11 +63,14 @@ public enum CLI {
     /// `holdingStdinOpen` keeps the child's standard input open after `stdin` is written, as a
     /// terminal or a live pipe would, closing it only if the child is still running after
     /// `patience` seconds (a liveness bound for a hang, not a timing measurement).
+    /// `directory` is the child's working directory (default: this process's).
     /// `fileSizeLimitKiB` runs the child under `ulimit -f` with SIGXFSZ ignored, so a write past
     /// the limit fails with EFBIG as a full disk fails a write: the failure path, for real.
     public static func run(_ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:],
-                           holdingStdinOpen: Bool = false, patience: Double = 60, fileSizeLimitKiB: Int? = nil) throws -> CommandResult {
+                           holdingStdinOpen: Bool = false, patience: Double = 60, fileSizeLimitKiB: Int? = nil,
+                           directory: String? = nil) throws -> CommandResult {
         let process = Process()
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         if let limit = fileSizeLimitKiB {
             // An ignored signal stays ignored across exec; ulimit -f counts 512-byte blocks.
             process.executableURL = URL(fileURLWithPath: "/bin/sh")

@@ -35,7 +35,7 @@ struct CLITests {
         tmp.remove()
     }
 
-    @Test("only ingest and store connect start a journal: other writers on a missing database exit 74 and create nothing")
+    @Test("only ingest and store connect start a journal: other writers on a missing database exit 74 and create nothing; a path is always a file (no empty, :memory: or URI databases that vanish on close)")
     func missingDatabaseForWriters() throws {
         // A mistyped --db in a cron line must fail loudly, not sync an empty database forever.
         let writers = [["sync", "--once"], ["replay"], ["resync", "--store", "main"], ["store", "reconfigure", "main", "--stock-sync", "off"],
@@ -56,6 +56,12 @@ struct CLITests {
             let r = try CLI.run(["ingest", "--db", name, "-"], stdin: Data(Self.variant.utf8))
             #expect(r.status == 64 && r.stderr.contains("names no file"), "'\(name)': \(r.stdout) \(r.stderr)")
         }
+        // A path that looks like an SQLite URI is a file name like any other, not an in-memory database.
+        let uri = "file:u.db?mode=memory"
+        #expect(try CLI.run(["ingest", "--db", uri, "-"], stdin: Data(Self.variant.utf8), directory: tmp.url.path).status == 0)
+        #expect(try CLI.run(["log", "--db", uri], directory: tmp.url.path).stdout.contains("variant.upserted"))
+        #expect(FileManager.default.fileExists(atPath: tmp.path(uri)))
+        try FileManager.default.removeItem(atPath: tmp.path(uri))
         let connect = try CLI.run(["store", "connect", "main", "--url", "https://shop.example.com", "--location", "1", "--stock-sync", "off", "--db", db])
         #expect(connect.status == 0, "\(connect.stderr)")
         #expect(try journalCount() == 1)
