@@ -84,27 +84,104 @@ public final class Dispatcher {
     static let goneCodes: Set<String> = ["woocommerce_rest_product_invalid_id", "woocommerce_rest_invalid_product_id",
                                          "woocommerce_rest_product_variation_invalid_id"]
 
-    /// One round over `stores`: everything sendable now is sent once.
-    public func round(stores: [StoreID]) async throws(EngineError) -> [StoreRound] {
-        var reports: [StoreRound] = []
-        for store in stores { reports.append(try await round(store: store)) }
-        return reports
+    /// One store's part of a round: its batches, how far it got, and what stopped it.
+    struct StoreRun {
+        var report: StoreRound
+        var status: StoreStatus
+        let credentials: Credentials
+        let client: WooClient
+        let batches: [(parent: WooID?, items: [Item])]
+        var next = 0
+        var failure: StoreFailure?
+        var nextStart = Date()
+
+        var hasMore: Bool { next < batches.count && failure == nil }
     }
 
-    func round(store: StoreID) async throws(EngineError) -> StoreRound {
+    /// One round over `stores`: everything sendable now is sent once.
+    ///
+    /// Stores progress independently: each store's next wave leaves as soon as its previous one
+    /// is recorded, so a store that is slow, hangs until the timeout or has thousands of updates
+    /// to drain never holds back another store's updates. The journal is only touched from this
+    /// task, between waves; only HTTP runs concurrently.
+    public func round(stores: [StoreID]) async throws(EngineError) -> [StoreRound] {
+        var reports: [StoreID: StoreRound] = [:]
+        var runs: [StoreRun] = []
+        for store in stores {
+            switch try prepare(store: store) {
+            case .finished(let report): reports[store] = report
+            case .sending(let run): runs.append(run)
+            }
+        }
+        var failure: EngineError? = nil
+        await withTaskGroup(of: (Int, [BatchOutcome]).self) { group in
+            /// Marks the run's next wave in flight and sends it, unless the run is done or asked to stop.
+            func launch(_ i: Int) throws(EngineError) {
+                guard runs[i].hasMore, !shouldStop() else { return }
+                let wave = Array(runs[i].batches[runs[i].next..<min(runs[i].batches.count, runs[i].next + runs[i].credentials.maxInFlight)])
+                runs[i].next += wave.count
+                let interval = 1.0 / max(0.001, runs[i].credentials.requestsPerSecond)
+                var starts: [Date] = []
+                for _ in wave {
+                    let start = max(runs[i].nextStart, Date())
+                    starts.append(start)
+                    runs[i].nextStart = start.addingTimeInterval(interval)
+                }
+                try journal.markInFlight(store: runs[i].report.store, wave.flatMap { $0.items.map { ($0.key.wooID, $0.quantity) } })
+                let client = runs[i].client
+                group.addTask {
+                    await (i, withTaskGroup(of: (Int, BatchOutcome).self) { requests in
+                        for (offset, batch) in wave.enumerated() {
+                            let start = starts[offset]
+                            requests.addTask {
+                                let wait = start.timeIntervalSinceNow
+                                if wait > 0 { try? await Task.sleep(nanoseconds: UInt64(wait * 1e9)) }
+                                return (offset, await Dispatcher.send(batch.items, parent: batch.parent, client: client))
+                            }
+                        }
+                        var collected: [(Int, BatchOutcome)] = []
+                        for await result in requests { collected.append(result) }
+                        return collected.sorted { $0.0 < $1.0 }.map(\.1)
+                    })
+                }
+            }
+            do throws(EngineError) {
+                for i in runs.indices { try launch(i) }
+                for await (i, outcomes) in group {
+                    for outcome in outcomes { try absorb(outcome, into: &runs[i]) }
+                    try launch(i)
+                }
+            } catch {
+                // Requests still in flight finish unrecorded: their marks make the next round
+                // send those products again, as after a crash.
+                failure = error
+            }
+        }
+        if let failure { throw failure }
+        for i in runs.indices { reports[runs[i].report.store] = try finish(&runs[i]) }
+        return stores.compactMap { reports[$0] }
+    }
+
+    enum Preparation {
+        case finished(StoreRound)
+        case sending(StoreRun)
+    }
+
+    /// What `store` has to send now, or why it sends nothing this round.
+    func prepare(store: StoreID) throws(EngineError) -> Preparation {
         var report = StoreRound(store: store, state: .idle)
         let projection = try journal.state().projection
-        guard let state = projection.stores[store], state.connected, state.settings.stockSync else { return report }
+        guard let state = projection.stores[store], state.connected, state.settings.stockSync else { return .finished(report) }
         let entries = projection.pending.filter { $0.key.store == store }.sorted { $0.key < $1.key }
         var status = try journal.storeStatus(store)
         guard let creds = credentials?.stores[store] else {
             report.state = entries.isEmpty ? .idle : .noCredentials
-            return report
+            return .finished(report)
         }
         if let reason = status.pausedReason {
             if status.pausedFingerprint == creds.fingerprint {
                 report.state = .paused(reason)
-                return report
+                return .finished(report)
             }
             // New credentials lift the pause.
             status = StoreStatus(store: store)
@@ -112,7 +189,7 @@ public final class Dispatcher {
         }
         if let retryAt = status.retryAt, retryAt > Instant.now {
             report.state = entries.isEmpty ? .idle : .waiting(retryAt)
-            return report
+            return .finished(report)
         }
         // A marker without a pending entry: a push whose answer was never recorded (the process
         // died), and the value has since gone back to what the journal believes the store holds.
@@ -138,72 +215,57 @@ public final class Dispatcher {
             if repairs > 0 { log("store '\(store)': re-sending \(repairs) products whose last push was interrupted before its answer was recorded") }
             if !stale.isEmpty { _ = try journal.write { try $0.clearInFlight(store: store, wooIDs: stale) } }
         }
-        guard !items.isEmpty else { return report }
+        guard !items.isEmpty else { return .finished(report) }
 
         // Variations go per parent; products together. At most 100 items a request.
         var groups: [WooID?: [Item]] = [:]
         for item in items { groups[item.parentID, default: []].append(item) }
-        var batches: [(WooID?, [Item])] = []
+        var batches: [(parent: WooID?, items: [Item])] = []
         for parent in groups.keys.sorted(by: { ($0 ?? -1) < ($1 ?? -1) }) {
             let items = groups[parent]!
             for start in stride(from: 0, to: items.count, by: 100) { batches.append((parent, Array(items[start..<min(items.count, start + 100)]))) }
         }
-        let client = WooClient(storeURL: state.settings.url, credentials: creds, http: http, timeout: .seconds(requestTimeout))
-        let interval = 1.0 / max(0.001, creds.requestsPerSecond)
-        var nextStart = Date()
-        var index = 0
-        var failure: StoreFailure? = nil
         report.state = .sent
-        while index < batches.count && failure == nil && !shouldStop() {
-            let wave = batches[index..<min(batches.count, index + creds.maxInFlight)]
-            index += wave.count
-            var starts: [Date] = []
-            for _ in wave { starts.append(max(nextStart, Date())); nextStart = starts.last!.addingTimeInterval(interval) }
-            try journal.markInFlight(store: store, wave.flatMap { $0.1.map { ($0.key.wooID, $0.quantity) } })
-            let outcomes = await withTaskGroup(of: (Int, BatchOutcome).self) { group in
-                for (offset, batch) in wave.enumerated() {
-                    let start = starts[offset]
-                    group.addTask {
-                        let wait = start.timeIntervalSinceNow
-                        if wait > 0 { try? await Task.sleep(nanoseconds: UInt64(wait * 1e9)) }
-                        return (offset, await Dispatcher.send(batch.1, parent: batch.0, client: client))
-                    }
-                }
-                var collected: [(Int, BatchOutcome)] = []
-                for await result in group { collected.append(result) }
-                return collected.sorted { $0.0 < $1.0 }.map(\.1)
-            }
-            for outcome in outcomes {
-                try record(outcome, store: store, report: &report)
-                if failure == nil, let f = outcome.failure { failure = f }
-                if failure == nil, outcome.items.contains(where: { if case .retry = $0.1 { return true }; return false }) {
-                    failure = .retry("an item failed on the store's side", status: nil, code: nil, retryAfter: nil)
-                }
-                if failure == nil, let unauthorized = outcome.items.first(where: { if case .unauthorized = $0.1 { return true }; return false }),
-                   case .unauthorized(let code, let status) = unauthorized.1 {
-                    failure = .pause("an item was refused with HTTP \(status) \(code)", status: status, code: code)
-                }
-            }
+        let client = WooClient(storeURL: state.settings.url, credentials: creds, http: http, timeout: .seconds(requestTimeout))
+        return .sending(StoreRun(report: report, status: status, credentials: creds, client: client, batches: batches))
+    }
+
+    /// Records a batch's answers; the first request-level failure stops the store's round.
+    func absorb(_ outcome: BatchOutcome, into run: inout StoreRun) throws(EngineError) {
+        try record(outcome, store: run.report.store, report: &run.report)
+        if run.failure == nil, let f = outcome.failure { run.failure = f }
+        if run.failure == nil, outcome.items.contains(where: { if case .retry = $0.1 { return true }; return false }) {
+            run.failure = .retry("an item failed on the store's side", status: nil, code: nil, retryAfter: nil)
         }
-        switch failure {
+        if run.failure == nil, let unauthorized = outcome.items.first(where: { if case .unauthorized = $0.1 { return true }; return false }),
+           case .unauthorized(let code, let status) = unauthorized.1 {
+            run.failure = .pause("an item was refused with HTTP \(status) \(code)", status: status, code: code)
+        }
+    }
+
+    /// Ends a store's round: backoff after a retryable failure, a pause after a refusal.
+    func finish(_ run: inout StoreRun) throws(EngineError) -> StoreRound {
+        let store = run.report.store
+        switch run.failure {
         case nil:
-            if status.failures != 0 || status.retryAt != nil { try journal.setStoreStatus(StoreStatus(store: store)) }
+            if run.status.failures != 0 || run.status.retryAt != nil { try journal.setStoreStatus(StoreStatus(store: store)) }
         case .retry(let why, _, _, let retryAfter)?:
-            status.failures += 1
-            let delay = policy.delay(failures: status.failures, retryAfter: retryAfter)
-            status.retryAt = Instant(microseconds: Instant.now.microseconds + Int64(delay * 1_000_000))
-            try journal.setStoreStatus(status)
-            report.state = .waiting(status.retryAt!)
+            run.status.failures += 1
+            let delay = policy.delay(failures: run.status.failures, retryAfter: retryAfter)
+            let retryAt = Instant(microseconds: Instant.now.microseconds + Int64(delay * 1_000_000))
+            run.status.retryAt = retryAt
+            try journal.setStoreStatus(run.status)
+            run.report.state = .waiting(retryAt)
             log("store '\(store)': \(why); retrying in \(String(format: "%.1f", delay)) s")
         case .pause(let why, _, _)?:
-            status.pausedReason = why
-            status.pausedFingerprint = creds.fingerprint
-            status.retryAt = nil
-            try journal.setStoreStatus(status)
-            report.state = .paused(why)
+            run.status.pausedReason = why
+            run.status.pausedFingerprint = run.credentials.fingerprint
+            run.status.retryAt = nil
+            try journal.setStoreStatus(run.status)
+            run.report.state = .paused(why)
             log("store '\(store)' PAUSED: \(why). Fix the credentials or the URL, then 'stocksync store resume \(store)'")
         }
-        return report
+        return run.report
     }
 
     /// Sends one batch; a 413 splits it in halves.

@@ -122,6 +122,28 @@ struct EndToEndTests {
         }
     }
 
+    @Test("stores progress independently: a store draining three rate-limited batches does not hold back another store's update")
+    func storesDoNotWaitForEachOther() async throws {
+        try await withHarness { h in
+            let big = (1...300).map { #"{"id":\#(1000 + $0),"sku":"S\#($0)","manage_stock":true,"stock_quantity":0}"# }
+            try await h.addStore("a-big", seed: "[" + big.joined(separator: ",") + "]")
+            try await h.addStore("b-small", location: 2, seed: #"[{"id":10,"sku":"S1","manage_stock":true}]"#)
+            _ = try await h.refresh("a-big"); _ = try await h.refresh("b-small")
+            try h.ingest((1...300).map { variantLine($0, "S\($0)") } + (1...300).map { reconcileLine($0, 1, "5") } + [reconcileLine(1, 2, "9")])
+            // Two requests a second, one at a time: a-big's three batches leave half a second apart.
+            h.keys["a-big"] = Credentials(consumerKey: "ck_a-big", consumerSecret: "cs_a-big", requestsPerSecond: 2, maxInFlight: 1)
+            #expect(try await h.syncOnce() == 0)
+            var acknowledged: [StoreID: [Int64]] = [:]
+            try h.journal.forEachEvent { position, event in
+                if case .wooStockAcknowledged(let ack) = event.payload { acknowledged[ack.store, default: []].append(position) }
+            }
+            #expect(acknowledged["a-big"]?.count == 300 && acknowledged["b-small"]?.count == 1)
+            // Taken one store after the other, b-small's update would wait for all of a-big's.
+            #expect(acknowledged["b-small"]![0] < acknowledged["a-big"]!.max()!, "b-small's update was recorded before a-big finished")
+            #expect(h.held("b-small")[10] == 9 && h.held("a-big")[1300] == 5)
+        }
+    }
+
     @Test("429 with Retry-After is honoured: the retry comes no earlier than the store asked")
     func retryAfter() async throws {
         try await withHarness { h in
