@@ -116,6 +116,13 @@ struct Sync: AsyncParsableCommand {
     @Option(help: "Longest wait between retries, in seconds.") var retryMax: Double = 300
     @Option(help: "Per-request timeout, in seconds.") var timeout: Int64 = 30
 
+    func validate() throws {
+        // Zero or negative would fail every request at once, or retry without pause.
+        guard timeout >= 1 else { throw ValidationError("--timeout: \(timeout) s; give at least 1") }
+        guard retryFirst > 0, retryFirst.isFinite else { throw ValidationError("--retry-first: \(retryFirst) s; give more than 0") }
+        guard retryMax >= retryFirst, retryMax.isFinite else { throw ValidationError("--retry-max: \(retryMax) s; give at least --retry-first (\(retryFirst) s)") }
+    }
+
     func run() async throws {
         var exitCode: Int32 = 0
         try await reportingErrors {

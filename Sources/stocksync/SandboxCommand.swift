@@ -18,6 +18,7 @@ struct Sandbox: AsyncParsableCommand {
           latency-ms=N     delay every answer by N ms
           batch-limit=N    accept at most N items per batch (413 above), as a host may configure
           hide=ID          leave product ID out of listings (repeatable), as paging can
+          redirect=URL     answer 301 to URL + the path asked, as WordPress does when the site moved
         Example: --faults status=503,count=20,retry-after=1
         Inspection: GET /__sandbox/requests, GET /__sandbox/products (no auth).
         """
@@ -30,6 +31,11 @@ struct Sandbox: AsyncParsableCommand {
     @Flag(name: .customLong("assume-https"), help: "Behave as behind a TLS-terminating proxy: Basic auth and query keys instead of OAuth 1.0a.")
     var assumeHTTPS = false
     @Option(help: "Injected faults (see above).") var faults: String = ""
+
+    func validate() throws {
+        // Out of range, the port would be truncated to 16 bits and another one used silently.
+        guard (0...65_535).contains(port) else { throw ValidationError("--port: \(port) is not a TCP port (0–65535; 0 picks a free one)") }
+    }
 
     func run() async throws {
         try await reportingErrors {

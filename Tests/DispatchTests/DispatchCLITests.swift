@@ -238,6 +238,23 @@ struct LenientDecodingTests {
 
 @Suite("One dispatcher per database")
 struct SyncLockTests {
+    @Test("out-of-range options are usage errors (64), never silently changed: sandbox --port 99999 (it was truncated to 34463), sync --timeout 0, --retry-first 0, --retry-max below --retry-first")
+    func outOfRangeOptions() throws {
+        // Under coreutils' timeout: a sandbox that starts anyway would otherwise serve forever.
+        let sandbox = Process()
+        sandbox.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+        sandbox.arguments = ["10", Checkout.stocksyncBinary(), "sandbox", "--port", "99999"]
+        sandbox.standardOutput = FileHandle.nullDevice
+        sandbox.standardError = FileHandle.nullDevice
+        try sandbox.run()
+        sandbox.waitUntilExit()
+        #expect(sandbox.terminationStatus == 64, "the sandbox started on another port instead of refusing")
+        for args in [["--timeout", "0"], ["--retry-first", "0"], ["--retry-first", "2", "--retry-max", "1"]] {
+            let r = try CLI.run(["sync", "--once", "--db", "/nonexistent/s.db"] + args)
+            #expect(r.status == 64 && r.stderr.contains(args[args.count - 2]), "\(args): \(r.stderr)")
+        }
+    }
+
     @Test("a second `sync` on the same database exits 75 while the first holds the lock")
     func secondSyncRefused() throws {
         let tmp = TemporaryDirectory("stocksync-lock")
