@@ -45,6 +45,8 @@ public final class Dispatcher {
     public var log: (String) -> Void = { _ in }
     /// Checked between waves of requests: a stop request waits only for requests in flight.
     var shouldStop: @Sendable () -> Bool = { false }
+    /// Called with the store after each wave's answers are recorded (tests act between waves).
+    public var afterWave: (StoreID) -> Void = { _ in }
 
     public init(journal: Journal, credentials: CredentialsFile?, http: HTTPClient, policy: RetryPolicy = RetryPolicy()) {
         self.journal = journal
@@ -90,29 +92,41 @@ public final class Dispatcher {
         var status: StoreStatus
         let credentials: Credentials
         let client: WooClient
-        let batches: [(parent: WooID?, items: [Item])]
+        var batches: [(parent: WooID?, items: [Item])]
         var next = 0
         var failure: StoreFailure?
         var nextStart = Date()
+        /// A wave of this store's is out.
+        var sending = false
 
         var hasMore: Bool { next < batches.count && failure == nil }
+        /// Sent all it had, without a failure, and nothing is out: it can take new updates.
+        var isDone: Bool { !hasMore && failure == nil && !sending }
     }
 
     /// One round over `stores`: everything sendable now is sent once.
     ///
     /// Stores progress independently: each store's next wave leaves as soon as its previous one
     /// is recorded, so a store that is slow, hangs until the timeout or has thousands of updates
-    /// to drain never holds back another store's updates. The journal is only touched from this
-    /// task, between waves; only HTTP runs concurrently.
+    /// to drain never holds back another store's updates. When another process appends to the
+    /// journal meanwhile (an ingest), a store with nothing left to send takes its new updates
+    /// at once rather than at the next round. The journal is only touched from this task,
+    /// between waves; only HTTP runs concurrently.
     public func round(stores: [StoreID]) async throws(EngineError) -> [StoreRound] {
         var reports: [StoreID: StoreRound] = [:]
         var runs: [StoreRun] = []
+        /// Stores that had nothing to send: looked at again when the journal moves.
+        var idle: [StoreID] = []
         for store in stores {
             switch try prepare(store: store) {
-            case .finished(let report): reports[store] = report
+            case .finished(let report):
+                reports[store] = report
+                if report.state == .idle { idle.append(store) }
             case .sending(let run): runs.append(run)
             }
         }
+        // Events this round appended itself are counted, so a head beyond it means others wrote.
+        var knownHead = try journal.head()
         var failure: EngineError? = nil
         await withTaskGroup(of: (Int, [BatchOutcome]).self) { group in
             /// Marks the run's next wave in flight and sends it, unless the run is done or asked to stop.
@@ -128,6 +142,7 @@ public final class Dispatcher {
                     runs[i].nextStart = start.addingTimeInterval(interval)
                 }
                 try journal.markInFlight(store: runs[i].report.store, wave.flatMap { $0.items.map { ($0.key.wooID, $0.quantity) } })
+                runs[i].sending = true
                 let client = runs[i].client
                 group.addTask {
                     await (i, withTaskGroup(of: (Int, BatchOutcome).self) { requests in
@@ -145,11 +160,39 @@ public final class Dispatcher {
                     })
                 }
             }
+            /// Stores done or idle take what others appended to the journal since.
+            func takeNewUpdates() throws(EngineError) {
+                let head = try journal.head()
+                guard head > knownHead, !shouldStop() else { return }
+                knownHead = head
+                for i in runs.indices where runs[i].isDone {
+                    guard case .sending(let more) = try prepare(store: runs[i].report.store) else { continue }
+                    runs[i].batches = more.batches
+                    runs[i].next = 0
+                    try launch(i)
+                }
+                for store in idle {
+                    switch try prepare(store: store) {
+                    case .finished(let report):
+                        // No credentials for its new updates, say: that is what it reports.
+                        reports[store] = report
+                        if report.state != .idle { idle.removeAll { $0 == store } }
+                    case .sending(let run):
+                        idle.removeAll { $0 == store }
+                        reports[store] = nil
+                        runs.append(run)
+                        try launch(runs.count - 1)
+                    }
+                }
+            }
             do throws(EngineError) {
                 for i in runs.indices { try launch(i) }
                 for await (i, outcomes) in group {
-                    for outcome in outcomes { try absorb(outcome, into: &runs[i]) }
+                    runs[i].sending = false
+                    for outcome in outcomes { knownHead += try absorb(outcome, into: &runs[i]) }
+                    afterWave(runs[i].report.store)
                     try launch(i)
+                    try takeNewUpdates()
                 }
             } catch {
                 // Requests still in flight finish unrecorded: their marks make the next round
@@ -231,8 +274,9 @@ public final class Dispatcher {
     }
 
     /// Records a batch's answers; the first request-level failure stops the store's round.
-    func absorb(_ outcome: BatchOutcome, into run: inout StoreRun) throws(EngineError) {
-        try record(outcome, store: run.report.store, report: &run.report)
+    /// Returns how many events it appended.
+    func absorb(_ outcome: BatchOutcome, into run: inout StoreRun) throws(EngineError) -> Int64 {
+        let appended = try record(outcome, store: run.report.store, report: &run.report)
         if run.failure == nil, let f = outcome.failure { run.failure = f }
         if run.failure == nil, outcome.items.contains(where: { if case .retry = $0.1 { return true }; return false }) {
             run.failure = .retry("an item failed on the store's side", status: nil, code: nil, retryAfter: nil)
@@ -241,6 +285,7 @@ public final class Dispatcher {
            case .unauthorized(let code, let status) = unauthorized.1 {
             run.failure = .pause("an item was refused with HTTP \(status) \(code)", status: status, code: code)
         }
+        return appended
     }
 
     /// Ends a store's round: backoff after a retryable failure, a pause after a refusal.
@@ -331,8 +376,10 @@ public final class Dispatcher {
         return outcome
     }
 
-    /// Appends the events for a batch's results and its delivery-log rows in one transaction.
-    func record(_ outcome: BatchOutcome, store: StoreID, report: inout StoreRound) throws(EngineError) {
+    /// Appends the events for a batch's results and its delivery-log rows in one transaction;
+    /// returns how many events it appended.
+    @discardableResult
+    func record(_ outcome: BatchOutcome, store: StoreID, report: inout StoreRound) throws(EngineError) -> Int64 {
         let now = Instant.now
         var events: [Event] = []
         var deliveries: [DeliveryRecord] = []
@@ -383,12 +430,13 @@ public final class Dispatcher {
             case .retry, .unauthorized: return nil
             }
         }
-        guard !events.isEmpty || !deliveries.isEmpty else { return }
-        _ = try journal.write { appender in
+        guard !events.isEmpty || !deliveries.isEmpty else { return 0 }
+        let summary = try journal.write { appender in
             for e in events { try appender.append(e) }
             try appender.recordDeliveries(deliveries)
             try appender.clearInFlight(store: store, wooIDs: settled)
         }
+        return Int64(summary.appended)
     }
 
     /// Rounds until nothing is sendable now. Exit code per the issue: 77 if a selected store

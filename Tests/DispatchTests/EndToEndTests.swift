@@ -144,6 +144,39 @@ struct EndToEndTests {
         }
     }
 
+    @Test("a store with nothing (left) to send takes updates another process appends while a second store is still draining, in the same round")
+    func idleStoreTakesNewUpdatesWithinRound() async throws {
+        try await withHarness { h in
+            let big = (1...300).map { #"{"id":\#(1000 + $0),"sku":"S\#($0)","manage_stock":true,"stock_quantity":0}"# }
+            try await h.addStore("a-big", seed: "[" + big.joined(separator: ",") + "]")
+            try await h.addStore("b-small", location: 2, seed: #"[{"id":10,"sku":"S1","manage_stock":true}]"#)
+            _ = try await h.refresh("a-big"); _ = try await h.refresh("b-small")
+            try h.ingest((1...300).map { variantLine($0, "S\($0)") } + (1...300).map { reconcileLine($0, 1, "5") })
+            h.keys["a-big"] = Credentials(consumerKey: "ck_a-big", consumerSecret: "cs_a-big", requestsPerSecond: 2, maxInFlight: 1)
+            // Ingests through another connection, as another process would: after a-big's first
+            // wave (b-small idle), and after its second (b-small done with the first update).
+            let other = try Journal(path: h.journal.path, writable: true)
+            var updates: [String] = []
+            for (n, quantity) in ["9", "4"].enumerated() {
+                updates.append(h.tmp.path("update\(n).jsonl"))
+                try reconcileLine(1, 2, quantity).write(toFile: updates[n], atomically: true, encoding: .utf8)
+            }
+            let dispatcher = Dispatcher(journal: h.journal, credentials: h.credentialsFile, http: h.http, policy: h.policy)
+            var waves = 0
+            dispatcher.afterWave = { store in
+                guard store == "a-big", waves < updates.count else { return }
+                _ = try? other.ingest([updates[waves]])
+                waves += 1
+            }
+            let rounds = try await dispatcher.round(stores: ["a-big", "b-small"])
+            #expect(waves == 2)
+            #expect(h.held("b-small")[10] == 4, "b-small sent both new values in this round")
+            #expect(rounds.first { $0.store == "b-small" }?.acknowledged == 2)
+            #expect(rounds.first { $0.store == "a-big" }?.acknowledged == 300)
+            #expect(try h.journal.state().projection.pending.isEmpty)
+        }
+    }
+
     @Test("429 with Retry-After is honoured: the retry comes no earlier than the store asked")
     func retryAfter() async throws {
         try await withHarness { h in
