@@ -122,16 +122,23 @@ struct EndToEndTests {
         }
     }
 
+    /// Store a-big (location 1) with 300 products to update in three batches, two requests a
+    /// second, one at a time, so they leave half a second apart; store b-small (location 2)
+    /// with one product, given `smallUpdate` as its new stock if any.
+    static func bigAndSmall(_ h: DispatchHarness, smallUpdate: String?) async throws {
+        let big = (1...300).map { #"{"id":\#(1000 + $0),"sku":"S\#($0)","manage_stock":true,"stock_quantity":0}"# }
+        try await h.addStore("a-big", seed: "[" + big.joined(separator: ",") + "]")
+        try await h.addStore("b-small", location: 2, seed: #"[{"id":10,"sku":"S1","manage_stock":true}]"#)
+        _ = try await h.refresh("a-big"); _ = try await h.refresh("b-small")
+        try h.ingest((1...300).map { variantLine($0, "S\($0)") } + (1...300).map { reconcileLine($0, 1, "5") }
+                     + (smallUpdate.map { [reconcileLine(1, 2, $0)] } ?? []))
+        h.keys["a-big"] = Credentials(consumerKey: "ck_a-big", consumerSecret: "cs_a-big", requestsPerSecond: 2, maxInFlight: 1)
+    }
+
     @Test("stores progress independently: a store draining three rate-limited batches does not hold back another store's update")
     func storesDoNotWaitForEachOther() async throws {
         try await withHarness { h in
-            let big = (1...300).map { #"{"id":\#(1000 + $0),"sku":"S\#($0)","manage_stock":true,"stock_quantity":0}"# }
-            try await h.addStore("a-big", seed: "[" + big.joined(separator: ",") + "]")
-            try await h.addStore("b-small", location: 2, seed: #"[{"id":10,"sku":"S1","manage_stock":true}]"#)
-            _ = try await h.refresh("a-big"); _ = try await h.refresh("b-small")
-            try h.ingest((1...300).map { variantLine($0, "S\($0)") } + (1...300).map { reconcileLine($0, 1, "5") } + [reconcileLine(1, 2, "9")])
-            // Two requests a second, one at a time: a-big's three batches leave half a second apart.
-            h.keys["a-big"] = Credentials(consumerKey: "ck_a-big", consumerSecret: "cs_a-big", requestsPerSecond: 2, maxInFlight: 1)
+            try await Self.bigAndSmall(h, smallUpdate: "9")
             #expect(try await h.syncOnce() == 0)
             var acknowledged: [StoreID: [Int64]] = [:]
             try h.journal.forEachEvent { position, event in
@@ -147,12 +154,7 @@ struct EndToEndTests {
     @Test("a store with nothing (left) to send takes updates another process appends while a second store is still draining, in the same round")
     func idleStoreTakesNewUpdatesWithinRound() async throws {
         try await withHarness { h in
-            let big = (1...300).map { #"{"id":\#(1000 + $0),"sku":"S\#($0)","manage_stock":true,"stock_quantity":0}"# }
-            try await h.addStore("a-big", seed: "[" + big.joined(separator: ",") + "]")
-            try await h.addStore("b-small", location: 2, seed: #"[{"id":10,"sku":"S1","manage_stock":true}]"#)
-            _ = try await h.refresh("a-big"); _ = try await h.refresh("b-small")
-            try h.ingest((1...300).map { variantLine($0, "S\($0)") } + (1...300).map { reconcileLine($0, 1, "5") })
-            h.keys["a-big"] = Credentials(consumerKey: "ck_a-big", consumerSecret: "cs_a-big", requestsPerSecond: 2, maxInFlight: 1)
+            try await Self.bigAndSmall(h, smallUpdate: nil)
             // Ingests through another connection, as another process would: after a-big's first
             // wave (b-small idle), and after its second (b-small done with the first update).
             let other = try Journal(path: h.journal.path, writable: true)
