@@ -121,6 +121,7 @@ public enum Explain {
                 }
             } else {
                 out.append("  Match: no WooCommerce product has SKU \(declaration.sku.map { "\"\($0)\"" } ?? "(none)"); linked WooCommerce id \(product.wooID) → \(target)")
+                out.append(contentsOf: nearMisses(declaration.sku, store: store, p))
             }
             let key = ProductKey(store, product.wooID)
             if let held = p.held[key] {
@@ -143,11 +144,26 @@ public enum Explain {
                 let skuPart = sku.map { "no product in the store's catalogue has SKU \"\($0)\" (exact, case-sensitive)" } ?? "the variant has no SKU"
                 let idPart = ids.isEmpty ? "no WooCommerce id is linked for this store" : "linked ids \(ids.map(String.init).joined(separator: ", ")) are not in the catalogue"
                 out.append("  Match: none — \(skuPart), and \(idPart); nothing is created in WooCommerce")
+                out.append(contentsOf: nearMisses(sku, store: store, p))
             case .takenBy(let other, let product, let kind):
                 out.append("  Match: none — WooCommerce product \(product.wooID) is fed by variant \(other) (matched by \(kind == .sku ? "SKU" : "WooCommerce id")); a product is fed by one variant only")
             }
         }
         return out
+    }
+
+    /// Catalogue products whose SKU differs from `sku` only in letter case or surrounding
+    /// spaces: the usual reason a merchant's SKU does not match (matching is exact, SPEC §2.5).
+    static func nearMisses(_ sku: String?, store: StoreID, _ p: Projection) -> [String] {
+        func loose(_ s: String) -> String {
+            String(s.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed()).lowercased()
+        }
+        guard let sku, !sku.isEmpty else { return [] }
+        let wanted = loose(sku)
+        let close = p.catalogue.values
+            .filter { $0.store == store && $0.sku != sku && $0.sku.map(loose) == wanted }
+            .sorted { $0.wooID < $1.wooID }
+        return close.map { "         WooCommerce product \($0.wooID) has SKU \"\($0.sku ?? "")\", which differs only in case or spaces: SKUs match exactly, so correct one of them" }
     }
 
     static func describe(_ key: DocumentKey, _ record: DocumentRecord, _ journal: Journal) throws -> String {

@@ -332,6 +332,19 @@ struct CLITests {
         tmp.remove()
     }
 
+    @Test("explain names a WooCommerce SKU that differs only in case or spaces when nothing matches: matching stays exact")
+    func explainNearMiss() throws {
+        let near = #"{"id":"p2","type":"woo.product.upserted","at":"2026-11-26T10:00:00Z","data":{"store":"main","woo_id":12,"parent_id":0,"sku":" a","date_created":"2025-01-01T00:00:00"}}"#
+        let other = #"{"id":"p3","type":"woo.product.upserted","at":"2026-11-26T10:00:00Z","data":{"store":"main","woo_id":13,"parent_id":0,"sku":"AB","date_created":"2025-01-01T00:00:00"}}"#
+        let upper = #"{"id":"v2","type":"variant.upserted","at":"2026-11-26T10:00:00Z","data":{"variant_id":1,"sku":"A","kind":"product"}}"#
+        #expect(try CLI.run(["ingest", "--db", db, try write("n.jsonl", [Self.connect, near, other, upper])]).status == 0)
+        let explained = try CLI.run(["explain", "A", "--store", "main", "--db", db]).stdout
+        #expect(explained.contains("Match: none"), "\(explained)")
+        #expect(explained.contains(#"WooCommerce product 12 has SKU " a", which differs only in case or spaces"#), "\(explained)")
+        #expect(!explained.contains("product 13"), "AB is another SKU, not a near miss")
+        tmp.remove()
+    }
+
     @Test("replay rebuilds lost projection tables; replay --verify detects tampering (exit 1)")
     func replayRecovery() throws {
         _ = try CLI.run(["ingest", "--db", db, Checkout.fixtures.appendingPathComponent("demo/history.jsonl").path])
