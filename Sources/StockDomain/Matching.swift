@@ -51,6 +51,21 @@ extension Projection {
         return out
     }
 
+    /// How the declared variants fare in `store`: matched by SKU, matched by a WooCommerce id
+    /// link, and those with a SKU or link that match nothing (explain says why for each).
+    public func matchSummary(store: StoreID) -> (bySKU: Int, byLink: Int, unmatched: Int) {
+        var summary = (bySKU: 0, byLink: 0, unmatched: 0)
+        for id in variants.keys {
+            switch match(id, store: store) {
+            case .matched(_, .sku): summary.bySKU += 1
+            case .matched(_, _): summary.byLink += 1
+            case .none(.nothingToMatch): break
+            case .none: summary.unmatched += 1
+            }
+        }
+        return summary
+    }
+
     /// The product a variant would take before contention: by SKU, else by link.
     func candidate(_ declaration: VariantDeclaration, store: StoreID) -> (WooProduct, MatchKind)? {
         if let sku = declaration.sku, !sku.isEmpty, let product = bestProduct(sku: sku, store: store) {

@@ -12,6 +12,11 @@ public struct RefreshReport: Sendable {
     public var deleted = 0
     /// Matched products whose held value is unknown (new or returned): a resync pushes them.
     public var matchedWithoutHeldValue = 0
+    /// Declared variants matched by SKU, by a WooCommerce id link, and those with a SKU or a
+    /// link that match nothing in this store.
+    public var matchedBySKU = 0
+    public var matchedByLink = 0
+    public var unmatched = 0
 }
 
 /// Reads a store's whole catalogue and appends the differences as `woo.product.*` events, so
@@ -79,6 +84,7 @@ public enum CatalogueRefresh {
         }
         if let after {
             report.matchedWithoutHeldValue = after.matchedProducts(store: store).keys.filter { after.held[ProductKey(store, $0)] == nil }.count
+            (report.matchedBySKU, report.matchedByLink, report.unmatched) = after.matchSummary(store: store)
         }
         return report
     }

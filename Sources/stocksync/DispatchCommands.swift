@@ -66,6 +66,11 @@ extension StoreCommand {
                 }
                 if terminal { FileHandle.standardError.write(Data("\r".utf8)) }
                 emit("refreshed store '\(id)': \(report.products) products, \(report.variations) variations; \(report.upserted) recorded, \(report.deleted) deleted")
+                var matching = "Katana variants: \(report.matchedBySKU) matched by SKU, \(report.matchedByLink) by WooCommerce id"
+                if report.unmatched > 0 {
+                    matching += "; \(report.unmatched) with a SKU or link match nothing here and are not synced ('stocksync explain SKU --store \(id)' says why)"
+                }
+                emit(matching)
                 if report.matchedWithoutHeldValue > 0 {
                     emit("\(report.matchedWithoutHeldValue) matched products have no known stock value in the store (new or returned); run 'stocksync resync --store \(id)' to push them")
                 }

@@ -35,16 +35,20 @@ struct DispatchCLITests {
         return (db, credentials)
     }
 
-    @Test("refresh, sync --once, deliveries --json, export CSV, explain with the last deliveries; no secret anywhere")
+    @Test("refresh (with how many variants match), sync --once, deliveries --json, export CSV, explain with the last deliveries; no secret anywhere")
     func fullCycle() async throws {
         let tmp = TemporaryDirectory("stocksync-dcli")
         defer { tmp.remove() }
         let server = try await SandboxServer.start(seed: try JSONReader.parse(Self.seed))
         let (db, credentials) = try setUp(tmp, server)
+        try variantLine(4, "NOT-IN-STORE").write(toFile: tmp.path("unmatched.jsonl"), atomically: true, encoding: .utf8)
         let refresh = try CLI.run(["store", "refresh", "main", "--db", db, "--credentials", credentials])
         #expect(refresh.status == 0, "\(refresh.stderr)")
         #expect(refresh.stdout.contains("3 products"))
-        #expect(try CLI.run(["ingest", "--db", db, try katana(tmp)]).status == 0)
+        #expect(try CLI.run(["ingest", "--db", db, try katana(tmp), tmp.path("unmatched.jsonl")]).status == 0)
+        // Refreshed again with the variants known: how many match, and a pointer for the rest.
+        let again = try CLI.run(["store", "refresh", "main", "--db", db, "--credentials", credentials]).stdout
+        #expect(again.contains("Katana variants: 3 matched by SKU, 0 by WooCommerce id; 1 with a SKU or link match nothing here"), "\(again)")
         let sync = try CLI.run(["sync", "--once", "--db", db, "--credentials", credentials])
         #expect(sync.status == 0, "\(sync.stderr)")
         #expect(sync.stdout.contains("acknowledged 3"))

@@ -44,6 +44,28 @@ struct MatchMemoTests {
         }
         #expect(projection.staleMatchMemoHits == 0)
     }
+
+    @Test("the match summary counts variants matched by SKU, by link, and those with a SKU or link that match nothing")
+    func matchSummary() throws {
+        var projection = Projection()
+        var documents = InMemoryDocuments()
+        var position: Int64 = 0
+        func apply(_ payload: EventPayload) throws {
+            position += 1
+            try projection.apply(payload, at: position, documents: &documents)
+        }
+        try apply(.storeConnected(StoreSettings(store: "a", url: "https://a.example", locationID: 1, stockSync: true)))
+        try apply(.wooProductUpserted(WooProduct(store: "a", wooID: 1, sku: "A")))
+        try apply(.wooProductUpserted(WooProduct(store: "a", wooID: 2, sku: "b")))
+        try apply(.variantUpserted(VariantDeclaration(variantID: 1, sku: "A", kind: .product)))                    // by SKU
+        try apply(.variantUpserted(VariantDeclaration(variantID: 2, sku: "B", kind: .product,
+                                                      wooLinks: [.init(store: "a", wooID: 2)])))                   // "b" ≠ "B": by link
+        try apply(.variantUpserted(VariantDeclaration(variantID: 3, sku: "C", kind: .product)))                    // nothing
+        try apply(.variantUpserted(VariantDeclaration(variantID: 4, sku: "A", kind: .product)))                    // 1 took product 1
+        try apply(.variantUpserted(VariantDeclaration(variantID: 5, sku: nil, kind: .material)))                   // nothing to match
+        let summary = projection.matchSummary(store: "a")
+        #expect(summary.bySKU == 1 && summary.byLink == 1 && summary.unmatched == 2)
+    }
 }
 
 /// SplitMix64, so each seed gives the same history everywhere.
