@@ -26,7 +26,7 @@ public enum CatalogueRefresh {
                            progress: (String) -> Void = { _ in }) async throws(EngineError) -> RefreshReport {
         let projection = try journal.state().projection
         let settings = try projection.connectedStore(store, option: "").settings
-        let client = WooClient(storeURL: settings.url, credentials: credentials, http: http)
+        let client = WooClient(storeURL: settings.url, credentials: credentials, http: http, storeID: store)
         var report = RefreshReport()
         var listed: [WooID: WooProductRecord] = [:]
         do {

@@ -269,7 +269,7 @@ public final class Dispatcher {
             for start in stride(from: 0, to: items.count, by: 100) { batches.append((parent, Array(items[start..<min(items.count, start + 100)]))) }
         }
         report.state = .sent
-        let client = WooClient(storeURL: state.settings.url, credentials: creds, http: http, timeout: .seconds(requestTimeout))
+        let client = WooClient(storeURL: state.settings.url, credentials: creds, http: http, timeout: .seconds(requestTimeout), storeID: store)
         return .sending(StoreRun(report: report, status: status, credentials: creds, client: client, batches: batches))
     }
 

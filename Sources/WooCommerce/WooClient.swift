@@ -42,6 +42,8 @@ public final class WooClient: Sendable {
     let http: HTTPClient
     let timeout: TimeAmount
     let https: Bool
+    /// The store's id in this engine, for advice in messages ("ID" when unknown).
+    let storeID: String
 
     /// The HTTP client settings the engine talks to stores with. Redirects are not followed: a
     /// store URL that redirects (http → https, a missing www) would carry the credentials and a
@@ -52,7 +54,8 @@ public final class WooClient: Sendable {
     }
 
     /// `http` is shared and owned by the caller (one pool per process).
-    public init(storeURL: String, credentials: Credentials, http: HTTPClient, timeout: TimeAmount = .seconds(30)) {
+    public init(storeURL: String, credentials: Credentials, http: HTTPClient, timeout: TimeAmount = .seconds(30), storeID: String = "ID") {
+        self.storeID = storeID
         var url = storeURL
         while url.hasSuffix("/") { url.removeLast() }
         self.baseURL = url + "/wp-json/wc/v3"
@@ -108,7 +111,7 @@ public final class WooClient: Sendable {
         }
         let status = Int(response.status.code)
         if (300..<400).contains(status) {
-            throw .http(status: status, code: nil, message: Self.redirectAdvice(location: response.headers.first(name: "Location"), path: path), retryAfter: nil)
+            throw .http(status: status, code: nil, message: Self.redirectAdvice(location: response.headers.first(name: "Location"), path: path, storeID: storeID), retryAfter: nil)
         }
         guard (200..<300).contains(status) else {
             var code: String? = nil, message: String? = nil
@@ -131,14 +134,14 @@ public final class WooClient: Sendable {
     /// What to tell the merchant about a redirect: the site address it points to, worked out
     /// by taking the REST path off the end. The query is never shown: with query-string
     /// authentication it would repeat the consumer secret.
-    static func redirectAdvice(location: String?, path: String) -> String {
+    static func redirectAdvice(location: String?, path: String, storeID: String) -> String {
         guard var target = location, !target.isEmpty else { return "the store redirects elsewhere (no Location given); check the store's URL" }
         if let cut = target.firstIndex(where: { $0 == "?" || $0 == "#" }) { target = String(target[..<cut]) }
         if StoreSettings.urlCarriesCredentials(target) { return "the store redirects to an address with credentials in it; check the store's URL" }
         let rest = "/wp-json/wc/v3" + path
         if target.hasSuffix(rest), target.count > rest.count {
             let site = String(target.dropLast(rest.count))
-            return "the store's address redirects to \(site); set the store's URL to that (stocksync store reconfigure ID --url \(site))"
+            return "the store's address redirects to \(site); set the store's URL to that (stocksync store reconfigure \(storeID) --url \(site))"
         }
         return "the store redirects to \(target); check the store's URL"
     }

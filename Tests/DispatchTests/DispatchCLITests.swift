@@ -144,7 +144,7 @@ struct DispatchCLITests {
         #expect(refresh.stderr.contains("redirects to \(moved.url);"), "\(refresh.stderr)")
         let sync = try CLI.run(["sync", "--once", "--db", db, "--credentials", credentials])
         #expect(sync.status == 77 && sync.stderr.contains("PAUSED"), "\(sync.stderr)")
-        #expect(sync.stderr.contains("store reconfigure ID --url \(moved.url)"), "\(sync.stderr)")
+        #expect(sync.stderr.contains("store reconfigure main --url \(moved.url)"), "\(sync.stderr)")
         #expect(moved.requests().isEmpty, "neither the credentials nor the batch went to the other address")
         #expect(try CLI.run(["outbox", "--json", "--db", db]).stdout.components(separatedBy: #""woo_id""#).count == 4, "the three entries are kept")
 
