@@ -184,6 +184,30 @@ public struct Quantity: Hashable, Comparable, Sendable, CustomStringConvertible 
         var t = text
         return t.withUTF8 { try? parse($0, allowExponent: false).get() }
     }
+
+    /// Reads back a quantity the engine wrote (`description`): any value it holds, with up to
+    /// 18 fractional digits and more than 15 integer digits, where `parse` holds inputs to the
+    /// limits of SPEC §3.2. A sum or a product of inputs (a purchase row times a conversion
+    /// rate of 0.333333333) goes beyond those limits and must still read back exactly.
+    public static func parseStored(_ text: String) -> Quantity? {
+        var bytes = Array(text.utf8)[...]
+        let negative = bytes.first == UInt8(ascii: "-")
+        if negative { bytes = bytes.dropFirst() }
+        let point = bytes.firstIndex(of: UInt8(ascii: "."))
+        let whole = bytes[..<(point ?? bytes.endIndex)]
+        let fraction = point.map { bytes[($0 + 1)...] } ?? []
+        let isDigit: (UInt8) -> Bool = { $0 >= 48 && $0 <= 57 }
+        guard !whole.isEmpty, whole.allSatisfy(isDigit), fraction.allSatisfy(isDigit), fraction.count <= 18,
+              point == nil || !fraction.isEmpty else { return nil }
+        var raw: Int128 = 0
+        for d in whole + fraction + Array(repeating: UInt8(ascii: "0"), count: 18 - fraction.count) {
+            let (times10, o1) = raw.multipliedReportingOverflow(by: 10)
+            let (next, o2) = times10.addingReportingOverflow(Int128(d - 48))
+            guard !o1, !o2 else { return nil }
+            raw = next
+        }
+        return Quantity(raw: negative ? -raw : raw)
+    }
 }
 
 /// Why a decimal could not be read.

@@ -47,6 +47,21 @@ struct QuantityTests {
         #expect(q("-0")!.description == "0")
     }
 
+    @Test("what the engine computes reads back exactly from its text: 18 fractional digits, sums past 15 integer digits")
+    func storedText() throws {
+        let third = try #require(q("0.5")!.multiplied(by: q("0.333333333")!))
+        #expect(third.description == "0.1666666665")
+        #expect(q(third.description) == nil, "beyond the input limits")
+        var big = q("999999999999999.999999999")!
+        for _ in 0..<2 { big = big.adding(big)! }
+        let values = [third, big, Quantity(raw: 1), Quantity(raw: -1), Quantity(raw: Int128.max), Quantity(raw: Int128.min + 1),
+                      .zero, Quantity(-3), q("2.5")!]
+        for v in values { #expect(Quantity.parseStored(v.description) == v, "\(v)") }
+        for bad in ["", "-", ".5", "5.", "1.2.3", "1e3", "0.1234567890123456789", "+1", " 1", "340282366920938463464.0"] {
+            #expect(Quantity.parseStored(bad) == nil, "'\(bad)'")
+        }
+    }
+
     @Test("floor goes toward minus infinity (pushed values, SPEC §2.2)")
     func floor() {
         #expect(q("2.99")!.floor == 2)

@@ -345,6 +345,20 @@ struct CLITests {
         tmp.remove()
     }
 
+    @Test("computed quantities beyond the input limits (0.5 × a rate of 0.333333333, sums past 15 digits) are stored and read back: the next ingest and replay --verify work")
+    func computedQuantitiesReadBack() throws {
+        let po = #"{"id":"po","type":"purchase_order.upserted","at":"2026-11-26T10:00:00Z","data":{"order_id":1,"updated_at":"2026-11-26T10:00:00Z","status":"NOT_RECEIVED","location_id":1,"rows":[{"row_id":1,"variant_id":1,"quantity":"0.5","conversion_rate":"0.333333333"}]}}"#
+        let adjustments = (1...3).map { #"{"id":"big\#($0)","type":"stock_adjustment.upserted","at":"2026-11-26T10:00:00Z","data":{"adjustment_id":\#($0),"updated_at":"2026-11-26T10:00:00Z","location_id":1,"rows":[{"variant_id":2,"quantity":"999999999999999.999999999"}]}}"# }
+        #expect(try CLI.run(["ingest", "--db", db, try write("a.jsonl", [Self.connect, po] + adjustments)]).status == 0)
+        // A new process loads the stored tables: they must read back.
+        let next = try CLI.run(["ingest", "--db", db, try write("b.jsonl", [Self.variant])])
+        #expect(next.status == 0, "\(next.stderr)")
+        #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 0)
+        let stock = try CLI.run(["stock", "--json", "--db", db]).stdout
+        #expect(stock.contains(#""expected":"0.1666666665""#) && stock.contains(#""in_stock":"2999999999999999.999999997""#), "\(stock)")
+        tmp.remove()
+    }
+
     @Test("replay rebuilds lost projection tables; replay --verify detects tampering (exit 1)")
     func replayRecovery() throws {
         _ = try CLI.run(["ingest", "--db", db, Checkout.fixtures.appendingPathComponent("demo/history.jsonl").path])
