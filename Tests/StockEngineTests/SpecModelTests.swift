@@ -237,8 +237,9 @@ struct StructuralHistory {
         case 5 where connected[store] == true:
             return line("store.resync_requested", #""store":"\#(store)""#)
         case 6:
-            // Explicit quantities in complete statuses (rule 3).
-            return line("purchase_order.upserted", #""order_id":\#(int(1...6)),"updated_at":"2026-11-2\#(int(0...9))T10:00:00Z","status":"\#(pick(["RECEIVED", "DRAFT", "PARTIALLY_RECEIVED"]))","location_id":\#(int(1...3)),"rows":[{"row_id":1,"variant_id":\#(v),"quantity":10,"received_quantity":\#(int(0...12)),"conversion_rate":"2.5"}]"#)
+            // Explicit quantities in complete statuses (rule 3); rates whose products need all 18
+            // fractional digits (0.5 × 0.333333333), which the stored tables must read back.
+            return line("purchase_order.upserted", #""order_id":\#(int(1...6)),"updated_at":"2026-11-2\#(int(0...9))T10:00:00Z","status":"\#(pick(["RECEIVED", "DRAFT", "PARTIALLY_RECEIVED"]))","location_id":\#(int(1...3)),"rows":[{"row_id":1,"variant_id":\#(v),"quantity":\#(pick(["10", "\"0.5\"", "\"7.123456789\""])),"received_quantity":\#(int(0...12)),"conversion_rate":"\#(pick(["2.5", "0.333333333"]))"}]"#)
         case 7:
             return line("manufacturing_order.upserted", #""order_id":\#(int(1...6)),"updated_at":"2026-11-2\#(int(0...9))T10:00:00Z","status":"\#(pick(["DONE", "NOT_STARTED"]))","location_id":\#(int(1...3)),"variant_id":\#(v),"planned_quantity":8,"completed_quantity":\#(int(0...9)),"ingredients":[{"variant_id":\#(int(1...variants)),"planned_quantity":"4.5","consumed_quantity":\#(int(0...5))}]"#)
         case 8:
