@@ -14,6 +14,8 @@ public final class Journal {
     /// The projection as of its position, kept between calls: every change to the projection
     /// tables comes with a new position, so an equal stored position proves it is current.
     var cachedProjection: Projection?
+    /// Whether the operator was told that the projection tables could not be used.
+    var warnedAboutTables = false
     /// Document records held in memory before they are written (tests lower it).
     var documentBufferLimit = SQLiteDocuments.bufferLimit
 

@@ -70,22 +70,46 @@ extension Journal {
         let target = try point.map { p throws(EngineError) in try resolve(p) } ?? head
         do {
             if target == head {
-                // Lost or stale projection tables are not fatal: the journal alone answers.
-                let current = try? db.readTransaction { () throws -> Projection in
-                    let stored = try db.scalarInt("SELECT value FROM projection_meta WHERE key = 'position'") ?? 0
-                    if let cached = cachedProjection, cached.position == stored { return cached }
-                    let loaded = try ProjectionTables(db: db).load()
-                    cachedProjection = loaded
-                    return loaded
+                // Lost or stale projection tables are not fatal: the journal alone answers. But
+                // every answer then replays the whole journal, so the operator is told once.
+                // The journal's head is read in the same snapshot as the tables: an ingest that
+                // commits meanwhile moves both, and is no reason to distrust them.
+                let current: (projection: Projection, head: Int64)?
+                do {
+                    current = try db.readTransaction { () throws -> (Projection, Int64) in
+                        let head = try db.scalarInt("SELECT max(position) FROM journal") ?? 0
+                        let stored = try db.scalarInt("SELECT value FROM projection_meta WHERE key = 'position'") ?? 0
+                        if let cached = cachedProjection, cached.position == stored { return (cached, head) }
+                        let loaded = try ProjectionTables(db: db).load()
+                        cachedProjection = loaded
+                        return (loaded, head)
+                    }
+                } catch {
+                    current = nil
+                    warnOnce("the projection tables cannot be read (\(error))")
                 }
-                if let current, current.position == head {
-                    return StateView(projection: current, journal: self, documentsDB: db, temporaryPath: nil)
+                if let (projection, snapshotHead) = current {
+                    // A point asked for by position must be that position, not a later one.
+                    if projection.position == snapshotHead && (point == nil || projection.position == target) {
+                        return StateView(projection: projection, journal: self, documentsDB: db, temporaryPath: nil)
+                    }
+                    if projection.position != snapshotHead {
+                        warnOnce("the projection tables stop at position \(projection.position) of \(snapshotHead)")
+                    }
                 }
             }
             return try rebuildAside(through: target)
         } catch {
             throw EngineError.database(error, path: path)
         }
+    }
+
+    /// Tells the operator, once per opened journal, that answers come from a replay because
+    /// the stored tables could not be used.
+    private func warnOnce(_ problem: String) {
+        guard !warnedAboutTables else { return }
+        warnedAboutTables = true
+        FileHandle.standardError.write(Data("stocksync: \(path): \(problem); answering from the journal alone, which replays it every time. Run 'stocksync replay' to rebuild the tables.\n".utf8))
     }
 
     /// Folds the journal through `last` into a fresh temporary database.

@@ -359,15 +359,19 @@ struct CLITests {
         tmp.remove()
     }
 
-    @Test("replay rebuilds lost projection tables; replay --verify detects tampering (exit 1)")
+    @Test("reads over lost projection tables answer from the journal and say so; replay rebuilds them; replay --verify detects tampering (exit 1)")
     func replayRecovery() throws {
         _ = try CLI.run(["ingest", "--db", db, Checkout.fixtures.appendingPathComponent("demo/history.jsonl").path])
         let expected = try CLI.run(["stock", "--db", db, "--json"]).stdout
         let sql = try SQLiteFixture(path: db)
         try sql.execute("DROP TABLE cells; DROP TABLE outbox")
-        #expect(try CLI.run(["stock", "--db", db, "--json"]).stdout == expected, "reads fall back to the journal")
+        let fallback = try CLI.run(["stock", "--db", db, "--json"])
+        #expect(fallback.stdout == expected, "reads fall back to the journal")
+        #expect(fallback.stderr.contains("projection tables cannot be read") && fallback.stderr.contains("Run 'stocksync replay'"),
+                "and say so: every answer replays the journal until the tables are rebuilt")
         #expect(try CLI.run(["replay", "--db", db]).status == 0)
-        #expect(try CLI.run(["stock", "--db", db, "--json"]).stdout == expected)
+        let rebuilt = try CLI.run(["stock", "--db", db, "--json"])
+        #expect(rebuilt.stdout == expected && rebuilt.stderr.isEmpty)
         #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 0)
         try sql.execute("UPDATE cells SET in_stock = '999' WHERE variant_id = 101 AND location_id = 1")
         let verify = try CLI.run(["replay", "--verify", "--db", db])
