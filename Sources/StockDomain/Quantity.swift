@@ -199,14 +199,16 @@ public struct Quantity: Hashable, Comparable, Sendable, CustomStringConvertible 
         let isDigit: (UInt8) -> Bool = { $0 >= 48 && $0 <= 57 }
         guard !whole.isEmpty, whole.allSatisfy(isDigit), fraction.allSatisfy(isDigit), fraction.count <= 18,
               point == nil || !fraction.isEmpty else { return nil }
-        var raw: Int128 = 0
+        // The magnitude, so that the most negative value (one more than the most positive) reads too.
+        var magnitude: UInt128 = 0
         for d in whole + fraction + Array(repeating: UInt8(ascii: "0"), count: 18 - fraction.count) {
-            let (times10, o1) = raw.multipliedReportingOverflow(by: 10)
-            let (next, o2) = times10.addingReportingOverflow(Int128(d - 48))
+            let (times10, o1) = magnitude.multipliedReportingOverflow(by: 10)
+            let (next, o2) = times10.addingReportingOverflow(UInt128(d - 48))
             guard !o1, !o2 else { return nil }
-            raw = next
+            magnitude = next
         }
-        return Quantity(raw: negative ? -raw : raw)
+        guard magnitude <= (negative ? Int128.min.magnitude : UInt128(Int128.max)) else { return nil }
+        return Quantity(raw: negative ? Int128(truncatingIfNeeded: 0 &- magnitude) : Int128(magnitude))
     }
 }
 

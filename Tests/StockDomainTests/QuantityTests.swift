@@ -54,7 +54,7 @@ struct QuantityTests {
         #expect(q(third.description) == nil, "beyond the input limits")
         var big = q("999999999999999.999999999")!
         for _ in 0..<2 { big = big.adding(big)! }
-        let values = [third, big, Quantity(raw: 1), Quantity(raw: -1), Quantity(raw: Int128.max), Quantity(raw: Int128.min + 1),
+        let values = [third, big, Quantity(raw: 1), Quantity(raw: -1), Quantity(raw: Int128.max), Quantity(raw: Int128.min), Quantity(raw: Int128.min + 1),
                       .zero, Quantity(-3), q("2.5")!]
         for v in values { #expect(Quantity.parseStored(v.description) == v, "\(v)") }
         for bad in ["", "-", ".5", "5.", "1.2.3", "1e3", "0.1234567890123456789", "+1", " 1", "340282366920938463464.0"] {
