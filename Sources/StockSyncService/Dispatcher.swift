@@ -461,9 +461,19 @@ public final class Dispatcher {
         // Report a store when it sent something or its state changed, not every idle second.
         var lastState: [StoreID: StoreRound.State] = [:]
         while !shouldStop() {
-            let rounds = try await round(stores: try { () throws(EngineError) in
-                do { return try stores() } catch let e as EngineError { throw e } catch { throw EngineError(.failure, "\(error)") }
-            }())
+            let rounds: [StoreRound]
+            do {
+                rounds = try await round(stores: try { () throws(EngineError) in
+                    do { return try stores() } catch let e as EngineError { throw e } catch { throw EngineError(.failure, "\(error)") }
+                }())
+            } catch where error.kind == .temporary {
+                // Another writer (a long ingest) held the database past the busy timeout. A round
+                // cut short this way loses nothing: its in-flight marks make the next one re-send.
+                log("\(error.message); trying again in a second")
+                let deadline = Date().addingTimeInterval(1)
+                while Date() < deadline && !shouldStop() { try? await Task.sleep(nanoseconds: 50_000_000) }
+                continue
+            }
             for r in rounds {
                 let state: StoreRound.State
                 if case .waiting = r.state { state = .waiting(Instant(seconds: 0)) } else { state = r.state }

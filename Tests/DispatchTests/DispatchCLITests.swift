@@ -130,6 +130,59 @@ struct DispatchCLITests {
         try await server.shutdown()
     }
 
+    @Test("a running sync outlasts a writer that holds the database past the busy timeout: it says so, waits, and sends once the writer is done")
+    func syncOutlastsABusyDatabase() async throws {
+        let tmp = TemporaryDirectory("stocksync-dcli")
+        defer { tmp.remove() }
+        let server = try await SandboxServer.start(seed: try JSONReader.parse(Self.seed))
+        let (db, credentials) = try refreshedAndIngested(tmp, server)
+        // Another writer (a long ingest, say) holds the write lock.
+        let writer = try SQLiteFixture(path: db)
+        try writer.execute("BEGIN IMMEDIATE")
+        let log = tmp.path("sync.log")
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let sync = Process()
+        sync.executableURL = URL(fileURLWithPath: Checkout.stocksyncBinary())
+        sync.arguments = ["sync", "--db", db, "--credentials", credentials]
+        sync.environment = ProcessInfo.processInfo.environment.merging(["STOCKSYNC_BUSY_TIMEOUT_MS": "100"]) { $1 }
+        sync.standardOutput = FileHandle.nullDevice
+        sync.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        try sync.run()
+        defer { if sync.isRunning { sync.terminate() } }
+        // Liveness bounds, not timings: wait for the sync to meet the lock, then for the push.
+        func eventually(_ condition: () throws -> Bool) throws -> Bool {
+            for _ in 0..<200 where sync.isRunning { if try condition() { return true }; usleep(50_000) }
+            return try condition()
+        }
+        #expect(try eventually { try String(contentsOfFile: log, encoding: .utf8).contains("database is busy") }, "the sync met the lock and said so")
+        #expect(sync.isRunning, "a busy database does not end the sync")
+        #expect(server.products()[10]?.stockQuantity == 0, "nothing was sent while the journal could not record it")
+        try writer.execute("COMMIT")
+        #expect(try eventually { server.products()[10]?.stockQuantity == 7 }, "sent once the writer is done")
+        sync.terminate()
+        sync.waitUntilExit()
+        #expect(sync.terminationStatus == 0)
+        #expect(try CLI.run(["outbox", "--json", "--db", db]).stdout.contains(#""pending":[]"#))
+        try await server.shutdown()
+    }
+
+    @Test("out-of-range options are usage errors (64), never silently changed: sandbox --port 99999 (it was truncated to 34463), sync --timeout 0, --retry-first 0, --retry-max below --retry-first")
+    func outOfRangeOptions() throws {
+        // Under coreutils' timeout: a sandbox that starts anyway would otherwise serve forever.
+        let sandbox = Process()
+        sandbox.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+        sandbox.arguments = ["10", Checkout.stocksyncBinary(), "sandbox", "--port", "99999"]
+        sandbox.standardOutput = FileHandle.nullDevice
+        sandbox.standardError = FileHandle.nullDevice
+        try sandbox.run()
+        sandbox.waitUntilExit()
+        #expect(sandbox.terminationStatus == 64, "the sandbox started on another port instead of refusing")
+        for args in [["--timeout", "0"], ["--retry-first", "0"], ["--retry-first", "2", "--retry-max", "1"]] {
+            let r = try CLI.run(["sync", "--once", "--db", "/nonexistent/s.db"] + args)
+            #expect(r.status == 64 && r.stderr.contains(args[args.count - 2]), "\(args): \(r.stderr)")
+        }
+    }
+
     @Test("a store address that redirects is not followed: refresh exits 77, sync pauses the store naming the address to set, which then works; the other address heard nothing before")
     func redirectingStore() async throws {
         let tmp = TemporaryDirectory("stocksync-dcli")
@@ -242,23 +295,6 @@ struct LenientDecodingTests {
 
 @Suite("One dispatcher per database")
 struct SyncLockTests {
-    @Test("out-of-range options are usage errors (64), never silently changed: sandbox --port 99999 (it was truncated to 34463), sync --timeout 0, --retry-first 0, --retry-max below --retry-first")
-    func outOfRangeOptions() throws {
-        // Under coreutils' timeout: a sandbox that starts anyway would otherwise serve forever.
-        let sandbox = Process()
-        sandbox.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-        sandbox.arguments = ["10", Checkout.stocksyncBinary(), "sandbox", "--port", "99999"]
-        sandbox.standardOutput = FileHandle.nullDevice
-        sandbox.standardError = FileHandle.nullDevice
-        try sandbox.run()
-        sandbox.waitUntilExit()
-        #expect(sandbox.terminationStatus == 64, "the sandbox started on another port instead of refusing")
-        for args in [["--timeout", "0"], ["--retry-first", "0"], ["--retry-first", "2", "--retry-max", "1"]] {
-            let r = try CLI.run(["sync", "--once", "--db", "/nonexistent/s.db"] + args)
-            #expect(r.status == 64 && r.stderr.contains(args[args.count - 2]), "\(args): \(r.stderr)")
-        }
-    }
-
     @Test("a second `sync` on the same database exits 75 while the first holds the lock")
     func secondSyncRefused() throws {
         let tmp = TemporaryDirectory("stocksync-lock")
