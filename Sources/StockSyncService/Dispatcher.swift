@@ -38,7 +38,10 @@ public struct StoreRound: Sendable {
 /// and a delivery-log row in one transaction. Used from one task; only HTTP runs concurrently.
 public final class Dispatcher {
     let journal: Journal
-    let credentials: CredentialsFile?
+    var credentials: CredentialsFile?
+    /// Asked before each round of `run`: new credentials when the file changed, else nil. So a
+    /// merchant who fixes a store's keys (the pause message says to) needs no restart.
+    public var reloadCredentials: () -> CredentialsFile? = { nil }
     let http: HTTPClient
     public var policy: RetryPolicy
     public var requestTimeout: Int64 = 30
@@ -461,6 +464,7 @@ public final class Dispatcher {
         // Report a store when it sent something or its state changed, not every idle second.
         var lastState: [StoreID: StoreRound.State] = [:]
         while !shouldStop() {
+            if let reloaded = reloadCredentials() { credentials = reloaded }
             let rounds: [StoreRound]
             do {
                 rounds = try await round(stores: try { () throws(EngineError) in

@@ -152,6 +152,22 @@ struct Sync: AsyncParsableCommand {
                     Sync.summarize(rounds)
                     return code
                 }
+                // The credentials file is read again when it changes: fixed keys lift a pause
+                // without a restart. A file that no longer loads keeps the keys in use.
+                var loadedAt = Sync.changeStamp(path)
+                dispatcher.reloadCredentials = {
+                    let now = Sync.changeStamp(path)
+                    guard now != loadedAt else { return nil }
+                    loadedAt = now
+                    do {
+                        let reloaded = try CredentialsFile.load(path)
+                        warn("\(path): credentials reloaded")
+                        return reloaded
+                    } catch {
+                        warn("\(error); keeping the credentials loaded before")
+                        return nil
+                    }
+                }
                 let stop = StopFlag()
                 let sources = stop.trapSignals()
                 defer { sources.forEach { $0.cancel() } }
@@ -160,6 +176,14 @@ struct Sync: AsyncParsableCommand {
             }
         }
         if exitCode != 0 { throw ExitCode(exitCode) }
+    }
+
+    /// What changes when the file at `path` is rewritten, replaced or has its mode changed (a
+    /// `chmod 600` right after writing it must count too); nil when it is absent.
+    static func changeStamp(_ path: String) -> [Int]? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return [Int(st.st_ino), Int(st.st_size), st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_ctim.tv_sec, st.st_ctim.tv_nsec]
     }
 
     static func summarize(_ rounds: [StoreRound]) {

@@ -166,6 +166,41 @@ struct DispatchCLITests {
         try await server.shutdown()
     }
 
+    @Test("a running sync reads the credentials file again when it changes: fixing a wrong secret lifts the pause without a restart")
+    func syncReloadsCredentials() async throws {
+        let tmp = TemporaryDirectory("stocksync-dcli")
+        defer { tmp.remove() }
+        let server = try await SandboxServer.start(seed: try JSONReader.parse(Self.seed))
+        let (db, credentials) = try refreshedAndIngested(tmp, server)
+        let good = try String(contentsOfFile: credentials, encoding: .utf8)
+        try good.replacingOccurrences(of: server.consumerSecret, with: "cs_wrong").write(toFile: credentials, atomically: true, encoding: .utf8)
+        chmod(credentials, 0o600)
+        let log = tmp.path("sync.log")
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let sync = Process()
+        sync.executableURL = URL(fileURLWithPath: Checkout.stocksyncBinary())
+        sync.arguments = ["sync", "--db", db, "--credentials", credentials]
+        sync.standardOutput = FileHandle.nullDevice
+        sync.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        try sync.run()
+        defer { if sync.isRunning { sync.terminate() } }
+        func eventually(_ condition: () throws -> Bool) throws -> Bool {
+            for _ in 0..<200 where sync.isRunning { if try condition() { return true }; usleep(50_000) }
+            return try condition()
+        }
+        #expect(try eventually { try String(contentsOfFile: log, encoding: .utf8).contains("PAUSED") }, "the wrong secret pauses the store")
+        // Fixed the way an operator would: written (readable by others for a moment), then chmod 600.
+        try good.write(toFile: credentials, atomically: true, encoding: .utf8)
+        chmod(credentials, 0o600)
+        #expect(try eventually { server.products()[10]?.stockQuantity == 7 }, "sent with the fixed keys, no restart, no resume")
+        #expect(try String(contentsOfFile: log, encoding: .utf8).contains("credentials reloaded"))
+        #expect(!(try String(contentsOfFile: log, encoding: .utf8)).contains(server.consumerSecret), "no secret in the log")
+        sync.terminate()
+        sync.waitUntilExit()
+        #expect(sync.terminationStatus == 0)
+        try await server.shutdown()
+    }
+
     @Test("out-of-range options are usage errors (64), never silently changed: sandbox --port 99999 (it was truncated to 34463), sync --timeout 0, --retry-first 0, --retry-max below --retry-first")
     func outOfRangeOptions() throws {
         // Under coreutils' timeout: a sandbox that starts anyway would otherwise serve forever.
