@@ -139,29 +139,13 @@ struct DispatchCLITests {
         // Another writer (a long ingest, say) holds the write lock.
         let writer = try SQLiteFixture(path: db)
         try writer.execute("BEGIN IMMEDIATE")
-        let log = tmp.path("sync.log")
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let sync = Process()
-        sync.executableURL = URL(fileURLWithPath: Checkout.stocksyncBinary())
-        sync.arguments = ["sync", "--db", db, "--credentials", credentials]
-        sync.environment = ProcessInfo.processInfo.environment.merging(["STOCKSYNC_BUSY_TIMEOUT_MS": "100"]) { $1 }
-        sync.standardOutput = FileHandle.nullDevice
-        sync.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        try sync.run()
-        defer { if sync.isRunning { sync.terminate() } }
-        // Liveness bounds, not timings: wait for the sync to meet the lock, then for the push.
-        func eventually(_ condition: () throws -> Bool) throws -> Bool {
-            for _ in 0..<200 where sync.isRunning { if try condition() { return true }; usleep(50_000) }
-            return try condition()
-        }
-        #expect(try eventually { try String(contentsOfFile: log, encoding: .utf8).contains("database is busy") }, "the sync met the lock and said so")
-        #expect(sync.isRunning, "a busy database does not end the sync")
+        let sync = try RunningSync(db: db, credentials: credentials, log: tmp.path("sync.log"), environment: ["STOCKSYNC_BUSY_TIMEOUT_MS": "100"])
+        #expect(sync.eventually { sync.stderr.contains("database is busy") }, "the sync met the lock and said so")
+        #expect(sync.process.isRunning, "a busy database does not end the sync")
         #expect(server.products()[10]?.stockQuantity == 0, "nothing was sent while the journal could not record it")
         try writer.execute("COMMIT")
-        #expect(try eventually { server.products()[10]?.stockQuantity == 7 }, "sent once the writer is done")
-        sync.terminate()
-        sync.waitUntilExit()
-        #expect(sync.terminationStatus == 0)
+        #expect(sync.eventually { server.products()[10]?.stockQuantity == 7 }, "sent once the writer is done")
+        #expect(sync.stop() == 0)
         #expect(try CLI.run(["outbox", "--json", "--db", db]).stdout.contains(#""pending":[]"#))
         try await server.shutdown()
     }
@@ -175,29 +159,15 @@ struct DispatchCLITests {
         let good = try String(contentsOfFile: credentials, encoding: .utf8)
         try good.replacingOccurrences(of: server.consumerSecret, with: "cs_wrong").write(toFile: credentials, atomically: true, encoding: .utf8)
         chmod(credentials, 0o600)
-        let log = tmp.path("sync.log")
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let sync = Process()
-        sync.executableURL = URL(fileURLWithPath: Checkout.stocksyncBinary())
-        sync.arguments = ["sync", "--db", db, "--credentials", credentials]
-        sync.standardOutput = FileHandle.nullDevice
-        sync.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        try sync.run()
-        defer { if sync.isRunning { sync.terminate() } }
-        func eventually(_ condition: () throws -> Bool) throws -> Bool {
-            for _ in 0..<200 where sync.isRunning { if try condition() { return true }; usleep(50_000) }
-            return try condition()
-        }
-        #expect(try eventually { try String(contentsOfFile: log, encoding: .utf8).contains("PAUSED") }, "the wrong secret pauses the store")
+        let sync = try RunningSync(db: db, credentials: credentials, log: tmp.path("sync.log"))
+        #expect(sync.eventually { sync.stderr.contains("PAUSED") }, "the wrong secret pauses the store")
         // Fixed the way an operator would: written (readable by others for a moment), then chmod 600.
         try good.write(toFile: credentials, atomically: true, encoding: .utf8)
         chmod(credentials, 0o600)
-        #expect(try eventually { server.products()[10]?.stockQuantity == 7 }, "sent with the fixed keys, no restart, no resume")
-        #expect(try String(contentsOfFile: log, encoding: .utf8).contains("credentials reloaded"))
-        #expect(!(try String(contentsOfFile: log, encoding: .utf8)).contains(server.consumerSecret), "no secret in the log")
-        sync.terminate()
-        sync.waitUntilExit()
-        #expect(sync.terminationStatus == 0)
+        #expect(sync.eventually { server.products()[10]?.stockQuantity == 7 }, "sent with the fixed keys, no restart, no resume")
+        #expect(sync.stderr.contains("credentials reloaded"))
+        #expect(!sync.stderr.contains(server.consumerSecret), "no secret in the log")
+        #expect(sync.stop() == 0)
         try await server.shutdown()
     }
 
@@ -345,4 +315,42 @@ struct SyncLockTests {
         close(fd)
         #expect(try CLI.run(["sync", "--once", "--db", db]).status == 0, "nothing pending, lock free")
     }
+}
+
+/// A `stocksync sync` daemon under test, its stderr in a file the test reads while it runs.
+final class RunningSync {
+    let process = Process()
+    let log: String
+
+    init(db: String, credentials: String, log: String, environment: [String: String] = [:]) throws {
+        self.log = log
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        process.executableURL = URL(fileURLWithPath: Checkout.stocksyncBinary())
+        process.arguments = ["sync", "--db", db, "--credentials", credentials]
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        try process.run()
+    }
+
+    var stderr: String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+
+    /// Waits until `condition` holds, for at most ten seconds or until the daemon ends: a
+    /// liveness bound, never a timing the test asserts.
+    func eventually(_ condition: () throws -> Bool) rethrows -> Bool {
+        for _ in 0..<200 where process.isRunning {
+            if try condition() { return true }
+            usleep(50_000)
+        }
+        return try condition()
+    }
+
+    /// SIGTERM, as systemd stops it; the exit status.
+    func stop() -> Int32 {
+        process.terminate()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    deinit { if process.isRunning { process.terminate() } }
 }
