@@ -101,6 +101,8 @@ public final class Dispatcher {
         var nextStart = Date()
         /// A wave of this store's is out.
         var sending = false
+        /// How many times others had written to the journal when these batches were made.
+        var generation = 0
 
         var hasMore: Bool { next < batches.count && failure == nil }
         /// Sent all it had, without a failure, and nothing is out: it can take new updates.
@@ -112,9 +114,11 @@ public final class Dispatcher {
     /// Stores progress independently: each store's next wave leaves as soon as its previous one
     /// is recorded, so a store that is slow, hangs until the timeout or has thousands of updates
     /// to drain never holds back another store's updates. When another process appends to the
-    /// journal meanwhile (an ingest), a store with nothing left to send takes its new updates
-    /// at once rather than at the next round. The journal is only touched from this task,
-    /// between waves; only HTTP runs concurrently.
+    /// journal meanwhile (an ingest, a reconfiguration), each store makes its remaining batches
+    /// again before its next wave: new updates go out at once, values that changed are not sent
+    /// stale, and a store whose sync was turned off, moved or disconnected receives nothing
+    /// more. The journal is only touched from this task, between waves; only HTTP runs
+    /// concurrently.
     public func round(stores: [StoreID]) async throws(EngineError) -> [StoreRound] {
         var reports: [StoreID: StoreRound] = [:]
         var runs: [StoreRun] = []
@@ -130,6 +134,7 @@ public final class Dispatcher {
         }
         // Events this round appended itself are counted, so a head beyond it means others wrote.
         var knownHead = try journal.head()
+        var generation = 0, idleGeneration = 0
         var failure: EngineError? = nil
         await withTaskGroup(of: (Int, [BatchOutcome]).self) { group in
             /// Marks the run's next wave in flight and sends it, unless the run is done or asked to stop.
@@ -163,26 +168,41 @@ public final class Dispatcher {
                     })
                 }
             }
+            /// Counts a write by someone else since the last look.
+            func noteOthersWrites() throws(EngineError) {
+                let head = try journal.head()
+                if head > knownHead { knownHead = head; generation += 1 }
+            }
+            /// Makes run `i`'s remaining batches again from the journal as it is now: what is
+            /// pending now is exactly what is left, since every wave it sent is recorded.
+            func remake(_ i: Int) throws(EngineError) {
+                runs[i].generation = generation
+                if case .sending(let more) = try prepare(store: runs[i].report.store) {
+                    runs[i].batches = more.batches
+                } else {
+                    runs[i].batches = []  // sync off, moved or disconnected meanwhile: nothing more
+                }
+                runs[i].next = 0
+            }
             /// Stores done or idle take what others appended to the journal since.
             func takeNewUpdates() throws(EngineError) {
-                let head = try journal.head()
-                guard head > knownHead, !shouldStop() else { return }
-                knownHead = head
-                for i in runs.indices where runs[i].isDone {
-                    guard case .sending(let more) = try prepare(store: runs[i].report.store) else { continue }
-                    runs[i].batches = more.batches
-                    runs[i].next = 0
+                guard !shouldStop() else { return }
+                for i in runs.indices where runs[i].isDone && runs[i].generation != generation {
+                    try remake(i)
                     try launch(i)
                 }
+                guard generation != idleGeneration else { return }
+                idleGeneration = generation
                 for store in idle {
                     switch try prepare(store: store) {
                     case .finished(let report):
                         // No credentials for its new updates, say: that is what it reports.
                         reports[store] = report
                         if report.state != .idle { idle.removeAll { $0 == store } }
-                    case .sending(let run):
+                    case .sending(var run):
                         idle.removeAll { $0 == store }
                         reports[store] = nil
+                        run.generation = generation
                         runs.append(run)
                         try launch(runs.count - 1)
                     }
@@ -194,6 +214,8 @@ public final class Dispatcher {
                     runs[i].sending = false
                     for outcome in outcomes { knownHead += try absorb(outcome, into: &runs[i]) }
                     afterWave(runs[i].report.store)
+                    try noteOthersWrites()
+                    if runs[i].hasMore && runs[i].generation != generation { try remake(i) }
                     try launch(i)
                     try takeNewUpdates()
                 }

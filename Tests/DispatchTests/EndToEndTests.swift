@@ -179,6 +179,49 @@ struct EndToEndTests {
         }
     }
 
+    @Test("a draining store remakes its remaining batches when others write to the journal: a changed value goes out fresh, never stale")
+    func drainingStoreSendsFreshValues() async throws {
+        try await withHarness { h in
+            try await Self.bigAndSmall(h, smallUpdate: nil)
+            let other = try Journal(path: h.journal.path, writable: true)
+            let changed = h.tmp.path("changed.jsonl")
+            // Variant 300 feeds product 1300, in a-big's last batch.
+            try reconcileLine(300, 1, "8").write(toFile: changed, atomically: true, encoding: .utf8)
+            let dispatcher = Dispatcher(journal: h.journal, credentials: h.credentialsFile, http: h.http, policy: h.policy)
+            var waves = 0
+            dispatcher.afterWave = { store in
+                guard store == "a-big" else { return }
+                waves += 1
+                if waves == 1 { _ = try? other.ingest([changed]) }
+            }
+            let rounds = try await dispatcher.round(stores: ["a-big", "b-small"])
+            #expect(rounds.first { $0.store == "a-big" }?.acknowledged == 300)
+            #expect(h.held("a-big")[1300] == 8)
+            let sent = try h.journal.deliveries(store: "a-big", wooIDs: [1300]).map(\.sent)
+            #expect(sent == [8], "product 1300 was sent its new value once, never the stale 5")
+            #expect(try h.journal.state().projection.pending.isEmpty)
+        }
+    }
+
+    @Test("a draining store whose sync is turned off meanwhile receives nothing more")
+    func drainingStoreStopsWhenSyncIsOff() async throws {
+        try await withHarness { h in
+            try await Self.bigAndSmall(h, smallUpdate: nil)
+            let other = try Journal(path: h.journal.path, writable: true)
+            let dispatcher = Dispatcher(journal: h.journal, credentials: h.credentialsFile, http: h.http, policy: h.policy)
+            var turnedOff = false
+            dispatcher.afterWave = { store in
+                guard store == "a-big", !turnedOff else { return }
+                turnedOff = true
+                _ = try? other.append([Event(id: "off", at: "2026-11-26T10:00:00Z", payload: .storeReconfigured(StoreChange(store: "a-big", stockSync: false)))])
+            }
+            _ = try await dispatcher.round(stores: ["a-big", "b-small"])
+            #expect(turnedOff)
+            #expect(h.servers["a-big"]!.requests().filter { $0.method == "POST" }.count == 1, "only the batch already sent")
+            #expect(try h.journal.state().projection.pending.isEmpty, "turning sync off dropped what was left")
+        }
+    }
+
     @Test("429 with Retry-After is honoured: the retry comes no earlier than the store asked")
     func retryAfter() async throws {
         try await withHarness { h in
