@@ -105,8 +105,8 @@ public final class Dispatcher {
         var generation = 0
 
         var hasMore: Bool { next < batches.count && failure == nil }
-        /// Sent all it had, without a failure, and nothing is out: it can take new updates.
-        var isDone: Bool { !hasMore && failure == nil && !sending }
+        /// Nothing is out and nothing stopped it: its remaining batches can be made again.
+        var canRemake: Bool { !sending && failure == nil }
     }
 
     /// One round over `stores`: everything sendable now is sent once.
@@ -139,7 +139,7 @@ public final class Dispatcher {
         await withTaskGroup(of: (Int, [BatchOutcome]).self) { group in
             /// Marks the run's next wave in flight and sends it, unless the run is done or asked to stop.
             func launch(_ i: Int) throws(EngineError) {
-                guard runs[i].hasMore, !shouldStop() else { return }
+                guard runs[i].hasMore, !runs[i].sending, !shouldStop() else { return }
                 let wave = Array(runs[i].batches[runs[i].next..<min(runs[i].batches.count, runs[i].next + runs[i].credentials.maxInFlight)])
                 runs[i].next += wave.count
                 let interval = 1.0 / max(0.001, runs[i].credentials.requestsPerSecond)
@@ -184,10 +184,11 @@ public final class Dispatcher {
                 }
                 runs[i].next = 0
             }
-            /// Stores done or idle take what others appended to the journal since.
+            /// Stores not sending remake their batches from what others appended since, and idle
+            /// stores look again.
             func takeNewUpdates() throws(EngineError) {
                 guard !shouldStop() else { return }
-                for i in runs.indices where runs[i].isDone && runs[i].generation != generation {
+                for i in runs.indices where runs[i].canRemake && runs[i].generation != generation {
                     try remake(i)
                     try launch(i)
                 }
@@ -215,9 +216,8 @@ public final class Dispatcher {
                     for outcome in outcomes { knownHead += try absorb(outcome, into: &runs[i]) }
                     afterWave(runs[i].report.store)
                     try noteOthersWrites()
-                    if runs[i].hasMore && runs[i].generation != generation { try remake(i) }
-                    try launch(i)
                     try takeNewUpdates()
+                    try launch(i)
                 }
             } catch {
                 // Requests still in flight finish unrecorded: their marks make the next round
@@ -403,7 +403,6 @@ public final class Dispatcher {
 
     /// Appends the events for a batch's results and its delivery-log rows in one transaction;
     /// returns how many events it appended.
-    @discardableResult
     func record(_ outcome: BatchOutcome, store: StoreID, report: inout StoreRound) throws(EngineError) -> Int64 {
         let now = Instant.now
         var events: [Event] = []

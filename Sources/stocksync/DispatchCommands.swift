@@ -136,6 +136,8 @@ struct Sync: AsyncParsableCommand {
             defer { withExtendedLifetime(lock) {} }
             // Without a credentials file every store lacks credentials (77 once something is pending).
             let path = CredentialsFile.defaultPath(credentials.credentials)
+            // Stamped before reading: a change made while it is read is seen at the first round.
+            var loadedAt = Sync.changeStamp(path)
             let file: CredentialsFile? = FileManager.default.fileExists(atPath: path) ? try CredentialsFile.load(path) : nil
             let selected: () throws -> [StoreID] = {
                 let p = try journal.state().projection
@@ -154,7 +156,6 @@ struct Sync: AsyncParsableCommand {
                 }
                 // The credentials file is read again when it changes: fixed keys lift a pause
                 // without a restart. A file that no longer loads keeps the keys in use.
-                var loadedAt = Sync.changeStamp(path)
                 dispatcher.reloadCredentials = {
                     let now = Sync.changeStamp(path)
                     guard now != loadedAt else { return nil }

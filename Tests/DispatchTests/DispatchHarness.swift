@@ -53,10 +53,13 @@ final class DispatchHarness {
 
     var credentialsFile: CredentialsFile { CredentialsFile(path: "(test)", stores: keys) }
 
+    /// A dispatcher over the harness's journal, stores and keys.
+    func dispatcher() -> Dispatcher {
+        Dispatcher(journal: journal, credentials: credentialsFile, http: http, policy: policy)
+    }
+
     func syncOnce(_ stores: [StoreID]? = nil) async throws -> Int32 {
-        let dispatcher = Dispatcher(journal: journal, credentials: credentialsFile, http: http, policy: policy)
-        let all = stores ?? servers.keys.sorted()
-        return try await dispatcher.runOnce(stores: all).code
+        try await dispatcher().runOnce(stores: stores ?? servers.keys.sorted()).code
     }
 
     /// Runs `sync --once` until it reports done (or gives up), sleeping through backoffs.

@@ -163,7 +163,7 @@ struct EndToEndTests {
                 updates.append(h.tmp.path("update\(n).jsonl"))
                 try reconcileLine(1, 2, quantity).write(toFile: updates[n], atomically: true, encoding: .utf8)
             }
-            let dispatcher = Dispatcher(journal: h.journal, credentials: h.credentialsFile, http: h.http, policy: h.policy)
+            let dispatcher = h.dispatcher()
             var waves = 0
             dispatcher.afterWave = { store in
                 guard store == "a-big", waves < updates.count else { return }
@@ -187,7 +187,7 @@ struct EndToEndTests {
             let changed = h.tmp.path("changed.jsonl")
             // Variant 300 feeds product 1300, in a-big's last batch.
             try reconcileLine(300, 1, "8").write(toFile: changed, atomically: true, encoding: .utf8)
-            let dispatcher = Dispatcher(journal: h.journal, credentials: h.credentialsFile, http: h.http, policy: h.policy)
+            let dispatcher = h.dispatcher()
             var waves = 0
             dispatcher.afterWave = { store in
                 guard store == "a-big" else { return }
@@ -208,7 +208,7 @@ struct EndToEndTests {
         try await withHarness { h in
             try await Self.bigAndSmall(h, smallUpdate: nil)
             let other = try Journal(path: h.journal.path, writable: true)
-            let dispatcher = Dispatcher(journal: h.journal, credentials: h.credentialsFile, http: h.http, policy: h.policy)
+            let dispatcher = h.dispatcher()
             var turnedOff = false
             dispatcher.afterWave = { store in
                 guard store == "a-big", !turnedOff else { return }
