@@ -77,6 +77,22 @@ public final class Journal {
         public var duplicates: Int
         public var firstPosition: Int64?
         public var lastPosition: Int64?
+        /// Duplicates whose type or data differ from the event already in the journal: the
+        /// first event with an id wins (rule 14), so what they say was dropped. Usually a
+        /// connector that reuses one id for every version of a document.
+        public var conflicts = 0
+        /// The first few conflicting duplicates, to name in a warning.
+        public var firstConflicts: [DuplicateConflict] = []
+        static let conflictsNamed = 3
+    }
+
+    /// A duplicate id whose content differs from the journal's event with that id.
+    public struct DuplicateConflict: Sendable, Equatable {
+        public var id: String
+        /// Where the duplicate came from: "file:line", or the event's index in an `append` call.
+        public var source: String
+        /// The position of the event with that id that the journal keeps.
+        public var keptAt: Int64
     }
 
     /// Appends events built by `produce` in one transaction. `produce` is handed an `Appender`;
@@ -103,7 +119,11 @@ public final class Journal {
     public func append(_ events: [Event]) throws(EngineError) -> AppendSummary {
         try write { appender in
             for (i, event) in events.enumerated() {
-                do { try appender.append(event) } catch let error as EventError {
+                do {
+                    if case .conflictingDuplicate(let keptAt) = try appender.append(event) {
+                        appender.noteConflict(DuplicateConflict(id: event.id, source: "event \(i + 1)", keptAt: keptAt))
+                    }
+                } catch let error as EventError {
                     throw EngineError(.badInput, "event \(i + 1) (\(event.id)): \(error)")
                 }
             }
@@ -153,7 +173,11 @@ public final class Journal {
                 try batch.payloads.withUnsafeBytes { payloads in try batch.events.withUnsafeBufferPointer { events in
                     for i in events.indices {
                         do {
-                            try appender.append(lent: events.baseAddress.unsafelyUnwrapped + i, encodedPayload: UnsafeRawBufferPointer(rebasing: payloads[batch.payloadRange(i)]))
+                            let event = events.baseAddress.unsafelyUnwrapped + i
+                            let outcome = try appender.append(lent: event, encodedPayload: UnsafeRawBufferPointer(rebasing: payloads[batch.payloadRange(i)]))
+                            if case .conflictingDuplicate(let keptAt) = outcome {
+                                appender.noteConflict(DuplicateConflict(id: event.pointee.id, source: "\(batch.source):\(batch.numbers[i])", keptAt: keptAt))
+                            }
                         } catch let error as EventError {
                             throw EngineError(.badInput, "\(batch.source):\(batch.numbers[i]): \(error)")
                         }
@@ -168,6 +192,8 @@ public final class Journal {
     public struct Appender {
         let journal: Journal
         let insert: Statement
+        /// The kept event of a duplicate id, to compare with.
+        let kept: Statement
         let tables: ProjectionTables
         var projection: Projection
         var documents: SQLiteDocuments
@@ -182,6 +208,7 @@ public final class Journal {
             let db = journal.db
             tables = ProjectionTables(db: db)
             insert = try db.prepare("INSERT OR IGNORE INTO journal (position, id, type, at, recorded_at, data) VALUES (?, ?, ?, ?, ?, ?)")
+            kept = try db.prepare("SELECT position, type, data FROM journal WHERE id = ?")
             let head = try db.scalarInt("SELECT max(position) FROM journal") ?? 0
             // The recorded time never goes backwards, even if the clock does (SPEC §5).
             let last = try db.scalarInt("SELECT recorded_at FROM journal WHERE position = ?", [.integer(head)]) ?? 0
@@ -202,21 +229,32 @@ public final class Journal {
             documents = try SQLiteDocuments(db, limit: journal.documentBufferLimit)
         }
 
+        /// What became of one event.
+        public enum Outcome: Equatable {
+            case appended
+            /// Skipped: the journal holds the same event.
+            case duplicate
+            /// Skipped, though its type or data differ from the event the journal keeps (at
+            /// that position): what it says is lost unless it comes again under a new id.
+            case conflictingDuplicate(keptAt: Int64)
+        }
+
         /// Appends one event; a duplicate id is counted and skipped (SPEC §3.1, rule 14).
         /// Throws `EventError` when the event contradicts the state.
-        public mutating func append(_ event: Event) throws {
+        @discardableResult
+        public mutating func append(_ event: Event) throws -> Outcome {
             var bytes: [UInt8] = []
             swap(&bytes, &payloadBytes)
             defer { swap(&bytes, &payloadBytes) }
             BinaryPayload.encode(event.payload, into: &bytes)
-            try withUnsafePointer(to: event) { event in try bytes.withUnsafeBytes { try append(lent: event, encodedPayload: $0) } }
+            return try withUnsafePointer(to: event) { event in try bytes.withUnsafeBytes { try append(lent: event, encodedPayload: $0) } }
         }
 
         /// `append`, with the payload already in the journal's binary encoding. The event is
         /// lent through a pointer: passed by value from a batch's array, it was copied whole
         /// first. (The payload is still copied for the fold: the compiler copies a value read
         /// through a pointer before a mutating call elsewhere.)
-        mutating func append(lent event: UnsafePointer<Event>, encodedPayload: UnsafeRawBufferPointer) throws {
+        mutating func append(lent event: UnsafePointer<Event>, encodedPayload: UnsafeRawBufferPointer) throws -> Outcome {
             insert.reset()
             insert.bind(next, at: 1)
             insert.bind(event.pointee.id, at: 2)
@@ -227,13 +265,35 @@ public final class Journal {
             try insert.step()
             guard journal.db.changes > 0 else {
                 summary.duplicates += 1
-                return
+                return try compareWithKept(event, encodedPayload)
             }
             try projection.apply(event.pointee.payload, at: next, documents: &documents)
             if summary.firstPosition == nil { summary.firstPosition = next }
             summary.lastPosition = next
             summary.appended += 1
             next += 1
+            return .appended
+        }
+
+        /// Compares a duplicate with the event the journal keeps under its id. The source time
+        /// is left out: the fold never reads it, so a difference there loses nothing.
+        private func compareWithKept(_ event: UnsafePointer<Event>, _ encodedPayload: UnsafeRawBufferPointer) throws -> Outcome {
+            kept.reset()
+            defer { kept.reset() }
+            kept.bind(event.pointee.id, at: 1)
+            guard try kept.step() else { return .duplicate }
+            let same = try kept.withBytes(2) { stored in
+                // Binary payloads carry their type and encode equal payloads alike; a JSON one
+                // (written before schema version 3) is decoded first.
+                if BinaryPayload.isBinary(stored) { return stored.elementsEqual(encodedPayload) }
+                return try Journal.payload(kept, path: journal.path) == event.pointee.payload
+            }
+            return same ? .duplicate : .conflictingDuplicate(keptAt: kept.int(0))
+        }
+
+        mutating func noteConflict(_ conflict: DuplicateConflict) {
+            summary.conflicts += 1
+            if summary.firstConflicts.count < AppendSummary.conflictsNamed { summary.firstConflicts.append(conflict) }
         }
 
         /// The projection as it stands after the events appended so far.

@@ -86,8 +86,23 @@ struct Ingest: ParsableCommand {
             var line = "appended \(summary.appended), duplicates \(summary.duplicates)"
             if let first = summary.firstPosition, let last = summary.lastPosition { line += " (positions \(first)–\(last))" }
             emit(line)
+            warnAboutConflicts(summary)
         }
     }
+}
+
+/// Duplicates with other content are not an error (the first event with an id wins, rule 14),
+/// but what they say is dropped: said loudly, because the usual cause is a connector giving
+/// every version of a document the same id, which would lose every edit after the first.
+func warnAboutConflicts(_ summary: Journal.AppendSummary) {
+    guard summary.conflicts > 0 else { return }
+    for c in summary.firstConflicts {
+        warn("warning: \(c.source): event id '\(c.id)' is already in the journal (position \(c.keptAt)) with other content; the first event with an id wins, so this one changed nothing")
+    }
+    if summary.conflicts > summary.firstConflicts.count {
+        warn("warning: \(summary.conflicts - summary.firstConflicts.count) more duplicate ids carried other content")
+    }
+    warn("warning: \(summary.conflicts) skipped event(s) differ from the journal's; if they are new versions of documents, give each version its own id (for instance the document id with its updated_at) and ingest them again")
 }
 
 struct Stock: ParsableCommand {

@@ -79,6 +79,28 @@ struct CLITests {
         tmp.remove()
     }
 
+    @Test("rule 14: a duplicate id with other content is skipped (exit 0, first event kept) with a warning naming file, line, id and the kept position; the same content in another form is silent")
+    func conflictingDuplicates() throws {
+        #expect(try CLI.run(["ingest", "--db", db, try write("a.jsonl", [Self.connect, Self.product, Self.variant, Self.adjust])]).status == 0)
+        let stock = try CLI.run(["stock", "--db", db, "--json"]).stdout
+        // Same payload, other spelling and source time: nothing the fold reads differs.
+        let respelled = Self.adjust.replacingOccurrences(of: #""7.50""#, with: "7.5").replacingOccurrences(of: #""at":"2026-11-26T10:00:00Z""#, with: #""at":"2026-11-26T11:00:00Z""#)
+        let same = try CLI.run(["ingest", "--db", db, try write("same.jsonl", [respelled, Self.variant])])
+        #expect(same.status == 0 && same.stdout.hasPrefix("appended 0, duplicates 2"), "\(same.stdout)")
+        #expect(same.stderr.isEmpty, "\(same.stderr)")
+        // A connector that reuses the document's id for its next version loses that version.
+        let edited = Self.adjust.replacingOccurrences(of: #""7.50""#, with: "9")
+        let lines = [Self.connect, edited] + (1...4).map { #"{"id":"v1","type":"variant.deleted","at":"2026-11-26T10:00:00Z","data":{"variant_id":\#($0)}}"# }
+        let r = try CLI.run(["ingest", "--db", db, try write("edits.jsonl", lines)])
+        #expect(r.status == 0 && r.stdout.hasPrefix("appended 0, duplicates 6"), "\(r.stdout)")
+        #expect(r.stderr.contains("edits.jsonl:2: event id 'a1' is already in the journal (position 4) with other content"), "\(r.stderr)")
+        #expect(r.stderr.contains("edits.jsonl:3: event id 'v1' is already in the journal (position 3)"), "\(r.stderr)")
+        #expect(!r.stderr.contains("edits.jsonl:1:") && !r.stderr.contains("edits.jsonl:6:"), "only the first three are named: \(r.stderr)")
+        #expect(r.stderr.contains("2 more duplicate ids carried other content") && r.stderr.contains("5 skipped event(s) differ"), "\(r.stderr)")
+        #expect(try CLI.run(["stock", "--db", db, "--json"]).stdout == stock, "the first events stand")
+        tmp.remove()
+    }
+
     @Test("an id is its whole string: ids that differ only after an escaped NUL are two events, and export keeps them")
     func idsWithNul() throws {
         let lines = ["a", "b"].map { #"{"id":"x\u0000\#($0)","type":"variant.upserted","at":"2026-11-26T10:00:00Z","data":{"variant_id":1,"sku":"A","kind":"product"}}"# }
@@ -514,6 +536,11 @@ struct MigrationTests {
         #expect(try CLI.run(["ingest", "--db", db, file]).status == 0)
         #expect(try fixture.strings("SELECT typeof(data) FROM journal ORDER BY position") == ["text", "text", "text", "blob"])
         #expect(try CLI.run(["log", "--json", "--db", db]).stdout.hasPrefix(before))
+        // Duplicates are compared with the JSON payloads version 2 stored.
+        try (before + CLITests.variant.replacingOccurrences(of: #""sku":"A""#, with: #""sku":"B""#)).write(toFile: file, atomically: true, encoding: .utf8)
+        let again = try CLI.run(["ingest", "--db", db, file])
+        #expect(again.stdout.hasPrefix("appended 0, duplicates 4"), "\(again.stdout)")
+        #expect(again.stderr.contains("a.jsonl:4: event id 'v1' is already in the journal (position 3)") && again.stderr.contains("1 skipped event(s) differ"), "\(again.stderr)")
         #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 0)
         #expect(try CLI.run(["replay", "--db", db]).status == 0)
         #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 0)
