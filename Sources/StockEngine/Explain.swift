@@ -16,7 +16,7 @@ public enum Explain {
         switch subject {
         case .sku(let sku):
             variants = projection.variants.values.filter { $0.sku == sku }.map(\.variantID).sorted()
-            guard !variants.isEmpty else { throw EngineError(.badInput, "unknown SKU '\(sku)' (no declared variant carries it)") }
+            guard !variants.isEmpty else { throw EngineError(.badInput, unknownSKU(sku, store: store, projection)) }
         case .variant(let id):
             guard projection.variants[id] != nil || projection.cells.keys.contains(where: { $0.variant == id }) else {
                 throw EngineError(.badInput, "unknown variant \(id)")
@@ -152,12 +152,31 @@ public enum Explain {
         return out
     }
 
+    /// The error for a SKU no variant carries, with what the merchant most likely meant: the
+    /// variants whose SKU differs only in case or spaces, and the store's products that carry
+    /// it (often the SKU was typed from WooCommerce, where it has no Katana counterpart).
+    static func unknownSKU(_ sku: String, store: StoreID, _ p: Projection) -> String {
+        var message = "unknown SKU '\(sku)' (no declared variant carries it)"
+        let wanted = loose(sku)
+        let close = p.variants.values.filter { $0.sku.map(loose) == wanted }.sorted { $0.variantID < $1.variantID }
+        if !close.isEmpty {
+            message += "; SKUs that differ only in case or spaces: " + close.map { "\"\($0.sku ?? "")\" (variant \($0.variantID))" }.joined(separator: ", ")
+        }
+        let products = p.catalogue.values.filter { $0.store == store && $0.sku == sku }.map(\.wooID).sorted()
+        if !products.isEmpty {
+            message += "; store '\(store)' has WooCommerce product\(products.count == 1 ? "" : "s") \(products.map(String.init).joined(separator: ", ")) with this SKU, which receive\(products.count == 1 ? "s" : "") nothing until a Katana variant carries it exactly (or links the product by its WooCommerce id)"
+        }
+        return message
+    }
+
+    /// `s` without surrounding spaces and letter case: SKUs that are equal so are near misses.
+    static func loose(_ s: String) -> String {
+        String(s.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed()).lowercased()
+    }
+
     /// Catalogue products whose SKU differs from `sku` only in letter case or surrounding
     /// spaces: the usual reason a merchant's SKU does not match (matching is exact, SPEC §2.5).
     static func nearMisses(_ sku: String?, store: StoreID, _ p: Projection) -> [String] {
-        func loose(_ s: String) -> String {
-            String(s.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed()).lowercased()
-        }
         guard let sku, !sku.isEmpty else { return [] }
         let wanted = loose(sku)
         let close = p.catalogue.values

@@ -364,6 +364,12 @@ struct CLITests {
         #expect(explained.contains("Match: none"), "\(explained)")
         #expect(explained.contains(#"WooCommerce product 12 has SKU " a", which differs only in case or spaces"#), "\(explained)")
         #expect(!explained.contains("product 13"), "AB is another SKU, not a near miss")
+        // Asked for a SKU no variant carries: the near variants, and the store's products with it.
+        let typed = try CLI.run(["explain", " a", "--store", "main", "--db", db])
+        #expect(typed.status == 65)
+        #expect(typed.stderr.contains(#"unknown SKU ' a' (no declared variant carries it); SKUs that differ only in case or spaces: "A" (variant 1); store 'main' has WooCommerce product 12 with this SKU"#), "\(typed.stderr)")
+        let unrelated = try CLI.run(["explain", "ZZ", "--store", "main", "--db", db])
+        #expect(unrelated.status == 65 && unrelated.stderr == "stocksync: unknown SKU 'ZZ' (no declared variant carries it)\n", "\(unrelated.stderr)")
         tmp.remove()
     }
 
