@@ -22,6 +22,9 @@ public struct CredentialsFile: Sendable {
         return "./stocksync.credentials.json"
     }
 
+    /// The fields a store's entry may have.
+    static let fields = ["consumer_key", "consumer_secret", "auth", "requests_per_second", "max_in_flight"]
+
     public static func load(_ path: String) throws(EngineError) -> CredentialsFile {
         var st = stat()
         guard stat(path, &st) == 0 else {
@@ -43,26 +46,31 @@ public struct CredentialsFile: Sendable {
         var result: [StoreID: Credentials] = [:]
         for entry in stores {
             guard case .object(let m) = entry.value else { throw EngineError(.configuration, "\(path): stores.\(entry.key) must be an object") }
+            func problem(_ k: String, _ text: String) -> EngineError { EngineError(.configuration, "\(path): stores.\(entry.key).\(k) \(text)") }
+            // A misspelt or ill-typed option would otherwise leave its default in force unseen
+            // (a host's rate limit, say): this file is ours, so anything unknown is refused.
+            if let unknown = m.first(where: { !CredentialsFile.fields.contains($0.key) }) {
+                throw problem(unknown.key, "is not a credentials field (known: \(CredentialsFile.fields.joined(separator: ", ")))")
+            }
             func field(_ k: String) -> JSONValue? { m.first { $0.key == k }?.value }
-            guard case .string(let key)? = field("consumer_key"), !key.isEmpty else {
-                throw EngineError(.configuration, "\(path): stores.\(entry.key).consumer_key is missing")
+            func string(_ k: String) throws(EngineError) -> String {
+                guard let value = field(k) else { throw problem(k, "is missing") }
+                guard case .string(let text) = value, !text.isEmpty else { throw problem(k, "must be a non-empty string") }
+                return text
             }
-            guard case .string(let secret)? = field("consumer_secret"), !secret.isEmpty else {
-                throw EngineError(.configuration, "\(path): stores.\(entry.key).consumer_secret is missing")
-            }
-            var credentials = Credentials(consumerKey: key, consumerSecret: secret)
+            var credentials = Credentials(consumerKey: try string("consumer_key"), consumerSecret: try string("consumer_secret"))
             if let a = field("auth") {
                 guard case .string(let name) = a, let auth = Credentials.Auth(rawValue: name) else {
-                    throw EngineError(.configuration, "\(path): stores.\(entry.key).auth must be basic, oauth1 or query")
+                    throw problem("auth", "must be basic, oauth1 or query")
                 }
                 credentials.auth = auth
             }
-            if case .number(let t)? = field("requests_per_second") {
-                guard let v = Double(t), v > 0 else { throw EngineError(.configuration, "\(path): stores.\(entry.key).requests_per_second must be > 0") }
+            if let value = field("requests_per_second") {
+                guard case .number(let t) = value, let v = Double(t), v > 0, v.isFinite else { throw problem("requests_per_second", "must be a number > 0") }
                 credentials.requestsPerSecond = v
             }
-            if case .number(let t)? = field("max_in_flight") {
-                guard let v = Int(t), v >= 1 else { throw EngineError(.configuration, "\(path): stores.\(entry.key).max_in_flight must be ≥ 1") }
+            if let value = field("max_in_flight") {
+                guard case .number(let t) = value, let v = Int(t), v >= 1 else { throw problem("max_in_flight", "must be a whole number ≥ 1") }
                 credentials.maxInFlight = v
             }
             result[entry.key] = credentials

@@ -1,6 +1,7 @@
 import Foundation
 import StockDomain
 import StockEngine
+import StockSyncService
 import StockSyncTesting
 import Testing
 import WooCommerce
@@ -93,6 +94,39 @@ struct DispatchCLITests {
         let synced = try CLI.run(["sync", "--once", "--db", db, "--credentials", credentials])
         #expect(synced.status == 0 && synced.stdout.contains("acknowledged 3"), "\(synced.stderr)")
         try await server.shutdown()
+    }
+
+    @Test("credentials: a misspelt, ill-typed or out-of-range field is refused (77) by name, never left at its default unseen")
+    func credentialsFields() throws {
+        let tmp = TemporaryDirectory("stocksync-cred")
+        defer { tmp.remove() }
+        let path = tmp.path("c.json")
+        func load(_ fields: String) throws(EngineError) -> CredentialsFile {
+            try? #"{"stores":{"main":{\#(fields)}}}"#.write(toFile: path, atomically: true, encoding: .utf8)
+            chmod(path, 0o600)
+            return try CredentialsFile.load(path)
+        }
+        let keys = #""consumer_key":"ck_1","consumer_secret":"cs_1""#
+        let loaded = try load(keys + #","auth":"query","requests_per_second":0.5,"max_in_flight":3"#).credentials(for: "main")
+        #expect(loaded.auth == .query && loaded.requestsPerSecond == 0.5 && loaded.maxInFlight == 3)
+        let refusals = [
+            (keys + #","max_inflight":4"#, "stores.main.max_inflight is not a credentials field"),
+            (keys + #","requests_per_second":"5""#, "stores.main.requests_per_second must be a number > 0"),
+            (keys + #","requests_per_second":0"#, "stores.main.requests_per_second must be a number > 0"),
+            (keys + #","max_in_flight":2.5"#, "stores.main.max_in_flight must be a whole number ≥ 1"),
+            (keys + #","auth":"digest""#, "stores.main.auth must be basic, oauth1 or query"),
+            (#""consumer_key":"ck_1","consumer_secret":5"#, "stores.main.consumer_secret must be a non-empty string"),
+            (#""consumer_secret":"cs_1""#, "stores.main.consumer_key is missing"),
+        ]
+        for (fields, message) in refusals {
+            do {
+                _ = try load(fields)
+                Issue.record("accepted: \(fields)")
+            } catch {
+                #expect(error.kind == .configuration && error.message.contains(message), "\(error.message)")
+                #expect(!error.message.contains("cs_1"), "the secret leaked")
+            }
+        }
     }
 
     @Test("a variation whose stock its parent manages (manage_stock \"parent\") gets stock of its own; the echo matches, no warning")
