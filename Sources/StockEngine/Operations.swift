@@ -159,6 +159,14 @@ extension Journal {
 }
 
 extension Journal {
+    /// Flushes a file or directory to stable storage.
+    static func sync(_ path: String) throws(EngineError) {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw EngineError(.io, "\(path): cannot open to sync: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw EngineError(.io, "\(path): cannot sync to disk: \(String(cString: strerror(errno)))") }
+    }
+
     /// Copies the whole database at `source` (journal, projections, outbox, delivery log, store
     /// status) into a new file at `target`, from one read snapshot, while other commands go on
     /// reading and appending: SQLite's `VACUUM INTO`, which also leaves out free pages; the copy
@@ -194,7 +202,12 @@ extension Journal {
             // original did (readers beside a writer), and WAL mode is a property of the file.
             let copy = try Database(path: target)
             try copy.execute("PRAGMA journal_mode=WAL")
-            return try copy.scalarInt("SELECT max(position) FROM journal") ?? 0
+            let position = try copy.scalarInt("SELECT max(position) FROM journal") ?? 0
+            // `VACUUM INTO` does not sync what it writes: a backup reported as made must survive
+            // a power cut, its directory entry included.
+            try Journal.sync(target)
+            try Journal.sync((target as NSString).deletingLastPathComponent.isEmpty ? "." : (target as NSString).deletingLastPathComponent)
+            return position
         } catch {
             // Nothing half-written: the file is this call's own.
             for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: target + suffix) }
