@@ -208,6 +208,16 @@ struct ProjectionRuleTests {
         #expect(f.projection.match(2, store: "main").product?.wooID == 14)
     }
 
+    /// "Exactly" is read as Unicode text, not bytes: a SKU typed on one system as "É" and on
+    /// another as "E" plus a combining accent is one SKU to the merchant. Case still counts.
+    @Test("§2.5 matching: SKUs compare as Unicode text (canonically equivalent spellings match), still case-sensitive")
+    func matchingCanonicalEquivalence() throws {
+        let f = try Fold([connect("main", 1), product("main", 11, "CAFE\u{301}"), product("main", 12, "caf\u{e9}"),
+                          variant(1, "CAF\u{c9}"), variant(2, "CAF\u{c9}-X")])
+        #expect(f.projection.match(1, store: "main").product?.wooID == 11)
+        #expect(f.projection.match(2, store: "main").product == nil)
+    }
+
     @Test("§2.6 rule 12: one variant per product — SKU beats link, then the lowest variant id")
     func rule12() throws {
         let f = try Fold([connect("main", 1), product("main", 11, "A"), variant(3, "A"), variant(2, "A"),
