@@ -95,11 +95,13 @@ extension StoreCommand {
 }
 
 /// An exclusive advisory lock on `PATH.sync-lock`: one dispatcher per database, so in-flight
-/// marks left in the database always belong to a run that is no longer alive.
+/// marks left in the database always belong to a run that is no longer alive. PATH is the
+/// database's real path: a daemon started through a symbolic link and a cron job naming the
+/// file itself are two dispatchers of one database.
 final class SyncLock {
     let fd: Int32
     init(database: String) throws(EngineError) {
-        let path = database + ".sync-lock"
+        let path = URL(fileURLWithPath: database).resolvingSymlinksInPath().path + ".sync-lock"
         fd = open(path, O_CREAT | O_RDWR, 0o600)
         guard fd >= 0 else { throw EngineError(.io, "\(path): cannot open (\(String(cString: strerror(errno))))") }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {

@@ -334,7 +334,7 @@ struct LenientDecodingTests {
 
 @Suite("One dispatcher per database")
 struct SyncLockTests {
-    @Test("a second `sync` on the same database exits 75 while the first holds the lock")
+    @Test("a second `sync` on the same database exits 75 while the first holds the lock, also when it names the database through a symbolic link")
     func secondSyncRefused() throws {
         let tmp = TemporaryDirectory("stocksync-lock")
         defer { tmp.remove() }
@@ -345,9 +345,15 @@ struct SyncLockTests {
         let busy = try CLI.run(["sync", "--once", "--db", db])
         #expect(busy.status == 75)
         #expect(busy.stderr.contains("another 'stocksync sync' is running"))
+        // Through a symbolic link to the database: the same database, the same lock.
+        let link = tmp.path("link.db")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: db)
+        let linked = try CLI.run(["sync", "--once", "--db", link])
+        #expect(linked.status == 75 && linked.stderr.contains("another 'stocksync sync' is running"), "\(linked.stderr)")
         flock(fd, LOCK_UN)
         close(fd)
         #expect(try CLI.run(["sync", "--once", "--db", db]).status == 0, "nothing pending, lock free")
+        #expect(try CLI.run(["sync", "--once", "--db", link]).status == 0)
     }
 }
 
