@@ -80,6 +80,10 @@ struct Ingest: ParsableCommand {
         try reportingErrors {
             // The files first: a missing one must not leave a new, empty database behind.
             let input = try IngestInput(files)
+            // Waiting silently on a terminal looks like a hang: say what it waits for.
+            if files.contains("-") && isatty(STDIN_FILENO) == 1 {
+                warn("reading events from standard input, one JSON object per line; end with Ctrl-D")
+            }
             let journal: Journal
             do { journal = try database.open(writable: true, creating: true) } catch { input.close(); throw error }
             let summary = try journal.ingest(input)
