@@ -288,11 +288,12 @@ public final class Journal {
             defer { kept.reset() }
             kept.bind(event.pointee.id, at: 1)
             guard try kept.step() else { return .duplicate }
-            let same = try kept.withBytes(2) { stored in
+            let same = kept.withBytes(2) { stored in
                 // Binary payloads carry their type and encode equal payloads alike; a JSON one
-                // (written before schema version 3) is decoded first.
+                // (written before schema version 3) is decoded first. One that no longer decodes
+                // is reported as differing, not allowed to fail the call: it is another matter.
                 if BinaryPayload.isBinary(stored) { return stored.elementsEqual(encodedPayload) }
-                return try Journal.payload(kept, path: journal.path) == event.pointee.payload
+                return (try? Journal.payload(kept, path: journal.path)) == event.pointee.payload
             }
             return same ? .duplicate : .conflictingDuplicate(keptAt: kept.int(0))
         }
