@@ -50,7 +50,13 @@ public struct CredentialsFile: Sendable {
             // A misspelt or ill-typed option would otherwise leave its default in force unseen
             // (a host's rate limit, say): this file is ours, so anything unknown is refused.
             if let unknown = m.first(where: { !CredentialsFile.fields.contains($0.key) }) {
-                throw problem(unknown.key, "is not a credentials field (known: \(CredentialsFile.fields.joined(separator: ", ")))")
+                let known = "known: \(CredentialsFile.fields.joined(separator: ", "))"
+                // A key pasted where a field name goes must not reach the terminal or a log:
+                // only names of letters and underscores (as every field's is) are repeated.
+                guard unknown.key.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || ($0 >= 97 && $0 <= 122) }) else {
+                    throw EngineError(.configuration, "\(path): stores.\(entry.key) has a field that is not a credentials field (its name is not shown: it may be a key; \(known))")
+                }
+                throw problem(unknown.key, "is not a credentials field (\(known))")
             }
             func field(_ k: String) -> JSONValue? { m.first { $0.key == k }?.value }
             func string(_ k: String) throws(EngineError) -> String {
