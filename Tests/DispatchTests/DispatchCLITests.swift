@@ -341,7 +341,8 @@ struct SyncLockTests {
         defer { tmp.remove() }
         let db = tmp.path("s.db")
         #expect(try CLI.run(["store", "connect", "main", "--url", "http://127.0.0.1:9", "--location", "1", "--stock-sync", "on", "--db", db]).status == 0)
-        let fd = open(db + ".sync-lock", O_CREAT | O_RDWR, 0o600)
+        // The lock sits beside the real path (the temporary directory itself may be reached through a link).
+        let fd = open(URL(fileURLWithPath: db).resolvingSymlinksInPath().path + ".sync-lock", O_CREAT | O_RDWR, 0o600)
         #expect(flock(fd, LOCK_EX | LOCK_NB) == 0)
         let busy = try CLI.run(["sync", "--once", "--db", db])
         #expect(busy.status == 75)
