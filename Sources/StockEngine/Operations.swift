@@ -161,7 +161,7 @@ extension Journal {
 extension Journal {
     /// Flushes a file or directory to stable storage. A file system that cannot sync this kind
     /// of file (EINVAL: some do not sync directories) is not a failure of the write.
-    static func sync(_ path: String) throws(EngineError) {
+    static func flushToDisk(_ path: String) throws(EngineError) {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw EngineError(.io, "\(path): cannot open to sync: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -206,8 +206,8 @@ extension Journal {
             let position = try copy.scalarInt("SELECT max(position) FROM journal") ?? 0
             // `VACUUM INTO` does not sync what it writes: a backup reported as made must survive
             // a power cut, its directory entry included.
-            try Journal.sync(target)
-            try Journal.sync((target as NSString).deletingLastPathComponent.isEmpty ? "." : (target as NSString).deletingLastPathComponent)
+            try Journal.flushToDisk(target)
+            try Journal.flushToDisk((target as NSString).deletingLastPathComponent.isEmpty ? "." : (target as NSString).deletingLastPathComponent)
             return position
         } catch {
             // Nothing half-written: the file is this call's own.
