@@ -125,11 +125,7 @@ public final class Journal {
     public func append(_ events: [Event]) throws(EngineError) -> AppendSummary {
         try write { appender in
             for (i, event) in events.enumerated() {
-                do {
-                    if case .conflictingDuplicate(let keptAt) = try appender.append(event) {
-                        appender.noteConflict(DuplicateConflict(id: event.id, source: "event \(i + 1)", keptAt: keptAt))
-                    }
-                } catch let error as EventError {
+                do { try appender.append(event, source: "event \(i + 1)") } catch let error as EventError {
                     throw EngineError(.badInput, "event \(i + 1) (\(event.id)): \(error)")
                 }
             }
@@ -179,11 +175,8 @@ public final class Journal {
                 try batch.payloads.withUnsafeBytes { payloads in try batch.events.withUnsafeBufferPointer { events in
                     for i in events.indices {
                         do {
-                            let event = events.baseAddress.unsafelyUnwrapped + i
-                            let outcome = try appender.append(lent: event, encodedPayload: UnsafeRawBufferPointer(rebasing: payloads[batch.payloadRange(i)]))
-                            if case .conflictingDuplicate(let keptAt) = outcome {
-                                appender.noteConflict(DuplicateConflict(id: event.pointee.id, source: "\(batch.source):\(batch.numbers[i])", keptAt: keptAt))
-                            }
+                            try appender.append(lent: events.baseAddress.unsafelyUnwrapped + i, encodedPayload: UnsafeRawBufferPointer(rebasing: payloads[batch.payloadRange(i)]),
+                                                source: "\(batch.source):\(batch.numbers[i])")
                         } catch let error as EventError {
                             throw EngineError(.badInput, "\(batch.source):\(batch.numbers[i]): \(error)")
                         }
@@ -235,32 +228,22 @@ public final class Journal {
             documents = try SQLiteDocuments(db, limit: journal.documentBufferLimit)
         }
 
-        /// What became of one event.
-        public enum Outcome: Equatable {
-            case appended
-            /// Skipped: the journal holds the same event.
-            case duplicate
-            /// Skipped, though its type or data differ from the event the journal keeps (at
-            /// that position): what it says is lost unless it comes again under a new id.
-            case conflictingDuplicate(keptAt: Int64)
-        }
-
-        /// Appends one event; a duplicate id is counted and skipped (SPEC §3.1, rule 14).
+        /// Appends one event; a duplicate id is counted and skipped (SPEC §3.1, rule 14), and
+        /// noted in the summary under `source` when its content differs from the kept event's.
         /// Throws `EventError` when the event contradicts the state.
-        @discardableResult
-        public mutating func append(_ event: Event) throws -> Outcome {
+        public mutating func append(_ event: Event, source: @autoclosure () -> String = "an appended event") throws {
             var bytes: [UInt8] = []
             swap(&bytes, &payloadBytes)
             defer { swap(&bytes, &payloadBytes) }
             BinaryPayload.encode(event.payload, into: &bytes)
-            return try withUnsafePointer(to: event) { event in try bytes.withUnsafeBytes { try append(lent: event, encodedPayload: $0) } }
+            try withUnsafePointer(to: event) { event in try bytes.withUnsafeBytes { try append(lent: event, encodedPayload: $0, source: source()) } }
         }
 
         /// `append`, with the payload already in the journal's binary encoding. The event is
         /// lent through a pointer: passed by value from a batch's array, it was copied whole
         /// first. (The payload is still copied for the fold: the compiler copies a value read
         /// through a pointer before a mutating call elsewhere.)
-        mutating func append(lent event: UnsafePointer<Event>, encodedPayload: UnsafeRawBufferPointer) throws -> Outcome {
+        mutating func append(lent event: UnsafePointer<Event>, encodedPayload: UnsafeRawBufferPointer, source: @autoclosure () -> String) throws {
             insert.reset()
             insert.bind(next, at: 1)
             insert.bind(event.pointee.id, at: 2)
@@ -271,23 +254,29 @@ public final class Journal {
             try insert.step()
             guard journal.db.changes > 0 else {
                 summary.duplicates += 1
-                return try compareWithKept(event, encodedPayload)
+                if let keptAt = try differingKeptEvent(event, encodedPayload) {
+                    summary.conflicts += 1
+                    if summary.firstConflicts.count < AppendSummary.conflictsNamed {
+                        summary.firstConflicts.append(DuplicateConflict(id: event.pointee.id, source: source(), keptAt: keptAt))
+                    }
+                }
+                return
             }
             try projection.apply(event.pointee.payload, at: next, documents: &documents)
             if summary.firstPosition == nil { summary.firstPosition = next }
             summary.lastPosition = next
             summary.appended += 1
             next += 1
-            return .appended
         }
 
-        /// Compares a duplicate with the event the journal keeps under its id. The source time
-        /// is left out: the fold never reads it, so a difference there loses nothing.
-        private func compareWithKept(_ event: UnsafePointer<Event>, _ encodedPayload: UnsafeRawBufferPointer) throws -> Outcome {
+        /// The position of the event the journal keeps under a duplicate's id, when its type or
+        /// data differ from the duplicate's (nil: the same event). The source time is left out:
+        /// the fold never reads it, so a difference there loses nothing.
+        private func differingKeptEvent(_ event: UnsafePointer<Event>, _ encodedPayload: UnsafeRawBufferPointer) throws -> Int64? {
             kept.reset()
             defer { kept.reset() }
             kept.bind(event.pointee.id, at: 1)
-            guard try kept.step() else { return .duplicate }
+            guard try kept.step() else { return nil }
             let same = kept.withBytes(2) { stored in
                 // Binary payloads carry their type and encode equal payloads alike; a JSON one
                 // (written before schema version 3) is decoded first. One that no longer decodes
@@ -295,12 +284,7 @@ public final class Journal {
                 if BinaryPayload.isBinary(stored) { return stored.elementsEqual(encodedPayload) }
                 return (try? Journal.payload(kept, path: journal.path)) == event.pointee.payload
             }
-            return same ? .duplicate : .conflictingDuplicate(keptAt: kept.int(0))
-        }
-
-        mutating func noteConflict(_ conflict: DuplicateConflict) {
-            summary.conflicts += 1
-            if summary.firstConflicts.count < AppendSummary.conflictsNamed { summary.firstConflicts.append(conflict) }
+            return same ? nil : kept.int(0)
         }
 
         /// The projection as it stands after the events appended so far.
