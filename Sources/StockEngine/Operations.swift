@@ -207,7 +207,8 @@ extension Journal {
             // `VACUUM INTO` does not sync what it writes: a backup reported as made must survive
             // a power cut, its directory entry included.
             try Journal.flushToDisk(target)
-            try Journal.flushToDisk((target as NSString).deletingLastPathComponent.isEmpty ? "." : (target as NSString).deletingLastPathComponent)
+            let directory = (target as NSString).deletingLastPathComponent
+            try Journal.flushToDisk(directory.isEmpty ? "." : directory)
             return position
         } catch {
             // Nothing half-written: the file is this call's own.
