@@ -15,7 +15,15 @@ import Foundation
 ///   request's path and query, as WordPress does when the site's address differs from the one
 ///   asked (http for https, a missing www); with `count`/`seconds` as for status;
 /// - `hide=ID` leaves product ID out of listings (as paging does when items move during a scan);
-///   repeat it for several ids.
+///   repeat it for several ids;
+/// - `item-error=ID:STATUS:CODE` answers product ID's element of a batch with that error and
+///   leaves the product unchanged, as WooCommerce does for an item a plugin's validation or a
+///   per-item permission check refuses; repeat it for several ids;
+/// - `item-missing=ID` saves product ID in a batch but leaves its element out of the answer
+///   (a host's response filter, a cut response); repeat it for several ids;
+/// - `stock-management=off` turns off the store-wide *Enable stock management* option: every
+///   item then reports `manage_stock: false` and `stock_quantity: null`, and products take only
+///   `stock_status` from a write (variations are not checked, as in WooCommerce).
 /// An empty text clears every fault.
 public struct FaultPlan: Sendable, Equatable {
     public var status: Int?
@@ -29,6 +37,15 @@ public struct FaultPlan: Sendable, Equatable {
     public var batchLimit = 100
     public var hiddenFromListings: Set<Int64> = []
     public var redirectTo: String?
+    public var itemErrors: [Int64: ItemError] = [:]
+    public var itemsMissing: Set<Int64> = []
+    public var stockManagementOff = false
+
+    /// An error a batch answers for one item.
+    public struct ItemError: Sendable, Equatable {
+        public var status: Int
+        public var code: String
+    }
 
     public init() {}
 
@@ -60,6 +77,17 @@ public struct FaultPlan: Sendable, Equatable {
             case "hide":
                 guard let id = Int64(value) else { throw FaultError(item: item, "'\(value)' is not a product id") }
                 hiddenFromListings.insert(id)
+            case "item-error":
+                let fields = value.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+                guard fields.count == 3, let id = Int64(fields[0]), let status = Int(fields[1]), (100...599).contains(status),
+                      !fields[2].isEmpty else { throw FaultError(item: item, "expected ID:STATUS:CODE") }
+                itemErrors[id] = ItemError(status: status, code: fields[2])
+            case "item-missing":
+                guard let id = Int64(value) else { throw FaultError(item: item, "'\(value)' is not a product id") }
+                itemsMissing.insert(id)
+            case "stock-management":
+                guard value == "on" || value == "off" else { throw FaultError(item: item, "expected on or off") }
+                stockManagementOff = value == "off"
             default: throw FaultError(item: item, "unknown fault '\(name)'")
             }
         }

@@ -108,6 +108,12 @@ extension SandboxStore {
     /// (WooCommerce's `get_manage_stock`, `get_stock_quantity`); it keeps its own flag, so an
     /// update with `manage_stock: true` gives it stock of its own.
     func presented(_ record: WooProductRecord) -> JSONValue {
+        if faults.stockManagementOff {
+            var shown = record
+            shown.manageStock = false
+            shown.stockQuantity = nil
+            return shown.json()
+        }
         guard record.parentID != 0, record.manageStock != true, let parent = products[record.parentID], parent.manageStock == true else {
             return record.json()
         }
@@ -144,14 +150,16 @@ extension SandboxStore {
     /// Applies `manage_stock`, `stock_quantity`, `sku` and `date_created_gmt` as WooCommerce does:
     /// a quantity sent to an unmanaged product is ignored; null means 0; decimals are refused.
     func apply(_ m: [JSONMember], to record: inout WooProductRecord) -> SandboxResponse? {
+        // With the store-wide option off, a product takes only `stock_status`; variations are not checked.
+        let stockFieldsIgnored = faults.stockManagementOff && record.parentID == 0
         func value(_ k: String) -> JSONValue? { m.first { $0.key == k }?.value }
-        if case .bool(let b)? = value("manage_stock") { record.manageStock = b }
+        if !stockFieldsIgnored, case .bool(let b)? = value("manage_stock") { record.manageStock = b }
         if case .string(let d)? = value("date_created_gmt") { record.dateCreatedGMT = d }
         if case .string(let sku)? = value("sku"), sku != record.sku {
             if skuTaken(sku, except: record.id) { return .error(400, "product_invalid_sku", "Invalid or duplicated SKU.") }
             record.sku = sku
         }
-        if let q = value("stock_quantity") {
+        if !stockFieldsIgnored, let q = value("stock_quantity") {
             var quantity: Int64?
             switch q {
             case .null: quantity = 0
@@ -217,7 +225,13 @@ extension SandboxStore {
         for item in updates {
             guard case .object(let fields) = item, let idValue = fields.first(where: { $0.key == "id" })?.value,
                   case .number(let idText) = idValue, let id = Int64(idText) else { continue }
-            results.append(update(id, item, parent: parent).element)
+            if let refused = faults.itemErrors[id] {
+                results.append(.object([JSONMember("id", .number(String(id))),
+                                        JSONMember("error", SandboxResponse.errorBody(refused.status, refused.code, "Refused by the sandbox's item-error fault."))]))
+                continue
+            }
+            let element = update(id, item, parent: parent).element
+            if !faults.itemsMissing.contains(id) { results.append(element) }
         }
         return (.json(200, .object([JSONMember("update", .array(results))])), count)
     }

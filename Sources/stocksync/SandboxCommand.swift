@@ -19,6 +19,10 @@ struct Sandbox: AsyncParsableCommand {
           batch-limit=N    accept at most N items per batch (413 above), as a host may configure
           hide=ID          leave product ID out of listings (repeatable), as paging can
           redirect=URL     answer 301 to URL + the path asked, as WordPress does when the site moved
+          item-error=ID:STATUS:CODE  refuse product ID's item in batches with that error (repeatable)
+          item-missing=ID  save product ID in batches but leave it out of the answer (repeatable)
+          stock-management=off  the store-wide stock option off: items report manage_stock false,
+                           stock_quantity null, and products ignore stock writes
         Example: --faults status=503,count=20,retry-after=1
         Inspection: GET /__sandbox/requests, GET /__sandbox/products (no auth).
         """

@@ -257,4 +257,92 @@ struct EndToEndTests {
             #expect(h.held("main").values.compactMap { $0 }.sorted() == (1...150).map(Int64.init))
         }
     }
+
+    /// Products 101…104 with SKUs P1…P4, fed by variants 1…4 holding 10, 20, 30, 40.
+    static func fourProducts(_ h: DispatchHarness) async throws {
+        try await h.addStore("main", seed: "[" + (1...4).map { #"{"id":\#(100 + $0),"sku":"P\#($0)","manage_stock":true,"stock_quantity":0}"# }.joined(separator: ",") + "]")
+        _ = try await h.refresh("main")
+        try h.ingest((1...4).map { variantLine($0, "P\($0)") } + (1...4).map { reconcileLine($0, 1, String($0 * 10)) })
+    }
+
+    @Test("§4 per item: a 5xx or missing item is kept and retried with backoff, another 4xx is rejected and dropped until the next change, the rest acknowledged")
+    func perItemAnswers() async throws {
+        try await withHarness { h in
+            try await Self.fourProducts(h)
+            h.servers["main"]!.setFaults(try FaultPlan(parsing: "item-error=102:500:internal_server_error,item-error=103:400:product_locked,item-missing=104"))
+            let first = try await h.dispatcher().runOnce(stores: ["main"])
+            #expect(first.code == 75, "entries wait for a retry")
+            let p = try h.journal.state().projection
+            #expect(p.held[ProductKey("main", 101)] == 10)
+            #expect(p.pending[ProductKey("main", 102)]?.quantity == 20, "an item 5xx keeps its entry")
+            #expect(p.pending[ProductKey("main", 103)] == nil, "another item 4xx drops the entry")
+            #expect(p.pending[ProductKey("main", 104)]?.quantity == 40, "an item missing from the answer keeps its entry")
+            #expect(first.rounds.contains { $0.rejected == 1 && $0.warnings.contains { $0.contains("103") && $0.contains("product_locked") } })
+            // Until an answer is recorded, a retried item stays marked in flight: a crash re-sends it.
+            #expect(Set(try h.journal.inFlight(store: "main").keys) == [102, 104])
+            let log = try h.journal.deliveries(store: "main")
+            #expect(log.contains { $0.wooID == 102 && $0.httpStatus == 500 && $0.errorCode == "internal_server_error" })
+            #expect(log.contains { $0.wooID == 103 && $0.httpStatus == 400 && $0.errorCode == "product_locked" })
+            #expect(log.contains { $0.wooID == 104 && $0.errorCode == "missing_from_response" })
+            // The store recovers: the kept entries go out; the rejected product waits for its next change.
+            h.servers["main"]!.setFaults(FaultPlan())
+            #expect(try await h.syncUntilDone() == 0)
+            #expect(h.held("main")[102] == 20 && h.held("main")[104] == 40 && h.held("main")[103] == 0)
+            #expect(try h.journal.state().projection.pending.isEmpty)
+            #expect(try h.journal.inFlight(store: "main").isEmpty)
+            try h.ingest([adjustmentLine(1, 3, 1)])
+            #expect(try await h.syncOnce() == 0)
+            #expect(h.held("main")[103] == 31)
+        }
+    }
+
+    @Test("§4 per item: an item refused with 403 pauses the store and keeps its entry")
+    func perItemForbiddenPauses() async throws {
+        try await withHarness { h in
+            try await Self.fourProducts(h)
+            h.servers["main"]!.setFaults(try FaultPlan(parsing: "item-error=102:403:woocommerce_rest_cannot_edit"))
+            #expect(try await h.syncOnce() == 77)
+            #expect(try h.journal.storeStatus("main").pausedReason?.contains("403") == true)
+            #expect(try h.journal.state().projection.pending[ProductKey("main", 102)]?.quantity == 20)
+            #expect(h.held("main")[101] == 10, "the rest of the batch was saved and acknowledged")
+        }
+    }
+
+    @Test("§4 a variations batch whose parent is gone: each of its variations leaves the catalogue, other products are updated")
+    func variationsOfDeletedParent() async throws {
+        try await withHarness { h in
+            try await h.addStore("main", seed: """
+                [{"id":30,"sku":"SHIRT","type":"variable","manage_stock":false,"variations":[
+                   {"id":31,"sku":"SHIRT-S","manage_stock":true,"stock_quantity":1},{"id":32,"sku":"SHIRT-M","manage_stock":true,"stock_quantity":1}]},
+                 {"id":40,"sku":"CAP","manage_stock":true,"stock_quantity":0}]
+                """)
+            _ = try await h.refresh("main")
+            try h.ingest([variantLine(1, "SHIRT-S"), variantLine(2, "SHIRT-M"), variantLine(3, "CAP")])
+            try await deleteProduct(h, 30)
+            try h.ingest([reconcileLine(1, 1, "5"), reconcileLine(2, 1, "6"), reconcileLine(3, 1, "7")])
+            #expect(try await h.syncOnce() == 0)
+            let p = try h.journal.state().projection
+            #expect(p.catalogue[ProductKey("main", 31)] == nil && p.catalogue[ProductKey("main", 32)] == nil)
+            #expect(p.pending.isEmpty)
+            #expect(h.held("main")[40] == 7)
+            let gone = try h.journal.deliveries(store: "main").filter { $0.errorCode == "woocommerce_rest_product_invalid_id" }
+            #expect(Set(gone.map(\.wooID)) == [31, 32] && gone.allSatisfy { $0.httpStatus == 404 && $0.parentID == 30 })
+        }
+    }
+
+    @Test("§4 an echo that differs from the value sent is a warning: stock management off store-wide echoes null")
+    func echoDiffers() async throws {
+        try await withHarness { h in
+            try await Self.fourProducts(h)
+            h.servers["main"]!.setFaults(try FaultPlan(parsing: "stock-management=off"))
+            let run = try await h.dispatcher().runOnce(stores: ["main"])
+            #expect(run.code == 0)
+            let warnings = run.rounds.flatMap(\.warnings)
+            #expect(warnings.count == 4 && warnings.contains { $0.contains("product 101") && $0.contains("sent 10, the store echoed null") })
+            let p = try h.journal.state().projection
+            #expect(p.pending.isEmpty, "acknowledged all the same")
+            #expect(p.held.isEmpty, "a null echo: what the store holds is unknown")
+            #expect(try h.journal.deliveries(store: "main").allSatisfy { $0.httpStatus == 200 && $0.echoed == nil })
+        }
+    }
 }
