@@ -77,4 +77,26 @@ struct OutageAndCrashTests {
             #expect(try h.journal.verify().isEmpty)
         }
     }
+
+    /// The window `sync` can die in: the store saved the value, the answer was never recorded.
+    /// If the value then goes back to what the journal believes the store holds, nothing is
+    /// pending any more, yet the store holds the lost value: only the in-flight mark tells.
+    @Test("§5 recovery: a push whose answer was never recorded is sent again, even after the value went back to the held one")
+    func interruptedPushIsRepaired() async throws {
+        try await withHarness { h in
+            try await h.addStore("main", seed: #"[{"id":101,"sku":"P1","manage_stock":true,"stock_quantity":0}]"#)
+            _ = try await h.refresh("main")
+            try h.ingest([variantLine(1, "P1"), reconcileLine(1, 1, "10")])
+            #expect(try await h.syncOnce() == 0)
+            try h.ingest([adjustmentLine(1, 1, 1)])
+            // What a killed `sync` leaves: the mark, and the store holding 11.
+            try h.journal.markInFlight(store: "main", [(wooID: 101, sent: 11)])
+            h.servers["main"]!.edit(101) { $0.stockQuantity = 11 }
+            try h.ingest([#"{"id":"undo","type":"stock_adjustment.deleted","at":"2026-11-26T10:00:00Z","data":{"adjustment_id":1}}"#])
+            #expect(try h.journal.state().projection.pending.isEmpty, "rule 11: back to the held 10")
+            #expect(try await h.syncOnce() == 0)
+            #expect(h.held("main")[101] == 10)
+            #expect(try h.journal.inFlight(store: "main").isEmpty)
+        }
+    }
 }

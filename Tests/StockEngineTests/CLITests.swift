@@ -1,4 +1,5 @@
 import Foundation
+import SQLite
 import StockDomain
 import StockEngine
 import StockSyncTesting
@@ -266,6 +267,27 @@ struct CLITests {
         _ = try CLI.run(["ingest", "--db", db, try write("b.jsonl", [Self.adjust])])
         let r = try CLI.run(["stock", "--db", db, "--json", "--at", between.description])
         #expect(r.stdout.hasPrefix(#"{"position":3,"#), "\(r.stdout)\(r.stderr)")
+        // "At or before": the very microsecond an event was recorded includes it.
+        let raw = try Database(path: db)
+        let recorded = try #require(try raw.scalarInt("SELECT recorded_at FROM journal WHERE position = 4"))
+        let exact = try CLI.run(["stock", "--db", db, "--json", "--at", Instant(microseconds: recorded).description])
+        #expect(exact.stdout.hasPrefix(#"{"position":4,"#), "\(exact.stdout)\(exact.stderr)")
+        tmp.remove()
+    }
+
+    /// The clock was an hour ahead when the last call was recorded and has since been set back
+    /// (NTP, a VM restored): recorded times must not go backwards, or `--at TIME` would answer
+    /// with a position that skips events recorded before it.
+    @Test("§5 recorded times never go backwards, even when the clock does")
+    func recordedTimeIsMonotonic() throws {
+        _ = try CLI.run(["ingest", "--db", db, try write("a.jsonl", [Self.connect, Self.product])])
+        let ahead = Instant.now.microseconds + 3_600_000_000
+        let raw = try Database(path: db)
+        try raw.execute("UPDATE journal SET recorded_at = \(ahead)")
+        _ = try CLI.run(["ingest", "--db", db, try write("b.jsonl", [Self.variant])])
+        #expect(try raw.scalarInt("SELECT recorded_at FROM journal WHERE position = 3") == ahead)
+        let now = try CLI.run(["stock", "--db", db, "--json", "--at", Instant.now.description])
+        #expect(now.stdout.hasPrefix(#"{"position":0,"#), "nothing was recorded before now, as far as the journal knows")
         tmp.remove()
     }
 
