@@ -23,7 +23,9 @@ extension SandboxStore {
                 guard let p = products[id] else { return (.error(404, "woocommerce_rest_product_invalid_id", "Invalid ID."), 0) }
                 return (.json(200, presented(p)), 0)
             }
-            if method == "DELETE" { return (delete(id, parent: nil), 1) }
+            if method == "DELETE" {
+                return (query.contains { $0 == ("force", "true") } ? delete(id, parent: nil) : trash(id), 1)
+            }
             guard isUpdate else { break }
             return (update(id, json(), parent: nil).response, 1)
         case ("GET", 3) where parts[0] == "products" && parts[2] == "variations":
@@ -77,7 +79,8 @@ extension SandboxStore {
             items = items.filter { $0.parentID == 0 }
         }
         if let parent { items = items.filter { $0.parentID == parent } }
-        items = items.filter { !faults.hiddenFromListings.contains($0.id) }
+        // `status` defaults to `any`, which leaves the trash out.
+        items = items.filter { !faults.hiddenFromListings.contains($0.id) && $0.status != "trash" }
         let ascending = q("order") == "asc"
         if q("orderby") == "id" {
             items.sort { ascending ? $0.id < $1.id : $0.id > $1.id }
@@ -211,6 +214,18 @@ extension SandboxStore {
         for child in record.variations { products[child] = nil }
         if record.parentID != 0 { products[record.parentID]?.variations.removeAll { $0 == id } }
         return .json(200, record.json())
+    }
+
+    /// `DELETE /products/{id}` without `force=true`: the product moves to the trash, where
+    /// listings no longer show it and `GET /products/{id}` still does, with `"status":"trash"`.
+    func trash(_ id: Int64) -> SandboxResponse {
+        guard var record = products[id], record.parentID == 0 else {
+            return .error(404, "woocommerce_rest_product_invalid_id", "Invalid ID.")
+        }
+        if record.status == "trash" { return .error(410, "woocommerce_rest_already_trashed", "The product has already been deleted.") }
+        record.status = "trash"
+        products[id] = record
+        return .json(200, presented(record))
     }
 
     func batch(_ body: JSONValue?, parent: Int64?) -> (SandboxResponse, Int) {

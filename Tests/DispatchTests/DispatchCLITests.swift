@@ -69,7 +69,7 @@ struct DispatchCLITests {
         try await server.shutdown()
     }
 
-    @Test("credentials: a file others can read is refused (77) with the chmod to run; a store without credentials makes --once exit 77; a byte order mark opening the file is skipped")
+    @Test("credentials: a file the group or others can read is refused (77) with the chmod to run; a store without credentials makes --once exit 77; a byte order mark opening the file is skipped")
     func credentials() async throws {
         let tmp = TemporaryDirectory("stocksync-dcli")
         defer { tmp.remove() }
@@ -78,6 +78,9 @@ struct DispatchCLITests {
         let refused = try CLI.run(["store", "refresh", "main", "--db", db, "--credentials", credentials])
         #expect(refused.status == 77)
         #expect(refused.stderr.contains("chmod 600 \(credentials)"))
+        // Readable by the group only is refused too: the secrets are the merchant's alone.
+        chmod(credentials, 0o640)
+        #expect(try CLI.run(["store", "refresh", "main", "--db", db, "--credentials", credentials]).status == 77)
         chmod(credentials, 0o600)
         #expect(try CLI.run(["store", "refresh", "main", "--db", db, "--credentials", credentials]).status == 0)
         #expect(try CLI.run(["ingest", "--db", db, try katana(tmp)]).status == 0)

@@ -76,19 +76,24 @@ struct EndToEndTests {
         }
     }
 
-    @Test("refresh: a product missing from the pages is confirmed with a GET — kept if it exists, deleted if it is gone")
+    @Test("refresh: a product missing from the pages is confirmed with a GET — kept if it exists, deleted if it is gone or in the trash")
     func refreshConfirmsMissingProducts() async throws {
         try await withHarness { h in
-            try await h.addStore("main", seed: #"[{"id":10,"sku":"A","manage_stock":true},{"id":11,"sku":"B","manage_stock":true}]"#)
+            try await h.addStore("main", seed: #"[{"id":10,"sku":"A","manage_stock":true},{"id":11,"sku":"B","manage_stock":true},{"id":12,"sku":"C","manage_stock":true}]"#)
             _ = try await h.refresh("main")
             let server = h.servers["main"]!
             server.setFaults(try FaultPlan(parsing: "hide=10,hide=11"))
             try await deleteProduct(h, 11)
+            // Moved to the trash (a delete without force, as wp-admin does): GET still finds it.
+            let client = WooClient(storeURL: server.url, credentials: h.keys["main"]!, http: h.http)
+            _ = try await client.send(.DELETE, "/products/12")
+            #expect(try await client.send(.GET, "/products/12").status == 200)
             let report = try await h.refresh("main")
-            #expect(report.deleted == 1 && report.upserted == 0)
+            #expect(report.deleted == 2 && report.upserted == 0)
             let catalogue = try h.journal.state().projection.catalogue
             #expect(catalogue[ProductKey("main", 10)] != nil, "skipped by paging but confirmed by GET: kept")
             #expect(catalogue[ProductKey("main", 11)] == nil, "gone: deleted")
+            #expect(catalogue[ProductKey("main", 12)] == nil, "in the trash: deleted")
             #expect(server.requests().contains { $0.method == "GET" && $0.path.hasSuffix("/products/10") })
         }
     }

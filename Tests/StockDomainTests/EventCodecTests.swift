@@ -68,6 +68,13 @@ struct EventCodecTests {
         #expect(error(#"{"id":"x","type":"purchase_order.upserted","at":"2026-11-26T10:00:00Z","data":{"order_id":1,"updated_at":"2026-11-26T10:00:00Z","status":"DRAFT","location_id":1,"rows":[{"row_id":1,"variant_id":1,"quantity":1,"conversion_rate":0}]}}"#)?.field == "data.rows[0].conversion_rate")
         #expect(error(#"{"id":"x""#)?.field == nil)
         #expect(error("[1,2]") != nil)
+        // §3.2: an id is 1 to 200 characters.
+        let longest = String(repeating: "é", count: 200)
+        #expect(error(#"{"id":"\#(longest)","type":"variant.deleted","at":"2026-11-26T10:00:00Z","data":{"variant_id":1}}"#) == nil)
+        #expect(error(#"{"id":"\#(longest)x","type":"variant.deleted","at":"2026-11-26T10:00:00Z","data":{"variant_id":1}}"#)?.field == "id")
+        // `echoed` may be null (unknown) but not left out: a dispatcher that forgot it must not read as "unknown".
+        #expect(error(#"{"id":"x","type":"woo.stock.acknowledged","at":"2026-11-26T10:00:00Z","data":{"store":"main","woo_id":1,"sent":3}}"#)?.field == "data.echoed")
+        #expect(error(#"{"id":"x","type":"woo.stock.acknowledged","at":"2026-11-26T10:00:00Z","data":{"store":"main","woo_id":1,"sent":3,"echoed":null}}"#) == nil)
     }
 
     @Test("§3.2: unknown fields are ignored (forward compatibility), even given twice")
