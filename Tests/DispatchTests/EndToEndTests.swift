@@ -289,6 +289,9 @@ struct EndToEndTests {
             #expect(log.contains { $0.wooID == 102 && $0.httpStatus == 500 && $0.errorCode == "internal_server_error" })
             #expect(log.contains { $0.wooID == 103 && $0.httpStatus == 400 && $0.errorCode == "product_locked" })
             #expect(log.contains { $0.wooID == 104 && $0.errorCode == "missing_from_response" })
+            // The refusal is shown where the merchant looks (SPEC §4: status, explain).
+            let explained = try Explain.render(.sku("P3"), store: "main", in: try h.journal.state())
+            #expect(explained.contains("Last refusal:") && explained.contains("30 refused with HTTP 400 product_locked"), "\(explained)")
             // The store recovers: the kept entries go out; the rejected product waits for its next change.
             h.servers["main"]!.setFaults(FaultPlan())
             #expect(try await h.syncUntilDone() == 0)

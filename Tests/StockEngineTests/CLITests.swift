@@ -128,6 +128,14 @@ struct CLITests {
         tmp.remove()
     }
 
+    @Test("a file saved with Windows line endings ingests: CRLF, blank CRLF lines skipped, a last line ending in CR alone")
+    func windowsLineEndings() throws {
+        // Joined with "\n", so every line ends "\r\n" except the last, which ends "\r".
+        let r = try CLI.run(["ingest", "--db", db, try write("crlf.jsonl", [Self.connect + "\r", "\r", Self.product + "\r", "\r", Self.variant + "\r"])])
+        #expect(r.status == 0 && r.stdout.hasPrefix("appended 3, duplicates 0"), "\(r.stdout)\(r.stderr)")
+        tmp.remove()
+    }
+
     @Test("a file that is not JSON Lines says so: a JSON array of events gets the format named; a line over 16 MiB stops the read (65)")
     func notJSONLines() throws {
         let array = try write("events.json", ["[" + Self.connect + ",", Self.variant + "]"])
@@ -373,6 +381,9 @@ struct CLITests {
         #expect(past.stdout.contains("+20         inventory reconciliation at position 21"))
         #expect(try CLI.run(["explain", "NOPE", "--store", "main", "--db", db]).status == 65)
         #expect(try CLI.run(["explain", "--variant", "104", "--store", "main", "--db", db]).stdout.contains("linked WooCommerce id 530"))
+        #expect(try CLI.run(["store", "reconfigure", "main", "--floor-at-zero", "on", "--db", db]).status == 0)
+        let floored = try CLI.run(["explain", "DESK-OAK", "--store", "main", "--db", db]).stdout
+        #expect(floored.contains("floor at zero on") && floored.contains("Synced = floor(19 − 5), at least 0 = 14"), "\(floored)")
         tmp.remove()
     }
 
