@@ -128,10 +128,10 @@ struct CLITests {
         tmp.remove()
     }
 
-    @Test("a file saved with Windows line endings ingests: CRLF, blank CRLF lines skipped, a last line ending in CR alone")
+    @Test("a file saved with Windows line endings ingests: CRLF, blank CRLF lines skipped, a last blank line of CR alone")
     func windowsLineEndings() throws {
-        // Joined with "\n", so every line ends "\r\n" except the last, which ends "\r".
-        let r = try CLI.run(["ingest", "--db", db, try write("crlf.jsonl", [Self.connect + "\r", "\r", Self.product + "\r", "\r", Self.variant + "\r"])])
+        // Joined with "\n", so every line ends "\r\n" except the last, a lone "\r".
+        let r = try CLI.run(["ingest", "--db", db, try write("crlf.jsonl", [Self.connect + "\r", "\r", Self.product + "\r", "\r", Self.variant + "\r", "\r"])])
         #expect(r.status == 0 && r.stdout.hasPrefix("appended 3, duplicates 0"), "\(r.stdout)\(r.stderr)")
         tmp.remove()
     }
