@@ -219,7 +219,7 @@ struct CLITests {
         tmp.remove()
     }
 
-    @Test("a corrupt, foreign or newer-schema database file is refused with 74")
+    @Test("a corrupt, foreign or newer-schema database file is refused with 74; an empty one is named as such, and ingest starts a journal in it")
     func badDatabases() throws {
         let corrupt = tmp.path("corrupt.db")
         try Data(repeating: 0x41, count: 4096).write(to: URL(fileURLWithPath: corrupt))
@@ -238,6 +238,13 @@ struct CLITests {
         let newer = try CLI.run(["stock", "--db", db])
         #expect(newer.status == 74)
         #expect(newer.stderr.contains("newer"))
+
+        // An empty file (what a refused first ingest leaves): readers say so, ingest starts the journal in it.
+        let empty = tmp.path("empty.db")
+        FileManager.default.createFile(atPath: empty, contents: nil)
+        let read = try CLI.run(["stock", "--db", empty])
+        #expect(read.status == 74 && read.stderr.contains("database is empty"), "\(read.stderr)")
+        #expect(try CLI.run(["ingest", "--db", empty, try write("c4.jsonl", [Self.connect])]).status == 0)
         tmp.remove()
     }
 
