@@ -200,7 +200,10 @@ struct DispatchCLITests {
         let sync = try RunningSync(db: db, credentials: credentials, log: tmp.path("sync.log"))
         #expect(sync.eventually { sync.stderr.contains("PAUSED") }, "the wrong secret pauses the store")
         // Fixed the way an operator would: written (readable by others for a moment), then chmod 600.
+        // The daemon is made to read the file in between: the chmod alone must count as a change.
         try good.write(toFile: credentials, atomically: true, encoding: .utf8)
+        chmod(credentials, 0o644)
+        #expect(sync.eventually { sync.stderr.contains("keeping the credentials loaded before") }, "a file others can read is not used")
         chmod(credentials, 0o600)
         #expect(sync.eventually { server.products()[10]?.stockQuantity == 7 }, "sent with the fixed keys, no restart, no resume")
         #expect(sync.stderr.contains("credentials reloaded"))
