@@ -245,7 +245,7 @@ struct EndToEndTests {
         }
     }
 
-    @Test("a 413 splits the batch; an item missing or failing with 5xx is retried, the others acknowledged")
+    @Test("a 413 splits the batch in halves until the host accepts it; every item ends acknowledged")
     func splitAndPartial() async throws {
         try await withHarness { h in
             let seed = "[" + (1...150).map { #"{"id":\#($0 + 100),"sku":"P\#($0)","manage_stock":true}"# }.joined(separator: ",") + "]"
