@@ -151,6 +151,33 @@ struct SandboxBehaviourTests {
         }
     }
 
+    @Test("per-item faults answer in WooCommerce's element shape; the trash: listings leave it out, GET shows it, a second delete is 410; bad fault texts are named")
+    func itemFaultsAndTrash() async throws {
+        try await withSandbox(seed: recordedSeed, assumeHTTPS: true) { server, http in
+            let c = RawClient(server: server, http: http)
+            let auth = ("ck_test", "cs_test")
+            server.setFaults(try FaultPlan(parsing: "item-error=11:409:product_locked,item-missing=12"))
+            let before = server.products()[11]?.stockQuantity
+            let batch = try await c.send("POST", "/wp-json/wc/v3/products/batch",
+                                         body: #"{"update":[{"id":11,"manage_stock":true,"stock_quantity":3},{"id":12,"manage_stock":true,"stock_quantity":4}]}"#, basic: auth)
+            #expect(batch.0 == 200)
+            #expect(batch.1.contains(#"{"id":11,"error":{"code":"product_locked""#) && batch.1.contains(#""status":409"#), "\(batch.1)")
+            #expect(!batch.1.contains(#""id":12"#), "left out of the answer")
+            #expect(server.products()[11]?.stockQuantity == before && server.products()[12]?.stockQuantity == 4, "refused unchanged, missing saved")
+            server.setFaults(FaultPlan())
+            #expect(try await c.send("DELETE", "/wp-json/wc/v3/products/11", basic: auth).0 == 200)
+            #expect(try await c.send("GET", "/wp-json/wc/v3/products/11", basic: auth).1.contains(#""status":"trash""#))
+            #expect(!(try await c.send("GET", "/wp-json/wc/v3/products?per_page=100", basic: auth).1.contains(#""id":11,"#)))
+            let again = try await c.send("DELETE", "/wp-json/wc/v3/products/11", basic: auth)
+            #expect(again.0 == 410 && again.1.contains("woocommerce_rest_already_trashed"))
+            #expect(try await c.send("DELETE", "/wp-json/wc/v3/products/11?force=true", basic: auth).0 == 200)
+            #expect(try await c.send("GET", "/wp-json/wc/v3/products/11", basic: auth).0 == 404)
+        }
+        for bad in ["item-error=11:409", "item-error=x:409:c", "item-error=11:99:c", "item-missing=x", "stock-management=maybe"] {
+            #expect(throws: FaultError.self, "\(bad)") { try FaultPlan(parsing: bad) }
+        }
+    }
+
     @Test("auth as WooCommerce: wrong secret and unknown key → 401 with its error shape; OAuth over http with nonce reuse refused")
     func auth() async throws {
         try await withSandbox(seed: recordedSeed, assumeHTTPS: true) { server, http in
