@@ -291,8 +291,8 @@ struct CLITests {
     }
 
     /// The clock was an hour ahead when the last call was recorded and has since been set back
-    /// (NTP, a VM restored): recorded times must not go backwards, or `--at TIME` would answer
-    /// with a position that skips events recorded before it.
+    /// (NTP, a VM restored): recorded times must not go backwards, or `--at TIME` could answer
+    /// with a state that includes events recorded after TIME.
     @Test("§5 recorded times never go backwards, even when the clock does")
     func recordedTimeIsMonotonic() throws {
         _ = try CLI.run(["ingest", "--db", db, try write("a.jsonl", [Self.connect, Self.product])])
