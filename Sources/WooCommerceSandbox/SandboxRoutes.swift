@@ -185,7 +185,7 @@ extension SandboxStore {
     func update(_ id: Int64, _ body: JSONValue?, parent: Int64?) -> (response: SandboxResponse, element: JSONValue) {
         func failure(_ status: Int, _ code: String, _ message: String) -> (SandboxResponse, JSONValue) {
             (.error(status, code, message),
-             .object([JSONMember("id", .number(String(id))), JSONMember("error", SandboxResponse.errorBody(status, code, message))]))
+             SandboxResponse.itemError(id, SandboxResponse.errorBody(status, code, message)))
         }
         guard var record = products[id] else {
             return parent == nil ? failure(400, "woocommerce_rest_product_invalid_id", "Invalid ID.")
@@ -197,7 +197,7 @@ extension SandboxStore {
         if let error = apply(m, to: &record) {
             var element: JSONValue = .null
             if case .object(let e) = (try? JSONReader.parse(error.body)) ?? .null {
-                element = .object([JSONMember("id", .number(String(id))), JSONMember("error", .object(e))])
+                element = SandboxResponse.itemError(id, .object(e))
             }
             return (error, element)
         }
@@ -241,8 +241,7 @@ extension SandboxStore {
             guard case .object(let fields) = item, let idValue = fields.first(where: { $0.key == "id" })?.value,
                   case .number(let idText) = idValue, let id = Int64(idText) else { continue }
             if let refused = faults.itemErrors[id] {
-                results.append(.object([JSONMember("id", .number(String(id))),
-                                        JSONMember("error", SandboxResponse.errorBody(refused.status, refused.code, "Refused by the sandbox's item-error fault."))]))
+                results.append(SandboxResponse.itemError(id, SandboxResponse.errorBody(refused.status, refused.code, "Refused by the sandbox's item-error fault.")))
                 continue
             }
             let element = update(id, item, parent: parent).element

@@ -24,6 +24,11 @@ struct SandboxResponse: Sendable {
         .object([JSONMember("code", .string(code)), JSONMember("message", .string(message)),
                  JSONMember("data", .object([JSONMember("status", .number(String(status)))]))])
     }
+
+    /// A batch's element for an item that failed: `{"id": <id as sent>, "error": {…}}`.
+    static func itemError(_ id: Int64, _ error: JSONValue) -> JSONValue {
+        .object([JSONMember("id", .number(String(id))), JSONMember("error", error)])
+    }
 }
 
 /// One request the sandbox saw (for tests: spacing of retries, batch sizes).
