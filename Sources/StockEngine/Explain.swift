@@ -162,7 +162,7 @@ public enum Explain {
         if !close.isEmpty {
             message += "; SKUs that differ only in case or spaces: " + close.map { "\"\($0.sku ?? "")\" (variant \($0.variantID))" }.joined(separator: ", ")
         }
-        let products = p.catalogue.values.filter { $0.store == store && $0.sku == sku }.map(\.wooID).sorted()
+        let products = p.products(sku: sku, store: store).map(\.wooID).sorted()
         if !products.isEmpty {
             message += "; store '\(store)' has WooCommerce product\(products.count == 1 ? "" : "s") \(products.map(String.init).joined(separator: ", ")) with this SKU, which receive\(products.count == 1 ? "s" : "") nothing until a Katana variant carries it exactly (or links the product by its WooCommerce id)"
         }
