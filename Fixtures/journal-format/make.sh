@@ -1,0 +1,41 @@
+#!/bin/sh
+# Writes journal-v4.sql: the database a schema-version-4 build of stocksync leaves after
+# ingesting history.jsonl and syncing store 'main' once against a sandbox store (with one
+# item refused), dumped as SQL with the file header's pragmas. JournalFormatTests loads it
+# and checks this build still reads it exactly (expected-*.json / expected-log.jsonl).
+#
+# Run it only when adding the fixture of a NEW schema version (after renaming the output):
+# the point of journal-v4.sql is that it was written by version 4 and never changes.
+# Needs a release build and the sqlite3 shell: Fixtures/journal-format/make.sh
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+bin=${STOCKSYNC:-$here/../../.build/release/stocksync}
+tmp=$(mktemp -d)
+trap 'kill $sandbox 2>/dev/null || true; rm -rf "$tmp"' EXIT
+db=$tmp/f.db
+
+"$bin" ingest --db "$db" "$here/history.jsonl"
+"$bin" sandbox --seed "$here/seed-main.json" --consumer-key ck_fixture --consumer-secret cs_fixture \
+    --faults item-error=103:400:woocommerce_rest_invalid_stock > "$tmp/sandbox.out" &
+sandbox=$!
+until grep -q listening "$tmp/sandbox.out" 2>/dev/null; do sleep 0.1; done
+url=$(sed -n 's/^listening on //p' "$tmp/sandbox.out" | head -n 1)
+"$bin" store reconfigure main --url "$url" --db "$db"
+printf '{"stores":{"main":{"consumer_key":"ck_fixture","consumer_secret":"cs_fixture"}}}' > "$tmp/credentials.json"
+chmod 600 "$tmp/credentials.json"
+"$bin" sync --once --store main --db "$db" --credentials "$tmp/credentials.json"
+# 'eu' has no credentials: its pending update stays, and sync says so (77).
+"$bin" sync --once --db "$db" --credentials "$tmp/credentials.json" || test $? -eq 77
+
+sqlite3 "$db" 'PRAGMA wal_checkpoint(TRUNCATE)' > /dev/null
+{
+    echo "-- Written by make.sh: a stocksync database of schema version 4, as that version wrote it."
+    echo "PRAGMA page_size = $(sqlite3 "$db" 'PRAGMA page_size');"
+    sqlite3 "$db" .dump
+    echo "PRAGMA application_id = $(sqlite3 "$db" 'PRAGMA application_id');"
+    echo "PRAGMA user_version = $(sqlite3 "$db" 'PRAGMA user_version');"
+} > "$here/journal-v4.sql"
+"$bin" log --json --db "$db" > "$here/expected-log.jsonl"
+"$bin" stock --json --db "$db" > "$here/expected-stock.json"
+"$bin" outbox --json --db "$db" > "$here/expected-outbox.json"
+"$bin" store list --json --db "$db" > "$here/expected-stores.json"
