@@ -22,11 +22,18 @@ while IFS='~' read -r name file from to; do
     missed=$((missed + 1))
   elif ! swift build --build-tests > "$work/$name.build" 2>&1; then
     echo "$name: does not build ($work/$name.build)"
-  elif swift test --skip-build > "$work/$name.test" 2>&1; then
-    echo "$name: SURVIVED — no test fails ($file)"
-    missed=$((missed + 1))
   else
-    echo "$name: caught ($(grep -c '✘ Test' "$work/$name.test") failing)"
+    # A mutant that makes something hang (a stop that never returns) is caught by the time limit.
+    timeout 1200 swift test --skip-build > "$work/$name.test" 2>&1
+    status=$?
+    if [ "$status" -eq 0 ]; then
+      echo "$name: SURVIVED — no test fails ($file)"
+      missed=$((missed + 1))
+    elif [ "$status" -eq 124 ]; then
+      echo "$name: caught (the suite hung and was stopped after 20 minutes)"
+    else
+      echo "$name: caught ($(grep -c '✘ Test' "$work/$name.test") failing)"
+    fi
   fi
   cp "$work/original" "$file"
 done < "$here/mutants.txt"
