@@ -89,7 +89,8 @@ final class DecodeAhead<Item: Sendable>: @unchecked Sendable {
 
     /// Takes the next entry, handing back the item consumed: it was allocated on the
     /// producer's thread, and freeing it there keeps that work (and malloc's arena lock) off
-    /// the consumer, which is the busier of the two.
+    /// the consumer, which in ingest is the busier of the two. (In replay the reading thread is
+    /// the busier; freeing on the consumer there measured level, so one rule serves both.)
     private func next(returning spent: inout Item?) -> Entry {
         condition.lock()
         defer { condition.unlock() }
