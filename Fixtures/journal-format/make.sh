@@ -7,6 +7,11 @@
 # Run it only when adding the fixture of a NEW schema version (after renaming the output):
 # the point of journal-v4.sql is that it was written by version 4 and never changes.
 # Needs a release build and the sqlite3 shell: Fixtures/journal-format/make.sh
+#
+# Checked when it was made (2026-12-07): the builds that introduced schema 3 (f1f9ebc, binary
+# payloads) and schema 4 (52979fa, packed document effects) write the same journal bytes for
+# history.jsonl as the build that made this file, and 52979fa the same documents, cells,
+# variants and catalogue rows: the file stands for every version-4 database.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${STOCKSYNC:-$here/../../.build/release/stocksync}
