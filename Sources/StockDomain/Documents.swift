@@ -31,6 +31,7 @@ public struct VariantDeclaration: Sendable, Equatable {
 
 /// A sales order snapshot.
 public struct SalesOrder: Sendable, Equatable {
+    /// Stored by index in journal payloads: new statuses go at the end (see `EventType`).
     public enum Status: String, Sendable, CaseIterable {
         case pending = "PENDING", notShipped = "NOT_SHIPPED", partiallyPacked = "PARTIALLY_PACKED"
         case partiallyDelivered = "PARTIALLY_DELIVERED", packed = "PACKED", delivered = "DELIVERED"
@@ -59,6 +60,7 @@ public struct SalesOrder: Sendable, Equatable {
 
 /// A manufacturing order snapshot. Ingredient quantities are totals for the order (rule 4).
 public struct ManufacturingOrder: Sendable, Equatable {
+    /// Stored by index in journal payloads: new statuses go at the end (see `EventType`).
     public enum Status: String, Sendable, CaseIterable {
         case notStarted = "NOT_STARTED", blocked = "BLOCKED", inProgress = "IN_PROGRESS"
         case partiallyCompleted = "PARTIALLY_COMPLETED", done = "DONE"
@@ -80,6 +82,7 @@ public struct ManufacturingOrder: Sendable, Equatable {
 
 /// A purchase order snapshot.
 public struct PurchaseOrder: Sendable, Equatable {
+    /// Stored by index in journal payloads: new statuses go at the end (see `EventType`).
     public enum Status: String, Sendable, CaseIterable {
         case draft = "DRAFT", notReceived = "NOT_RECEIVED", partiallyReceived = "PARTIALLY_RECEIVED", received = "RECEIVED"
     }
@@ -109,6 +112,7 @@ public struct StockAdjustment: Sendable, Equatable {
 
 /// A stock transfer snapshot.
 public struct StockTransfer: Sendable, Equatable {
+    /// Stored by index in journal payloads: new statuses go at the end (see `EventType`).
     public enum Status: String, Sendable, CaseIterable { case draft, inTransit = "in_transit", received }
     public struct Row: Sendable, Equatable { public var variantID: VariantID; public var quantity: Quantity }
     public var transferID: Int64

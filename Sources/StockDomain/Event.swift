@@ -1,4 +1,8 @@
 /// The kind of an event, as named in the interchange format (SPEC §3.2).
+///
+/// The order of the cases is stored: a journal payload's type byte is the case's index
+/// (`BinaryPayload`). Add new cases at the end; `JournalFormatTests` holds every journal written
+/// so far to that.
 public enum EventType: String, Sendable, CaseIterable {
     case variantUpserted = "variant.upserted"
     case variantDeleted = "variant.deleted"
