@@ -27,7 +27,8 @@ public enum EventType: String, Sendable, CaseIterable {
     case storeResyncRequested = "store.resync_requested"
 }
 
-/// Which kind of Katana document a snapshot or deletion is about.
+/// Which kind of Katana document a snapshot or deletion is about. The raw values are stored
+/// (the `documents` table's `kind`): never renumber them.
 public enum DocumentKind: UInt8, Sendable, CaseIterable {
     case salesOrder = 1, manufacturingOrder, purchaseOrder, stockAdjustment, stockTransfer, reconciliation
 

@@ -80,7 +80,8 @@ extension StoreSettings {
     var syncRule: SyncRule { SyncRule(onlyWooCommerceOrders: countsOnlyWooCommerceOrders, floorAtZero: floorAtZero) }
 }
 
-/// Which number of a cell an effect moves.
+/// Which number of a cell an effect moves. The raw values are stored in packed effects (the
+/// `documents` table): never renumber them.
 public enum EffectField: UInt8, Sendable, CaseIterable {
     case inStock = 0, committedTotal, expected, committedSync, committedSyncWooCommerce
 }
