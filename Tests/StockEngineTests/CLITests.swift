@@ -1,5 +1,4 @@
 import Foundation
-import SQLite
 import StockDomain
 import StockEngine
 import StockSyncTesting
@@ -283,8 +282,7 @@ struct CLITests {
         let r = try CLI.run(["stock", "--db", db, "--json", "--at", between.description])
         #expect(r.stdout.hasPrefix(#"{"position":3,"#), "\(r.stdout)\(r.stderr)")
         // "At or before": the very microsecond an event was recorded includes it.
-        let raw = try Database(path: db)
-        let recorded = try #require(try raw.scalarInt("SELECT recorded_at FROM journal WHERE position = 4"))
+        let recorded = try #require(Int64(try SQLiteFixture(path: db).strings("SELECT recorded_at FROM journal WHERE position = 4").first ?? ""))
         let exact = try CLI.run(["stock", "--db", db, "--json", "--at", Instant(microseconds: recorded).description])
         #expect(exact.stdout.hasPrefix(#"{"position":4,"#), "\(exact.stdout)\(exact.stderr)")
         tmp.remove()
@@ -297,10 +295,10 @@ struct CLITests {
     func recordedTimeIsMonotonic() throws {
         _ = try CLI.run(["ingest", "--db", db, try write("a.jsonl", [Self.connect, Self.product])])
         let ahead = Instant.now.microseconds + 3_600_000_000
-        let raw = try Database(path: db)
+        let raw = try SQLiteFixture(path: db)
         try raw.execute("UPDATE journal SET recorded_at = \(ahead)")
         _ = try CLI.run(["ingest", "--db", db, try write("b.jsonl", [Self.variant])])
-        #expect(try raw.scalarInt("SELECT recorded_at FROM journal WHERE position = 3") == ahead)
+        #expect(try raw.strings("SELECT recorded_at FROM journal WHERE position = 3") == [String(ahead)])
         let now = try CLI.run(["stock", "--db", db, "--json", "--at", Instant.now.description])
         #expect(now.stdout.hasPrefix(#"{"position":0,"#), "nothing was recorded before now, as far as the journal knows")
         tmp.remove()
