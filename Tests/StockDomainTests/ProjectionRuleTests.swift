@@ -147,18 +147,20 @@ struct ProjectionRuleTests {
         #expect(f.cell(1, 1).committedTotal == Quantity(9))
     }
 
-    @Test("§2.6 rule 10: state contradictions are errors; dispatcher events for a disconnected store or a product not in the catalogue are no-ops")
+    @Test("§2.6 rule 10: state contradictions (connecting twice, an unknown or disconnected store) are errors; dispatcher events for a disconnected store or a product not in the catalogue are no-ops")
     func rule10Stores() throws {
         var f = try Fold(basic)
         #expect(throws: EventError.self) { try f.apply([connect("main", 1)]) }
         var g = try Fold(basic)
         #expect(throws: EventError.self) { try g.apply([ev("store.reconfigured", #""store":"nope","floor_at_zero":true"#)]) }
+        #expect(throws: EventError.self) { try g.apply([ev("store.disconnected", #""store":"nope""#)]) }
         var h = try Fold(basic)
         #expect(throws: EventError.self) { try h.apply([product("ghost", 1, "A")]) }
         var k = try Fold(basic + [ev("store.disconnected", #""store":"main""#)])
         try k.apply([ack("main", 11, 5, 5), ev("woo.product.deleted", #""store":"main","woo_id":11"#)])
         #expect(k.projection.catalogue[ProductKey("main", 11)] != nil)
         #expect(k.projection.held.isEmpty)
+        #expect(throws: EventError.self, "a catalogue change for a disconnected store") { try k.apply([product("main", 12, "B")]) }
         // A product not in a connected store's catalogue (deleted while a request was in flight):
         // its acknowledgement, rejection and deletion are recorded and change nothing. A held
         // value kept for it would later stop the product, once refreshed, from getting its update.
@@ -201,12 +203,27 @@ struct ProjectionRuleTests {
         #expect(f.pending("main", 11) == nil)
     }
 
-    @Test("§2.4: connecting, SKU changes and catalogue changes push nothing; resync pushes everything")
+    @Test("§2.4: connecting, turning sync on, SKU changes and catalogue changes push nothing; resync pushes every matched product, whatever the store holds")
     func triggers() throws {
-        var f = try Fold([variant(1, "A"), reconcile(1, 1, "4"), connect("main", 1), product("main", 11, "A"), variant(1, "A")])
-        #expect(f.projection.pending.isEmpty)
-        try f.apply([ev("store.resync_requested", #""store":"main""#)])
-        #expect(f.pending("main", 11)?.quantity == 4)
+        // Stock first, then everything that changes what would be pushed without moving stock.
+        var f = try Fold([variant(1, "A"), variant(2, "B"), reconcile(1, 1, "4"), reconcile(2, 1, "6"),
+                          ev("store.connected", #""store":"main","url":"https://main.example","location_id":1,"stock_sync":false"#),
+                          product("main", 11, "A"), product("main", 12, "X")])
+        try f.apply([ev("store.reconfigured", #""store":"main","stock_sync":true"#)])
+        #expect(f.projection.pending.isEmpty, "turning sync on")
+        try f.apply([variant(2, "X")])
+        #expect(f.projection.match(2, store: "main").product?.wooID == 12)
+        #expect(f.projection.pending.isEmpty, "a SKU change that makes a match")
+        try f.apply([product("main", 13, "A", date: "2026-01-01T00:00:00Z")])
+        #expect(f.projection.match(1, store: "main").product?.wooID == 13)
+        #expect(f.projection.pending.isEmpty, "a newer product taking the SKU")
+        try f.apply([connect("eu", 1), product("eu", 21, "A")])
+        #expect(f.projection.pending.isEmpty, "connecting a store")
+        // The store is known to hold 4 for product 13 already: resync pushes it anyway, and
+        // pushes nothing for the other store.
+        try f.apply([ack("main", 13, 4, 4), ev("store.resync_requested", #""store":"main""#)])
+        #expect(f.projection.pending == [ProductKey("main", 13): PendingPush(quantity: 4, position: f.position),
+                                         ProductKey("main", 12): PendingPush(quantity: 6, position: f.position)])
     }
 
     @Test("§2.5 matching: exact case-sensitive SKU, latest date, highest id on ties, then the first of the store's woo_links in its catalogue")
