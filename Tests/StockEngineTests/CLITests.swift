@@ -273,6 +273,34 @@ struct CLITests {
         tmp.remove()
     }
 
+    @Test("stock --store S shows only rows at S's location, each with S alone under stores; --sku keeps every location of that SKU; both combine")
+    func stockFilters() throws {
+        _ = try CLI.run(["ingest", "--db", db, Checkout.fixtures.appendingPathComponent("demo/history.jsonl").path])
+        // A second store on main's location 1, so that "S alone" is not trivially true.
+        #expect(try CLI.run(["store", "connect", "outlet", "--url", "https://outlet.example.com", "--location", "1", "--stock-sync", "off", "--db", db]).status == 0)
+        func rows(_ args: [String]) throws -> [(variant: Int, location: Int, stores: [String])] {
+            let r = try CLI.run(["stock", "--db", db, "--json"] + args)
+            #expect(r.status == 0, "\(args): \(r.stderr)")
+            let top = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+            return (top?["variants"] as? [[String: Any]] ?? []).map { row in
+                (row["variant_id"] as? Int ?? -1, row["location_id"] as? Int ?? -1,
+                 (row["stores"] as? [[String: Any]] ?? []).map { $0["store"] as? String ?? "?" })
+            }
+        }
+        let all = try rows([])
+        #expect(all.contains { $0.location == 1 && $0.stores == ["main", "outlet"] }, "unfiltered rows list every store of the location")
+        let main = try rows(["--store", "main"])
+        #expect(!main.isEmpty && main.allSatisfy { $0.location == 1 && $0.stores == ["main"] }, "\(main)")
+        #expect(main.count == all.filter { $0.location == 1 }.count)
+        let eu = try rows(["--store", "eu-shop"])
+        #expect(eu.map(\.variant) == [101, 103] && eu.allSatisfy { $0.location == 2 && $0.stores == ["eu-shop"] }, "\(eu)")
+        let desk = try rows(["--sku", "DESK-OAK"])
+        #expect(desk.map { [$0.variant, $0.location] } == [[101, 1], [101, 2]], "\(desk)")
+        let both = try rows(["--store", "eu-shop", "--sku", "CHAIR-BLK"])
+        #expect(both.map { [$0.variant, $0.location] } == [[103, 2]] && both.first?.stores == ["eu-shop"], "\(both)")
+        tmp.remove()
+    }
+
     @Test("--at TIME means the last event recorded at or before it; one ingest call is never split")
     func atRecordedTime() throws {
         _ = try CLI.run(["ingest", "--db", db, try write("a.jsonl", [Self.connect, Self.product, Self.variant])])
