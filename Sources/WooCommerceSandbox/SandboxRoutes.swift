@@ -64,10 +64,7 @@ extension SandboxStore {
         func q(_ k: String) -> String? { query.first { $0.0 == k }?.1 }
         let perPage = q("per_page").flatMap(Int.init) ?? 10
         guard (1...100).contains(perPage) else {
-            return .json(400, .object([JSONMember("code", .string("rest_invalid_param")),
-                                       JSONMember("message", .string("Invalid parameter(s): per_page")),
-                                       JSONMember("data", .object([JSONMember("status", .number("400")),
-                                                                   JSONMember("params", .object([JSONMember("per_page", .string("per_page must be between 1 (inclusive) and 100 (inclusive)"))]))]))]))
+            return .json(400, SandboxResponse.invalidParam("per_page", "per_page must be between 1 (inclusive) and 100 (inclusive)", code: "rest_out_of_bounds"))
         }
         let page = max(1, q("page").flatMap(Int.init) ?? 1)
         var items = Array(products.values)
@@ -143,23 +140,28 @@ extension SandboxStore {
             }
             record.sku = sku
         }
-        if let error = apply(m, to: &record) { return error }
+        if let refusal = apply(m, to: &record) { return .json(refusal.status, refusal.body) }
         nextID += 1
         products[record.id] = record
         if let parent { products[parent]?.variations.append(record.id) }
         return .json(201, presented(record))
     }
 
+    static let stockQuantityNotInteger = SandboxResponse.invalidParam("stock_quantity", "stock_quantity is not of type integer.",
+                                                                      code: "rest_invalid_type")
+
     /// Applies `manage_stock`, `stock_quantity`, `sku` and `date_created_gmt` as WooCommerce does:
     /// a quantity sent to an unmanaged product is ignored; null means 0; decimals are refused.
-    func apply(_ m: [JSONMember], to record: inout WooProductRecord) -> SandboxResponse? {
+    /// A refusal is returned as its status and error body, which a request answers whole and a
+    /// batch puts in the item's element.
+    func apply(_ m: [JSONMember], to record: inout WooProductRecord) -> (status: Int, body: JSONValue)? {
         // With the store-wide option off, a product takes only `stock_status`; variations are not checked.
         let stockFieldsIgnored = faults.stockManagementOff && record.parentID == 0
         func value(_ k: String) -> JSONValue? { m.first { $0.key == k }?.value }
         if !stockFieldsIgnored, case .bool(let b)? = value("manage_stock") { record.manageStock = b }
         if case .string(let d)? = value("date_created_gmt") { record.dateCreatedGMT = d }
         if case .string(let sku)? = value("sku"), sku != record.sku {
-            if skuTaken(sku, except: record.id) { return .error(400, "product_invalid_sku", "Invalid or duplicated SKU.") }
+            if skuTaken(sku, except: record.id) { return (400, SandboxResponse.errorBody(400, "product_invalid_sku", "Invalid or duplicated SKU.")) }
             record.sku = sku
         }
         if !stockFieldsIgnored, let q = value("stock_quantity") {
@@ -167,14 +169,9 @@ extension SandboxStore {
             switch q {
             case .null: quantity = 0
             case .number(let t), .string(let t):
-                guard let n = Int64(t) else {
-                    return .json(400, .object([JSONMember("code", .string("rest_invalid_param")),
-                                               JSONMember("message", .string("Invalid parameter(s): stock_quantity")),
-                                               JSONMember("data", .object([JSONMember("status", .number("400")),
-                                                                           JSONMember("params", .object([JSONMember("stock_quantity", .string("stock_quantity is not of type integer."))]))]))]))
-                }
+                guard let n = Int64(t) else { return (400, Self.stockQuantityNotInteger) }
                 quantity = n
-            default: return .error(400, "rest_invalid_param", "Invalid parameter(s): stock_quantity")
+            default: return (400, Self.stockQuantityNotInteger)
             }
             if record.manageStock == true { record.stockQuantity = quantity }
         }
@@ -194,12 +191,8 @@ extension SandboxStore {
         if let parent, record.parentID != parent { return failure(404, "woocommerce_rest_product_variation_invalid_id", "Invalid ID.") }
         if parent == nil, record.parentID != 0 { return failure(404, "woocommerce_rest_invalid_product_id", Self.variationEndpointMessage) }
         guard case .object(let m)? = body else { return failure(400, "rest_invalid_json", "Invalid JSON body passed.") }
-        if let error = apply(m, to: &record) {
-            var element: JSONValue = .null
-            if case .object(let e) = (try? JSONReader.parse(error.body)) ?? .null {
-                element = SandboxResponse.itemError(id, .object(e))
-            }
-            return (error, element)
+        if let refusal = apply(m, to: &record) {
+            return (.json(refusal.status, refusal.body), SandboxResponse.itemError(id, refusal.body))
         }
         products[id] = record
         let shown = presented(record)

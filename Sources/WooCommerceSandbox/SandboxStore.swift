@@ -25,6 +25,22 @@ struct SandboxResponse: Sendable {
                  JSONMember("data", .object([JSONMember("status", .number(String(status)))]))])
     }
 
+    /// WordPress's answer to a parameter its schema refuses: `rest_invalid_param`, with the
+    /// reason under `params` and the validation's own code under `details`.
+    static func invalidParam(_ name: String, _ reason: String, code: String) -> JSONValue {
+        .object([JSONMember("code", .string("rest_invalid_param")),
+                 JSONMember("message", .string("Invalid parameter(s): \(name)")),
+                 JSONMember("data", .object([
+                     JSONMember("status", .number("400")),
+                     JSONMember("params", .object([JSONMember(name, .string(reason))])),
+                     JSONMember("details", .object([JSONMember(name, .object([
+                         JSONMember("code", .string(code)), JSONMember("message", .string(reason)),
+                         JSONMember("data", .object([JSONMember("param", .string(name))])),
+                     ]))])),
+                 ])),
+        ])
+    }
+
     /// A batch's element for an item that failed: `{"id": <id as sent>, "error": {…}}`.
     static func itemError(_ id: Int64, _ error: JSONValue) -> JSONValue {
         .object([JSONMember("id", .number(String(id))), JSONMember("error", error)])

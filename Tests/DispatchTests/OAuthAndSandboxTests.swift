@@ -136,7 +136,7 @@ struct SandboxBehaviourTests {
         }
     }
 
-    @Test("batches: 101 items → 413, per-item errors inline with 200")
+    @Test("batches: 101 items → 413, per-item errors inline with 200, a refused value in the element a single request would get as its body")
     func batches() async throws {
         try await withSandbox(seed: recordedSeed, assumeHTTPS: true) { server, http in
             let c = RawClient(server: server, http: http)
@@ -148,6 +148,12 @@ struct SandboxBehaviourTests {
             #expect(mixed.0 == 200)
             #expect(mixed.1.contains("woocommerce_rest_product_invalid_id") && mixed.1.contains("woocommerce_rest_invalid_product_id"))
             #expect(server.products()[11]?.stockQuantity == 3)
+            // A refused value answers in the item's element with the body a request would get.
+            let decimal = try await c.send("POST", "/wp-json/wc/v3/products/batch", body: #"{"update":[{"id":12,"stock_quantity":2.5}]}"#, basic: auth)
+            let single = try await c.send("PUT", "/wp-json/wc/v3/products/12", body: #"{"stock_quantity":2.5}"#, basic: auth)
+            #expect(decimal.0 == 200 && single.0 == 400)
+            #expect(decimal.1 == #"{"update":[{"id":12,"error":\#(single.1)}]}"#, "\(decimal.1)")
+            #expect(single.1 == #"{"code":"rest_invalid_param","message":"Invalid parameter(s): stock_quantity","data":{"status":400,"params":{"stock_quantity":"stock_quantity is not of type integer."},"details":{"stock_quantity":{"code":"rest_invalid_type","message":"stock_quantity is not of type integer.","data":{"param":"stock_quantity"}}}}}"#)
         }
     }
 
