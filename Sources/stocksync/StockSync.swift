@@ -179,10 +179,15 @@ struct Log: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let journal = try database.open(writable: false)
-            let last = limit.map { from + $0 - 1 } ?? .max
+            // Positions start at 1: `--from 0` means the first event, and the limit counts from there.
+            let first = max(1, from)
+            let last = limit.map { n in
+                let (sum, overflow) = first.addingReportingOverflow(n - 1)
+                return overflow ? .max : sum
+            } ?? .max
             var out = ""
             do {
-                try journal.forEachEvent(from: max(1, from), through: last) { position, event in
+                try journal.forEachEvent(from: first, through: last) { position, event in
                     if json {
                         out += EventCodec.encodeLine(event, position: position) + "\n"
                     } else {

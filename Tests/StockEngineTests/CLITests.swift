@@ -348,6 +348,23 @@ struct CLITests {
         tmp.remove()
     }
 
+    @Test("log pages: --from 0 is the first position and --limit counts from there; the largest values neither crash nor wrap")
+    func logPaging() throws {
+        _ = try CLI.run(["ingest", "--db", db, try write("a.jsonl", [Self.connect, Self.product, Self.variant])])
+        func positions(_ args: [String]) throws -> [String] {
+            let r = try CLI.run(["log", "--db", db] + args)
+            #expect(r.status == 0, "\(args): \(r.stderr)")
+            return r.stdout.split(separator: "\n").map { String($0.prefix { $0 != " " }) }
+        }
+        #expect(try positions(["--from", "0", "--limit", "1"]) == ["1"])
+        #expect(try positions(["--from", "2", "--limit", "1"]) == ["2"])
+        #expect(try positions(["--limit", "0"]) == [])
+        #expect(try positions(["--from", "2", "--limit", String(Int64.max)]) == ["2", "3"])
+        #expect(try positions(["--from", String(Int64.max), "--limit", "2"]) == [])
+        #expect(try CLI.run(["log", "--db", db, "--from=-1"]).status == 64)
+        tmp.remove()
+    }
+
     @Test("store commands: validation of §2.1 and §2.6 rule 10, list --json shape, STOCKSYNC_DB")
     func storeCommands() throws {
         let env = ["STOCKSYNC_DB": db]
