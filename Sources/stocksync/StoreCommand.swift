@@ -32,6 +32,9 @@ struct StoreCommand: ParsableCommand {
                   let host = c.host, !host.isEmpty else {
                 throw EngineError(.badInput, "--url: '\(url)' is not an http(s) URL with a host")
             }
+            if let port = c.port, !(1...65535).contains(port) {
+                throw EngineError(.badInput, "--url: '\(url)' has port \(port); a port is 1 to 65535")
+            }
             // REST paths are appended to the URL: a query or fragment would swallow them.
             guard c.query == nil, c.fragment == nil else {
                 throw EngineError(.badInput, "--url: '\(url)' has a query or fragment; give the site's address alone (https://shop.example.com)")

@@ -387,13 +387,17 @@ struct CLITests {
         tmp.remove()
     }
 
-    @Test("a store URL is the site's address alone: credentials in it are refused without being repeated, and so are a query, a fragment or the REST path")
+    @Test("a store URL is the site's address alone: credentials in it are refused without being repeated, and so are a port out of range, a query, a fragment or the REST path")
     func storeURLs() throws {
         let env = ["STOCKSYNC_DB": db]
         for url in ["https://ck_user:cs_s3cret@shop.example.com", "ftp://admin:s3cret@x"] {
             let r = try CLI.run(["store", "connect", "main", "--url", url, "--location", "1", "--stock-sync", "off"], environment: env)
             #expect(r.status == 65 && r.stderr.contains("must not carry credentials"), "\(r.stderr)")
             #expect(!r.stderr.contains("s3cret"), "the password is never repeated")
+        }
+        for url in ["https://shop.example.com:99999", "https://shop.example.com:0"] {
+            let r = try CLI.run(["store", "connect", "main", "--url", url, "--location", "1", "--stock-sync", "off"], environment: env)
+            #expect(r.status == 65 && r.stderr.contains("a port is 1 to 65535"), "\(url): \(r.stderr)")
         }
         for url in ["https://shop.example.com?lang=en", "https://shop.example.com/#x", "https://shop.example.com/wp-json/wc/v3"] {
             let r = try CLI.run(["store", "connect", "main", "--url", url, "--location", "1", "--stock-sync", "off"], environment: env)
