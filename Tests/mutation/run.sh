@@ -8,6 +8,8 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
+dups=$(grep -v '^#' "$here/mutants.txt" | cut -d'~' -f1 | grep . | sort | uniq -d)
+[ -z "$dups" ] || { echo "mutant names used twice in mutants.txt: $dups"; exit 1; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/stocksync-mutation.XXXXXX")
 git clone -q "$repo" "$work/repo" && cd "$work/repo" || exit 1
 swift build --build-tests > "$work/build.log" 2>&1 || { echo "the unmutated build fails: $work/build.log"; exit 1; }
