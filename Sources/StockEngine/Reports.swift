@@ -21,8 +21,12 @@ public struct StoreColumn: Sendable {
 extension Projection {
     /// The store's state if it is connected; otherwise a bad-input error naming it.
     public func connectedStore(_ store: StoreID, option: String = "--store") throws(EngineError) -> StoreState {
-        guard let state = stores[store], state.connected else {
-            throw EngineError(.badInput, "\(option.isEmpty ? "" : option + ": ")unknown store '\(store)' (see 'stocksync store list')")
+        let prefix = option.isEmpty ? "" : option + ": "
+        guard let state = stores[store] else {
+            throw EngineError(.badInput, "\(prefix)unknown store '\(store)' (see 'stocksync store list')")
+        }
+        guard state.connected else {
+            throw EngineError(.badInput, "\(prefix)store '\(store)' is disconnected ('stocksync store connect \(store) …' connects it again, keeping its catalogue)")
         }
         return state
     }

@@ -97,6 +97,14 @@ struct StoreCommand: ParsableCommand {
         @Argument(help: "The store.") var id: String
         @OptionGroup var settings: Settings
 
+        func validate() throws {
+            // An empty change would still be journaled, forever, as a reconfiguration.
+            if settings.url == nil && settings.location == nil && settings.stockSync == nil
+                && settings.katanaOrdersReduceStock == nil && settings.floorAtZero == nil {
+                throw ValidationError("nothing to change: give at least one of --url, --location, --stock-sync, --katana-orders-reduce-stock, --floor-at-zero")
+            }
+        }
+
         func run() throws {
             try reportingErrors {
                 try settings.validateURL()

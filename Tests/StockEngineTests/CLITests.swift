@@ -365,7 +365,7 @@ struct CLITests {
         tmp.remove()
     }
 
-    @Test("store commands: validation of §2.1 and §2.6 rule 10, list --json shape, STOCKSYNC_DB")
+    @Test("store commands: validation of §2.1 and §2.6 rule 10 (a disconnected store is named as such), an empty reconfigure refused (64), list --json shape, STOCKSYNC_DB")
     func storeCommands() throws {
         let env = ["STOCKSYNC_DB": db]
         #expect(try CLI.run(["store", "connect", "main", "--url", "https://shop.example.com", "--location", "1", "--stock-sync", "on"], environment: env).status == 0)
@@ -377,8 +377,15 @@ struct CLITests {
         #expect(try CLI.run(["store", "reconfigure", "test", "--katana-orders-reduce-stock", "on"], environment: env).status == 65)
         #expect(try CLI.run(["store", "reconfigure", "test", "--stock-sync", "on", "--katana-orders-reduce-stock", "off"], environment: env).status == 0)
         #expect(try CLI.run(["store", "reconfigure", "ghost", "--floor-at-zero", "on"], environment: env).status == 65)
+        let events = try journalCount()
+        let empty = try CLI.run(["store", "reconfigure", "test"], environment: env)
+        #expect(empty.status == 64 && empty.stderr.contains("nothing to change"), "\(empty.stderr)")
+        #expect(try journalCount() == events, "an empty reconfiguration is not journaled")
         #expect(try CLI.run(["store", "disconnect", "main"], environment: env).status == 0)
-        #expect(try CLI.run(["store", "disconnect", "main"], environment: env).status == 65)
+        let again = try CLI.run(["store", "disconnect", "main"], environment: env)
+        #expect(again.status == 65 && again.stderr.contains("store 'main' is disconnected"), "\(again.stderr)")
+        let stock = try CLI.run(["stock", "--store", "main"], environment: env)
+        #expect(stock.status == 65 && stock.stderr.contains("--store: store 'main' is disconnected"), "\(stock.stderr)")
         let list = try CLI.run(["store", "list", "--json"], environment: env)
         #expect(list.stdout.trimmingCharacters(in: .whitespacesAndNewlines) ==
             #"{"stores":[{"store":"test","url":"https://t.example.com","location_id":2,"stock_sync":true,"katana_orders_reduce_stock":false,"floor_at_zero":false,"paused":false}]}"#)
