@@ -57,6 +57,8 @@ extension StoreCommand {
         func run() async throws {
             try await reportingErrors {
                 let journal = try database.open(writable: true)
+                // The store first: a mistyped id is named as such, not as missing credentials.
+                _ = try journal.state().projection.connectedStore(id, option: "")
                 let creds = try credentials.load().credentials(for: id)
                 let terminal = isatty(2) != 0
                 let report = try await withHTTPClient { http in
@@ -87,8 +89,15 @@ extension StoreCommand {
             try reportingErrors {
                 let journal = try database.open(writable: true)
                 _ = try journal.state().projection.connectedStore(id, option: "")
+                let before = try journal.storeStatus(id)
                 try journal.setStoreStatus(StoreStatus(store: id))
-                emit("store '\(id)' resumed")
+                if before.pausedReason != nil {
+                    emit("store '\(id)' resumed")
+                } else if before.retryAt != nil || before.failures > 0 {
+                    emit("store '\(id)' was not paused; its retry backoff is cleared, so the next sync tries it at once")
+                } else {
+                    emit("store '\(id)' was not paused; nothing to do")
+                }
             }
         }
     }

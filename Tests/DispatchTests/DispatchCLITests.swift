@@ -256,7 +256,7 @@ struct DispatchCLITests {
         try await moved.shutdown()
     }
 
-    @Test("401 pauses the store (store list shows it) until 'store resume'; resync refused for a store with sync off")
+    @Test("401 pauses the store (store list shows it) until 'store resume', which says whether there was a pause; resync refused for a store with sync off; refresh names an unknown store before looking for credentials")
     func pauseAndResume() async throws {
         let tmp = TemporaryDirectory("stocksync-dcli")
         defer { tmp.remove() }
@@ -267,9 +267,14 @@ struct DispatchCLITests {
         #expect(paused.status == 77)
         #expect(paused.stderr.contains("PAUSED"))
         #expect(try CLI.run(["store", "list", "--json", "--db", db]).stdout.contains(#""paused":true"#))
-        #expect(try CLI.run(["store", "resume", "main", "--db", db]).status == 0)
+        let resumed = try CLI.run(["store", "resume", "main", "--db", db])
+        #expect(resumed.status == 0 && resumed.stdout == "store 'main' resumed\n", "\(resumed.stdout)")
         #expect(try CLI.run(["sync", "--once", "--db", db, "--credentials", credentials]).status == 0)
         #expect(try CLI.run(["store", "list", "--json", "--db", db]).stdout.contains(#""paused":false"#))
+        #expect(try CLI.run(["store", "resume", "main", "--db", db]).stdout == "store 'main' was not paused; nothing to do\n")
+        // A mistyped store is named as unknown, before any credentials are looked for.
+        let typo = try CLI.run(["store", "refresh", "mian", "--db", db, "--credentials", credentials])
+        #expect(typo.status == 65 && typo.stderr.contains("unknown store 'mian'"), "\(typo.stderr)")
         let resync = try CLI.run(["resync", "--store", "main", "--db", db])
         #expect(resync.status == 0 && resync.stdout.contains("3 products pending"))
         #expect(try CLI.run(["store", "reconfigure", "main", "--stock-sync", "off", "--db", db]).status == 0)
