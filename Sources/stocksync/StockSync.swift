@@ -122,11 +122,19 @@ struct Stock: ParsableCommand {
         try reportingErrors {
             let journal = try database.open(writable: false)
             let view = try journal.state(at: parsePoint(at))
+            try requireConnected(store, in: view, at: at)
             let rows = try view.projection.stockRows(store: store, sku: sku)
             emit(json ? Render.stockJSON(position: view.projection.position, rows: rows)
                       : Render.stockText(position: view.projection.position, rows: rows))
         }
     }
+}
+
+/// Asked about a past state, a store that was not connected then is named as such: "unknown
+/// store" would be wrong about a store that exists now.
+func requireConnected(_ store: StoreID?, in view: StateView, at: String?) throws(EngineError) {
+    guard let store, let at, view.projection.stores[store]?.connected != true else { return }
+    throw EngineError(.badInput, "--store: store '\(store)' was not connected as of journal position \(view.projection.position) (--at \(at))")
 }
 
 struct Explain: ParsableCommand {
@@ -145,6 +153,7 @@ struct Explain: ParsableCommand {
         try reportingErrors {
             let journal = try database.open(writable: false)
             let view = try journal.state(at: parsePoint(at))
+            try requireConnected(store, in: view, at: at)
             let subject: StockEngine.Explain.Subject = sku.map { .sku($0) } ?? .variant(variant ?? 0)
             emit(try StockEngine.Explain.render(subject, store: store, in: view))
         }

@@ -247,7 +247,7 @@ struct CLITests {
         tmp.remove()
     }
 
-    @Test("stock --json has exactly the keys of the issue; --store and --sku filter; --at takes positions and times")
+    @Test("stock --json has exactly the keys of the issue; --store and --sku filter; --at takes positions and times, and names a store not yet connected then")
     func stockJSON() throws {
         _ = try CLI.run(["ingest", "--db", db, try write("a.jsonl", [Self.connect, Self.product, Self.variant, Self.adjust])])
         let r = try CLI.run(["stock", "--db", db, "--json"])
@@ -267,6 +267,8 @@ struct CLITests {
         #expect(after.stdout.hasPrefix(#"{"position":4,"#))
         #expect(try CLI.run(["stock", "--db", db, "--json", "--sku", "B"]).stdout.hasPrefix(#"{"position":4,"variants":[]}"#))
         #expect(try CLI.run(["stock", "--db", db, "--store", "ghost"]).status == 65)
+        let early = try CLI.run(["stock", "--db", db, "--store", "main", "--at", "0"])
+        #expect(early.status == 65 && early.stderr.contains("store 'main' was not connected as of journal position 0"), "\(early.stderr)")
         let outbox = try CLI.run(["outbox", "--db", db, "--json"])
         #expect(outbox.stdout.trimmingCharacters(in: .whitespacesAndNewlines) ==
             #"{"pending":[{"store":"main","woo_id":11,"parent_id":null,"quantity":7,"position":4}]}"#)
