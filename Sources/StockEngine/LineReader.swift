@@ -87,8 +87,15 @@ struct LineReader: Sendable {
                 let mark: [UInt8] = [0xEF, 0xBB, 0xBF]
                 let seen = min(end, 3)
                 if seen < 3 && !eof && buffer[..<seen].elementsEqual(mark[..<seen]) { continue }
+                if seen < 2 && !eof { continue }
                 openingChecked = true
                 if seen == 3 && buffer[..<3].elementsEqual(mark) { start = 3 }
+                // UTF-16 (what Windows PowerShell 5 writes with '>'), with or without its mark:
+                // every other byte of its JSON is NUL. Said as such, not as a bad first character.
+                if seen >= 2 && (buffer[0] == 0xFF && buffer[1] == 0xFE || buffer[0] == 0xFE && buffer[1] == 0xFF
+                                 || buffer[0] == 0x7B && buffer[1] == 0 || buffer[0] == 0 && buffer[1] == 0x7B) {
+                    throw EngineError(.badInput, "\(name):1: the file is UTF-16; ingest reads UTF-8 JSON Lines: save it as UTF-8 (in PowerShell, Out-File -Encoding utf8)")
+                }
             }
             try buffer.withUnsafeBufferPointer { p in
                 var i = start

@@ -135,11 +135,18 @@ struct CLITests {
         tmp.remove()
     }
 
-    @Test("a file that is not JSON Lines says so: a JSON array of events gets the format named; a line over 16 MiB stops the read (65)")
+    @Test("a file that is not JSON Lines says so: a JSON array of events gets the format named, a UTF-16 file its encoding; a line over 16 MiB stops the read (65)")
     func notJSONLines() throws {
         let array = try write("events.json", ["[" + Self.connect + ",", Self.variant + "]"])
         let r = try CLI.run(["ingest", "--db", db, array])
         #expect(r.status == 65 && r.stderr.contains("events.json:1:") && r.stderr.contains("one event object per line, not a JSON array"), "\(r.stderr)")
+        // UTF-16, as Windows PowerShell 5 writes it, with its byte order mark or without.
+        for (name, encoding) in [("utf16.jsonl", String.Encoding.utf16), ("utf16be.jsonl", .utf16BigEndian)] {
+            let path = tmp.path(name)
+            try (Self.connect + "\n").write(toFile: path, atomically: true, encoding: encoding)
+            let wide = try CLI.run(["ingest", "--db", db, path])
+            #expect(wide.status == 65 && wide.stderr.contains("\(name):1: the file is UTF-16"), "\(wide.stderr)")
+        }
         // One 17 MiB line: refused once the limit is passed, not read whole.
         let huge = tmp.path("huge.json")
         try Data(repeating: UInt8(ascii: "x"), count: 17 << 20).write(to: URL(fileURLWithPath: huge))
