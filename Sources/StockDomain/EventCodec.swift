@@ -15,7 +15,10 @@ public enum EventCodec {
         guard (1...200).contains(id.count) else { throw EventError(field: "id", "must be 1 to 200 characters") }
         let typeName = try top.string("type")
         guard let type = EventType(rawValue: typeName) else {
-            throw EventError(field: "type", "unknown event type '\(typeName)'")
+            // A misremembered action ("sales_order.updated") gets the types of its resource.
+            let resource = typeName.prefix { $0 != "." } + "."
+            let family = EventType.allCases.map(\.rawValue).filter { $0.hasPrefix(resource) }
+            throw EventError(field: "type", "unknown event type '\(typeName)'" + (family.isEmpty ? "" : " (known: \(family.joined(separator: ", ")))"))
         }
         let at = try top.string("at")
         guard Instant.parse(at) != nil else { throw EventError(field: "at", "'\(at)' is not an RFC 3339 timestamp with offset") }

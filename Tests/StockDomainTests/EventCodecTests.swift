@@ -56,7 +56,10 @@ struct EventCodecTests {
 
     @Test("bad input names the field and the problem")
     func errors() {
-        #expect(error(#"{"id":"x","type":"nope","at":"2026-11-26T10:00:00Z","data":{}}"#)?.field == "type")
+        #expect(error(#"{"id":"x","type":"nope","at":"2026-11-26T10:00:00Z","data":{}}"#)?.message == "unknown event type 'nope'")
+        #expect(error(#"{"id":"x","type":"sales_order.updated","at":"2026-11-26T10:00:00Z","data":{}}"#)
+            .map { $0.field == "type" && $0.message.hasSuffix("(known: sales_order.upserted, sales_order.deleted)") } == true,
+                "a misremembered action gets its resource's types")
         #expect(error(#"{"id":"x","type":"sales_order.upserted","at":"2026-11-26T10:00:00Z","data":{"order_id":1,"updated_at":"2026-11-26T10:00:00Z","status":"SHIPPED","location_id":1,"source":"katana","rows":[]}}"#)
             .map { $0.field == "data.status" && $0.message.contains("unknown status 'SHIPPED'") } == true)
         #expect(error(#"{"id":"x","type":"variant.deleted","at":"2026-11-26T10:00:00Z","data":{"variant_id":"1"}}"#)?.field == "data.variant_id")
