@@ -403,6 +403,29 @@ struct CLITests {
         tmp.remove()
     }
 
+    @Test("§2.6 rule 10: a store connected again keeps its catalogue, and the CLI says so, warning to refresh when the address differs (also on a reconfigured address)")
+    func reconnectKeepsCatalogueAndSaysSo() throws {
+        _ = try CLI.run(["ingest", "--db", db, Checkout.fixtures.appendingPathComponent("demo/history.jsonl").path])
+        func matches() throws -> [String] {
+            let out = try CLI.run(["stock", "--db", db, "--json", "--store", "eu-shop"]).stdout
+            return out.components(separatedBy: #""match":"#).dropFirst().map { String($0.prefix { $0 != "," }) }
+        }
+        let before = try matches()
+        #expect(before.contains(#""sku""#))
+        #expect(try CLI.run(["store", "disconnect", "eu-shop", "--db", db]).status == 0)
+        let same = try CLI.run(["store", "connect", "eu-shop", "--url", "https://eu.example.com", "--location", "2", "--stock-sync", "on", "--db", db])
+        #expect(same.status == 0 && same.stderr.contains("keeps the catalogue recorded then (3 products); 'stocksync store refresh eu-shop' brings it up to date"), "\(same.stderr)")
+        #expect(!same.stderr.contains("warning"))
+        #expect(try matches() == before, "the same matches as before")
+        #expect(try CLI.run(["store", "disconnect", "eu-shop", "--db", db]).status == 0)
+        let other = try CLI.run(["store", "connect", "eu-shop", "--url", "https://other.example.com", "--location", "2", "--stock-sync", "on", "--db", db])
+        #expect(other.status == 0 && other.stderr.contains("warning: store 'eu-shop' was last connected to https://eu.example.com"), "\(other.stderr)")
+        let moved = try CLI.run(["store", "reconfigure", "main", "--url", "https://shop2.example.com", "--db", db])
+        #expect(moved.status == 0 && moved.stderr.contains("keeps its catalogue (7 products, read from https://shop.example.com)"), "\(moved.stderr)")
+        #expect(try CLI.run(["store", "reconfigure", "main", "--floor-at-zero", "on", "--db", db]).stderr.isEmpty)
+        tmp.remove()
+    }
+
     @Test("a store URL is the site's address alone: credentials in it are refused without being repeated, and so are a port out of range, a query, a fragment or the REST path")
     func storeURLs() throws {
         let env = ["STOCKSYNC_DB": db]
