@@ -36,7 +36,7 @@ struct DispatchCLITests {
         return (db, credentials)
     }
 
-    @Test("refresh (with how many variants match), sync --once, deliveries --json, export CSV, explain with the last deliveries; no secret anywhere")
+    @Test("refresh (with how many variants match), sync --once, deliveries --json (an unknown --store refused), export CSV, explain with the last deliveries; no secret anywhere")
     func fullCycle() async throws {
         let tmp = TemporaryDirectory("stocksync-dcli")
         defer { tmp.remove() }
@@ -60,6 +60,9 @@ struct DispatchCLITests {
               case .array(let rows)? = top.first?.value, case .object(let row)? = rows.first else { Issue.record("shape"); return }
         #expect(row.map(\.key) == ["at", "store", "woo_id", "parent_id", "sku", "position", "sent", "http_status", "error_code", "echoed"])
         #expect(rows.count == 1)
+        #expect(try CLI.run(["deliveries", "--db", db, "--store", "main"]).stdout.contains("main"))
+        let typo = try CLI.run(["deliveries", "--db", db, "--store", "mian"])
+        #expect(typo.status == 65 && typo.stderr.contains("unknown store 'mian'"), "a typo is not 'No deliveries.': \(typo.stdout)")
         let csv = try CLI.run(["export", "--store", "main", "--db", db])
         #expect(csv.stdout == "ID,SKU,Stock\n10,A,7\n11,\"B,1\",3\n12,C,2\n")
         let explain = try CLI.run(["explain", "A", "--store", "main", "--db", db])
