@@ -58,13 +58,12 @@ public enum CatalogueRefresh {
         }
 
         var events: [EventPayload] = []
-        for id in listed.keys.sorted() {
-            let entry = listed[id]!.catalogueEntry(store: store)
+        for (id, record) in listed.sorted(by: { $0.key < $1.key }) {
+            let entry = record.catalogueEntry(store: store)
             if projection.catalogue[ProductKey(store, id)] != entry { events.append(.wooProductUpserted(entry)) }
         }
         // Paging can skip items that move during the scan: confirm with a GET before deleting.
-        for key in projection.catalogue.keys.filter({ $0.store == store && listed[$0.wooID] == nil }).sorted() {
-            let known = projection.catalogue[key]!
+        for (key, known) in projection.catalogue.filter({ $0.key.store == store && listed[$0.key.wooID] == nil }).sorted(by: { $0.key < $1.key }) {
             let found: WooProductRecord?
             do { found = try await client.product(id: key.wooID, parent: known.parentID) } catch { throw refreshError(error, store: store) }
             if let found, found.status != "trash" {
