@@ -293,9 +293,13 @@ extension SandboxStore {
         func value(_ k: String) -> JSONValue? { m.first { $0.key == k }?.value }
         var id = nextID
         if let v = value("id") {
-            guard case .number(let t) = v, let n = Int64(t), n > 0 else { throw SandboxError("--seed: item \(index): 'id' must be a positive integer") }
+            // Below Int64.max, so that the next id given out still fits.
+            guard case .number(let t) = v, let n = Int64(t), n > 0, n < Int64.max else {
+                throw SandboxError("--seed: item \(index): 'id' must be a positive integer")
+            }
             id = n
         }
+        guard products[id] == nil else { throw SandboxError("--seed: item \(index): id \(id) is given twice") }
         nextID = max(nextID, id + 1)
         var record = WooProductRecord(id: id, parentID: parent, type: parent != 0 ? "variation" : "simple",
                                       dateCreatedGMT: Self.nowGMT(), manageStock: false)
@@ -306,7 +310,9 @@ extension SandboxStore {
         if value("date_created_gmt") == .null { record.dateCreatedGMT = nil }
         if record.manageStock == true {
             switch value("stock_quantity") {
-            case .number(let t)?, .string(let t)?: record.stockQuantity = Int64(t)
+            case .number(let t)?, .string(let t)?:
+                guard let n = Int64(t) else { throw SandboxError("--seed: item \(index): 'stock_quantity' must be an integer, not '\(t)'") }
+                record.stockQuantity = n
             default: record.stockQuantity = 0
             }
         }

@@ -157,7 +157,7 @@ struct SandboxBehaviourTests {
         }
     }
 
-    @Test("per-item faults answer in WooCommerce's element shape; the trash: listings leave it out, GET shows it, a second delete is 410; bad fault texts are named")
+    @Test("per-item faults answer in WooCommerce's element shape; the trash: listings leave it out, GET shows it, a second delete is 410; bad fault texts and bad seeds are named")
     func itemFaultsAndTrash() async throws {
         try await withSandbox(seed: recordedSeed, assumeHTTPS: true) { server, http in
             let c = RawClient(server: server, http: http)
@@ -181,6 +181,19 @@ struct SandboxBehaviourTests {
         }
         for bad in ["item-error=11:409", "item-error=x:409:c", "item-error=11:99:c", "item-missing=x", "stock-management=maybe"] {
             #expect(throws: FaultError.self, "\(bad)") { try FaultPlan(parsing: bad) }
+        }
+        // Bad seeds are named too, never trapped on (the largest id once overflowed the next one).
+        for (seed, message) in [(#"[{"id":1},{"id":1}]"#, "item 1: id 1 is given twice"),
+                                (#"[{"id":5,"type":"variable","variations":[{"id":5}]}]"#, "item 0: id 5 is given twice"),
+                                (#"[{"id":9223372036854775807}]"#, "item 0: 'id' must be a positive integer"),
+                                (#"[{"id":1,"manage_stock":true,"stock_quantity":"2.5"}]"#, "item 0: 'stock_quantity' must be an integer, not '2.5'")] {
+            do {
+                let server = try await SandboxServer.start(seed: try JSONReader.parse(seed))
+                try await server.shutdown()
+                Issue.record("seed accepted: \(seed)")
+            } catch let error as SandboxError {
+                #expect(error.description == "--seed: \(message)")
+            }
         }
     }
 
