@@ -10,11 +10,15 @@ public struct RetryPolicy: Sendable {
     public var maxDelay: Double
     public init(firstDelay: Double = 1, maxDelay: Double = 300) { self.firstDelay = firstDelay; self.maxDelay = maxDelay }
 
+    /// The longest `Retry-After` honoured: a store (or a proxy) asking for more is retried after
+    /// a day rather than in a year, or never.
+    public static let longestRetryAfter: Double = 86_400
+
     /// Seconds to wait after the `failures`-th consecutive failure (1-based).
     public func delay(failures: Int, retryAfter: Double?) -> Double {
         let exponential = min(maxDelay, firstDelay * pow(2, Double(max(0, failures - 1))))
         let jittered = exponential * Double.random(in: 0.75...1.0)
-        return max(jittered, retryAfter ?? 0)
+        return max(jittered, min(retryAfter ?? 0, RetryPolicy.longestRetryAfter))
     }
 }
 

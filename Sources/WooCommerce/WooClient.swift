@@ -125,10 +125,21 @@ public final class WooClient: Sendable {
             } else if code == "rest_no_route" {
                 message = (message ?? "no route") + " (is WooCommerce installed and active at this URL?)"
             }
-            let retryAfter = response.headers.first(name: "Retry-After").flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
-            throw .http(status: status, code: code, message: message, retryAfter: retryAfter)
+            throw .http(status: status, code: code, message: message, retryAfter: Self.retryAfter(response.headers.first(name: "Retry-After")))
         }
         return Response(status: status, headers: response.headers, body: bytes)
+    }
+
+    /// `Retry-After` as seconds to wait: delay-seconds or an HTTP date (RFC 9110 §10.2.3). A
+    /// value that is neither, or not a finite non-negative delay ("inf", "-5"), asks nothing.
+    public static func retryAfter(_ value: String?, now: Date = Date()) -> Double? {
+        guard let text = value?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
+        if let seconds = Double(text) { return seconds.isFinite && seconds >= 0 ? seconds : nil }
+        let format = DateFormatter()
+        format.locale = Locale(identifier: "en_US_POSIX")
+        format.timeZone = TimeZone(identifier: "GMT")
+        format.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        return format.date(from: text).map { max(0, $0.timeIntervalSince(now)) }
     }
 
     /// What to tell the merchant about a redirect: the site address it points to, worked out

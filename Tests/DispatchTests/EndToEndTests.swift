@@ -227,6 +227,20 @@ struct EndToEndTests {
         }
     }
 
+    @Test("Retry-After is delay-seconds or an HTTP date; one that is neither, infinite or negative asks nothing, and more than a day is held to a day")
+    func retryAfterValues() {
+        let now = Date(timeIntervalSince1970: 1_700_000_000) // Tue, 14 Nov 2023 22:13:20 GMT
+        #expect(WooClient.retryAfter("120", now: now) == 120)
+        #expect(WooClient.retryAfter(" 7 ", now: now) == 7)
+        #expect(WooClient.retryAfter("Tue, 14 Nov 2023 22:15:20 GMT", now: now) == 120)
+        #expect(WooClient.retryAfter("Tue, 14 Nov 2023 22:00:00 GMT", now: now) == 0, "a date passed already: no wait")
+        for bad: String? in ["inf", "nan", "-5", "soon", "", nil] {
+            #expect(WooClient.retryAfter(bad, now: now) == nil, "\(bad ?? "nil")")
+        }
+        // A huge value once trapped converting the wait to microseconds.
+        #expect(RetryPolicy(firstDelay: 1, maxDelay: 300).delay(failures: 1, retryAfter: 1e300) == RetryPolicy.longestRetryAfter)
+    }
+
     @Test("429 with Retry-After is honoured: the retry comes no earlier than the store asked")
     func retryAfter() async throws {
         try await withHarness { h in
