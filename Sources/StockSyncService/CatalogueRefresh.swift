@@ -37,6 +37,9 @@ public enum CatalogueRefresh {
                 for p in result.items { listed[p.id] = p }
                 progress("products page \(page)/\(max(pages, 1))")
                 page += 1
+                // Pages are offsets: after an empty one every later one is empty too, whatever
+                // X-WP-TotalPages said when the scan began (or says wrongly).
+                if result.items.isEmpty { break }
             } while page <= pages
             report.products = listed.count
             for parent in listed.values.filter({ $0.type == "variable" }).map(\.id).sorted() {
@@ -51,6 +54,7 @@ public enum CatalogueRefresh {
                         report.variations += 1
                     }
                     vpage += 1
+                    if result.items.isEmpty { break }
                 } while vpage <= vpages
             }
         } catch {

@@ -14,6 +14,7 @@ import Foundation
 /// - `redirect=URL` answers every request with `301 Moved Permanently` to URL followed by the
 ///   request's path and query, as WordPress does when the site's address differs from the one
 ///   asked (http for https, a missing www); with `count`/`seconds` as for status;
+/// - `total-pages=N` makes listings report `X-WP-TotalPages: N` whatever they hold;
 /// - `hide=ID` leaves product ID out of listings (as paging does when items move during a scan);
 ///   repeat it for several ids;
 /// - `item-error=ID:STATUS:CODE` answers product ID's element of a batch with that error and
@@ -36,6 +37,8 @@ public struct FaultPlan: Sendable, Equatable {
     public var latencyMilliseconds = 0
     public var batchLimit = 100
     public var hiddenFromListings: Set<Int64> = []
+    /// `X-WP-TotalPages` as listings report it, whatever they hold (a stale cache, a plugin).
+    public var totalPages: Int? = nil
     public var redirectTo: String?
     public var itemErrors: [Int64: ItemError] = [:]
     public var itemsMissing: Set<Int64> = []
@@ -55,7 +58,10 @@ public struct FaultPlan: Sendable, Equatable {
             guard parts.count == 2 else { throw FaultError(item: item, "expected name=value") }
             let (name, value) = (parts[0], parts[1])
             func number() throws(FaultError) -> Double {
-                guard let v = Double(value), v >= 0 else { throw FaultError(item: item, "'\(value)' is not a non-negative number") }
+                // Bounded, so that every conversion to Int below fits.
+                guard let v = Double(value), v >= 0, v <= 1e12 else {
+                    throw FaultError(item: item, "'\(value)' is not a number from 0 to 10^12")
+                }
                 return v
             }
             switch name {
@@ -74,6 +80,7 @@ public struct FaultPlan: Sendable, Equatable {
             case "redirect":
                 guard value.hasPrefix("http://") || value.hasPrefix("https://") else { throw FaultError(item: item, "'\(value)' is not an http(s) URL") }
                 redirectTo = value
+            case "total-pages": totalPages = Int(try number())
             case "hide":
                 guard let id = Int64(value) else { throw FaultError(item: item, "'\(value)' is not a product id") }
                 hiddenFromListings.insert(id)

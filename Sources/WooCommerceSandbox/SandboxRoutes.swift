@@ -90,7 +90,7 @@ extension SandboxStore {
         let total = items.count
         let pages = total == 0 ? 0 : (total + perPage - 1) / perPage
         let slice = items.dropFirst((page - 1) * perPage).prefix(perPage)
-        var headers = [("X-WP-Total", String(total)), ("X-WP-TotalPages", String(pages))]
+        var headers = [("X-WP-Total", String(total)), ("X-WP-TotalPages", String(faults.totalPages ?? pages))]
         let base = homeURL + Self.prefix + (parent.map { "/products/\($0)/variations" } ?? "/products")
         var links: [String] = []
         func link(_ p: Int, _ rel: String) -> String {

@@ -76,6 +76,19 @@ struct EndToEndTests {
         }
     }
 
+    @Test("refresh stops at the first empty page, whatever X-WP-TotalPages says (a stale cache, a plugin)")
+    func refreshStopsAtEmptyPage() async throws {
+        try await withHarness { h in
+            try await h.addStore("main", seed: #"[{"id":10,"sku":"A","manage_stock":true},{"id":11,"sku":"B","type":"variable","variations":[{"id":12,"sku":"B-1"}]}]"#)
+            let server = h.servers["main"]!
+            server.setFaults(try FaultPlan(parsing: "total-pages=50"))
+            let report = try await h.refresh("main")
+            #expect(report.products == 2 && report.variations == 1)
+            let listings = server.requests().filter { $0.method == "GET" && ($0.path.hasSuffix("/products") || $0.path.hasSuffix("/variations")) }
+            #expect(listings.count == 4, "a page with items and an empty one, for the products and for the variations: \(listings.map(\.path))")
+        }
+    }
+
     @Test("refresh: a product missing from the pages is confirmed with a GET — kept if it exists, deleted if it is gone or in the trash")
     func refreshConfirmsMissingProducts() async throws {
         try await withHarness { h in

@@ -179,7 +179,7 @@ struct SandboxBehaviourTests {
             #expect(try await c.send("DELETE", "/wp-json/wc/v3/products/11?force=true", basic: auth).0 == 200)
             #expect(try await c.send("GET", "/wp-json/wc/v3/products/11", basic: auth).0 == 404)
         }
-        for bad in ["item-error=11:409", "item-error=x:409:c", "item-error=11:99:c", "item-missing=x", "stock-management=maybe"] {
+        for bad in ["item-error=11:409", "item-error=x:409:c", "item-error=11:99:c", "item-missing=x", "stock-management=maybe", "count=1e300", "status=inf"] {
             #expect(throws: FaultError.self, "\(bad)") { try FaultPlan(parsing: bad) }
         }
         // Bad seeds are named too, never trapped on (the largest id once overflowed the next one).
