@@ -134,9 +134,12 @@ struct Sync: AsyncParsableCommand {
 
     func validate() throws {
         // Zero or negative would fail every request at once, or retry without pause.
-        guard timeout >= 1 else { throw ValidationError("--timeout: \(timeout) s; give at least 1") }
-        guard retryFirst > 0, retryFirst.isFinite else { throw ValidationError("--retry-first: \(retryFirst) s; give more than 0") }
-        guard retryMax >= retryFirst, retryMax.isFinite else { throw ValidationError("--retry-max: \(retryMax) s; give at least --retry-first (\(retryFirst) s)") }
+        // Upper bounds a day long: larger values are typos, and would overflow the time arithmetic.
+        guard (1...86_400).contains(timeout) else { throw ValidationError("--timeout: \(timeout) s; give 1 to 86400") }
+        guard retryFirst > 0, retryFirst <= 86_400 else { throw ValidationError("--retry-first: \(retryFirst) s; give more than 0 and at most 86400") }
+        guard retryMax >= retryFirst, retryMax <= 86_400 else {
+            throw ValidationError("--retry-max: \(retryMax) s; give at least --retry-first (\(retryFirst) s) and at most 86400")
+        }
     }
 
     func run() async throws {

@@ -215,7 +215,7 @@ struct DispatchCLITests {
         try await server.shutdown()
     }
 
-    @Test("out-of-range options are usage errors (64), never silently changed: sandbox --port 99999 (it was truncated to 34463), sync --timeout 0, --retry-first 0, --retry-max below --retry-first")
+    @Test("out-of-range options are usage errors (64), never silently changed: sandbox --port 99999 (it was truncated to 34463), sync --timeout 0, --retry-first 0, --retry-max below --retry-first, and anything past a day")
     func outOfRangeOptions() throws {
         // Under coreutils' timeout: a sandbox that starts anyway would otherwise serve forever.
         let sandbox = Process()
@@ -226,7 +226,8 @@ struct DispatchCLITests {
         try sandbox.run()
         sandbox.waitUntilExit()
         #expect(sandbox.terminationStatus == 64, "the sandbox started on another port instead of refusing")
-        for args in [["--timeout", "0"], ["--retry-first", "0"], ["--retry-first", "2", "--retry-max", "1"]] {
+        for args in [["--timeout", "0"], ["--retry-first", "0"], ["--retry-first", "2", "--retry-max", "1"],
+                     ["--timeout", "86401"], ["--retry-first", "nan"], ["--retry-max", "1e300"]] {
             let r = try CLI.run(["sync", "--once", "--db", "/nonexistent/s.db"] + args)
             #expect(r.status == 64 && r.stderr.contains(args[args.count - 2]), "\(args): \(r.stderr)")
         }
