@@ -315,6 +315,9 @@ struct Export: ParsableCommand {
     }
 
     static func csv(_ field: String) -> String {
+        // A leading = + - @ would run as a formula in a spreadsheet: WooCommerce's exporter writes
+        // a ' before it, and its importer (since 3.5.2) takes that ' off again.
+        let field = field.first.map { "=+-@".contains($0) } == true ? "'" + field : field
         guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
         return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }

@@ -310,6 +310,22 @@ struct CLITests {
         tmp.remove()
     }
 
+    @Test("export writes a SKU that a spreadsheet would run as a formula with WooCommerce's ' escape, which its importer takes off; commas and quotes are quoted")
+    func exportEscapesFormulas() throws {
+        func product(_ id: Int, _ sku: String) -> String {
+            #"{"id":"p\#(id)","type":"woo.product.upserted","at":"2026-11-26T10:00:00Z","data":{"store":"main","woo_id":\#(id),"sku":\#(sku),"date_created":null}}"#
+        }
+        func variant(_ id: Int, _ sku: String) -> String {
+            #"{"id":"v\#(id)","type":"variant.upserted","at":"2026-11-26T10:00:00Z","data":{"variant_id":\#(id),"sku":\#(sku),"kind":"product"}}"#
+        }
+        let skus = [#""=SUM(A1)""#, #""-7""#, #""a,\"b""#, #""x=1""#]
+        let lines = [Self.connect] + skus.enumerated().flatMap { [product(11 + $0.offset, $0.element), variant(1 + $0.offset, $0.element)] }
+        #expect(try CLI.run(["ingest", "--db", db, try write("e.jsonl", lines)]).status == 0)
+        let csv = try CLI.run(["export", "--store", "main", "--db", db])
+        #expect(csv.stdout == "ID,SKU,Stock\n11,'=SUM(A1),0\n12,'-7,0\n13,\"a,\"\"b\",0\n14,x=1,0\n", "\(csv.stdout)")
+        tmp.remove()
+    }
+
     @Test("--at TIME means the last event recorded at or before it; one ingest call is never split")
     func atRecordedTime() throws {
         _ = try CLI.run(["ingest", "--db", db, try write("a.jsonl", [Self.connect, Self.product, Self.variant])])
