@@ -18,6 +18,7 @@ struct Sandbox: AsyncParsableCommand {
           latency-ms=N     delay every answer by N ms
           batch-limit=N    accept at most N items per batch (413 above), as a host may configure
           hide=ID          leave product ID out of listings (repeatable), as paging can
+          total-pages=N    report X-WP-TotalPages: N whatever a listing holds (a stale cache)
           redirect=URL     answer 301 to URL + the path asked, as WordPress does when the site moved
           item-error=ID:STATUS:CODE  refuse product ID's item in batches with that error (repeatable)
           item-missing=ID  save product ID in batches but leave it out of the answer (repeatable)
