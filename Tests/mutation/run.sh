@@ -8,10 +8,12 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-dups=$(grep -v '^#' "$here/mutants.txt" | cut -d'~' -f1 | grep . | sort | uniq -d)
-[ -z "$dups" ] || { echo "mutant names used twice in mutants.txt: $dups"; exit 1; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/stocksync-mutation.XXXXXX")
 git clone -q "$repo" "$work/repo" && cd "$work/repo" || exit 1
+# The clone's list, so that mutants edited during a run still match the sources they mutate.
+list="$work/repo/Tests/mutation/mutants.txt"
+dups=$(grep -v '^#' "$list" | cut -d'~' -f1 | grep . | sort | uniq -d)
+[ -z "$dups" ] || { echo "mutant names used twice in mutants.txt: $dups"; exit 1; }
 swift build --build-tests > "$work/build.log" 2>&1 || { echo "the unmutated build fails: $work/build.log"; exit 1; }
 missed=0
 while IFS='~' read -r name file from to; do
@@ -39,6 +41,6 @@ while IFS='~' read -r name file from to; do
     fi
   fi
   cp "$work/original" "$file"
-done < "$here/mutants.txt"
+done < "$list"
 echo "$missed mutant(s) not caught; logs in $work"
 [ "$missed" -eq 0 ]
