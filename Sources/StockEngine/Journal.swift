@@ -31,8 +31,14 @@ public final class Journal {
         if path.isEmpty || path == ":memory:" {
             throw EngineError(.usage, "database path '\(path)' names no file; give the database file's path")
         }
-        if !(writable && creating) && !FileManager.default.fileExists(atPath: path) {
+        var isDirectory: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        if !(writable && creating) && !exists {
             throw EngineError(.io, "\(path): no such database (run 'stocksync ingest' or 'stocksync store connect' first)")
+        }
+        // SQLite would only say "disk I/O error".
+        if exists && isDirectory.boolValue {
+            throw EngineError(.io, "\(path): is a directory; give the database file's path (for instance \(path.hasSuffix("/") ? path : path + "/")stocksync.db)")
         }
         do {
             db = try Database(path: path, mode: writable ? .readWriteCreate : .readOnly,
@@ -67,7 +73,12 @@ public final class Journal {
     /// How long a writer waits for another to finish (`STOCKSYNC_BUSY_TIMEOUT_MS`, default 5 s)
     /// before giving up with a temporary failure (75).
     static var busyTimeoutMilliseconds: Int32 {
-        ProcessInfo.processInfo.environment["STOCKSYNC_BUSY_TIMEOUT_MS"].flatMap { Int32($0) } ?? 5_000
+        guard let text = ProcessInfo.processInfo.environment["STOCKSYNC_BUSY_TIMEOUT_MS"] else { return 5_000 }
+        guard let value = Int32(text), value >= 0 else {
+            FileHandle.standardError.write(Data("stocksync: STOCKSYNC_BUSY_TIMEOUT_MS='\(text)' is not a number of milliseconds; waiting the default 5000\n".utf8))
+            return 5_000
+        }
+        return value
     }
 
     /// The last position in the journal (0 when empty).

@@ -225,7 +225,7 @@ struct CLITests {
         tmp.remove()
     }
 
-    @Test("a corrupt, foreign or newer-schema database file is refused with 74; an empty one is named as such, and ingest starts a journal in it")
+    @Test("a corrupt, foreign or newer-schema database file is refused with 74; an empty one or a directory is named as such, and ingest starts a journal in an empty one")
     func badDatabases() throws {
         let corrupt = tmp.path("corrupt.db")
         try Data(repeating: 0x41, count: 4096).write(to: URL(fileURLWithPath: corrupt))
@@ -250,6 +250,11 @@ struct CLITests {
         FileManager.default.createFile(atPath: empty, contents: nil)
         let read = try CLI.run(["stock", "--db", empty])
         #expect(read.status == 74 && read.stderr.contains("database is empty"), "\(read.stderr)")
+        // A directory given for the file: said so, not SQLite's "disk I/O error".
+        for args in [["stock"], ["ingest", try write("c5.jsonl", [Self.connect])]] {
+            let directory = try CLI.run(args + ["--db", tmp.url.path])
+            #expect(directory.status == 74 && directory.stderr.contains("is a directory; give the database file's path"), "\(args): \(directory.stderr)")
+        }
         #expect(try CLI.run(["ingest", "--db", empty, try write("c4.jsonl", [Self.connect])]).status == 0)
         tmp.remove()
     }
@@ -634,7 +639,7 @@ struct CLITests {
 
 @Suite("One writer at a time (SQLite's lock)", .serialized)
 struct WriterLockTests {
-    @Test("a writer that cannot get the lock before the busy timeout exits 75 and appends nothing")
+    @Test("a writer that cannot get the lock before the busy timeout exits 75 and appends nothing; a timeout that is not a number is named")
     func busyDatabase() throws {
         let tmp = TemporaryDirectory("stocksync-lock")
         defer { tmp.remove() }
@@ -649,6 +654,9 @@ struct WriterLockTests {
         #expect(r.status == 75, "\(r.stderr)")
         #expect(r.stderr.contains("busy"))
         #expect(try Journal(path: db, writable: false).head() == 1)
+        // A timeout that is not a number is said to be ignored, not ignored silently.
+        let unreadable = try CLI.run(["stock", "--db", db], environment: ["STOCKSYNC_BUSY_TIMEOUT_MS": "5s"])
+        #expect(unreadable.status == 0 && unreadable.stderr.contains("STOCKSYNC_BUSY_TIMEOUT_MS='5s' is not a number of milliseconds"), "\(unreadable.stderr)")
     }
 }
 
