@@ -30,6 +30,10 @@ public struct CredentialsFile: Sendable {
         guard stat(path, &st) == 0 else {
             throw EngineError(.configuration, "\(path): no credentials file (create it with the stores' consumer keys, mode 600)")
         }
+        // Before the mode: "chmod 600" is no advice to give about a directory such as /tmp.
+        if st.st_mode & S_IFMT != S_IFREG {
+            throw EngineError(.configuration, "\(path): not a file; give the credentials file's path (--credentials or STOCKSYNC_CREDENTIALS)")
+        }
         if st.st_mode & 0o077 != 0 {
             throw EngineError(.configuration, "\(path): readable by group or others; run: chmod 600 \(path)")
         }

@@ -72,7 +72,7 @@ struct DispatchCLITests {
         try await server.shutdown()
     }
 
-    @Test("credentials: a file the group or others can read is refused (77) with the chmod to run; a store without credentials makes --once exit 77; a byte order mark opening the file is skipped")
+    @Test("credentials: a file the group or others can read is refused (77) with the chmod to run, a directory as not a file; a store without credentials makes --once exit 77; a byte order mark opening the file is skipped")
     func credentials() async throws {
         let tmp = TemporaryDirectory("stocksync-dcli")
         defer { tmp.remove() }
@@ -93,6 +93,9 @@ struct DispatchCLITests {
         let none = try CLI.run(["sync", "--once", "--db", db, "--credentials", other])
         #expect(none.status == 77)
         #expect(none.stdout.contains("NO CREDENTIALS"))
+        // A directory given for the file: named as such, with no chmod advice about it.
+        let directory = try CLI.run(["sync", "--once", "--db", db, "--credentials", tmp.url.path])
+        #expect(directory.status == 77 && directory.stderr.contains("not a file") && !directory.stderr.contains("chmod"), "\(directory.stderr)")
         // Saved by a Windows editor: a byte order mark before the JSON is skipped.
         let marked = try String(contentsOfFile: credentials, encoding: .utf8)
         try ("\u{FEFF}" + marked).write(toFile: credentials, atomically: true, encoding: .utf8)
