@@ -31,15 +31,10 @@ public final class Journal {
         if path.isEmpty || path == ":memory:" {
             throw EngineError(.usage, "database path '\(path)' names no file; give the database file's path")
         }
-        var isDirectory: ObjCBool = false
-        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-        if !(writable && creating) && !exists {
+        if !(writable && creating) && !FileManager.default.fileExists(atPath: path) {
             throw EngineError(.io, "\(path): no such database (run 'stocksync ingest' or 'stocksync store connect' first)")
         }
-        // SQLite would only say "disk I/O error".
-        if exists && isDirectory.boolValue {
-            throw EngineError(.io, "\(path): is a directory; give the database file's path (for instance \(path.hasSuffix("/") ? path : path + "/")stocksync.db)")
-        }
+        try Journal.refuseDirectory(path)
         do {
             db = try Database(path: path, mode: writable ? .readWriteCreate : .readOnly,
                               busyTimeoutMilliseconds: Journal.busyTimeoutMilliseconds)
@@ -61,6 +56,15 @@ public final class Journal {
             // nothing to send) must not leave `replay --verify` comparing against empty tables.
             let position = try rebuild().position
             FileHandle.standardError.write(Data("stocksync: \(path): upgraded to schema version \(Schema.currentVersion); projections rebuilt from the journal (\(position) events)\n".utf8))
+        }
+    }
+
+    /// A directory given for the database file is named as such: SQLite would only say "disk
+    /// I/O error".
+    static func refuseDirectory(_ path: String) throws(EngineError) {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw EngineError(.io, "\(path): is a directory; give the database file's path (for instance \(path.hasSuffix("/") ? path : path + "/")stocksync.db)")
         }
     }
 

@@ -178,6 +178,7 @@ extension Journal {
         guard FileManager.default.fileExists(atPath: source) else {
             throw EngineError(.io, "\(source): no such database")
         }
+        try refuseDirectory(source)
         let db: Database
         do {
             db = try Database(path: source, mode: .readOnly, busyTimeoutMilliseconds: busyTimeoutMilliseconds)

@@ -797,6 +797,8 @@ struct OperatorCommandTests {
         #expect(refused.status == 74 && refused.stderr.contains("never overwrites"))
         #expect(try String(contentsOfFile: other, encoding: .utf8) == "not a database")
         #expect(try CLI.run(["backup", tmp.path("x.db"), "--db", tmp.path("missing.db")]).status == 74)
+        let directory = try CLI.run(["backup", tmp.path("x.db"), "--db", tmp.url.path])
+        #expect(directory.status == 74 && directory.stderr.contains("is a directory"), "\(directory.stderr)")
         let unwritable = try CLI.run(["backup", tmp.path("no-such-directory/x.db"), "--db", db])
         #expect(unwritable.status == 74 && unwritable.stderr.contains("cannot create the backup"))
 
