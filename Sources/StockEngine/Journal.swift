@@ -68,6 +68,9 @@ public final class Journal {
         }
     }
 
+    /// The schema version this build writes, and the newest it opens.
+    public static var schemaVersion: Int64 { Schema.currentVersion }
+
     /// The page size of databases this build creates (existing files keep theirs: SQLite
     /// changes it only by rewriting the file). SQLite's default is 4 KiB; with 16 KiB the
     /// journal's appends and reads touch a quarter of the pages, and by turns at 1,000,000

@@ -8,6 +8,9 @@ struct StockSync: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stocksync",
         abstract: "Keeps WooCommerce stock levels true to Katana, from an append-only journal.",
+        // The schema too: "database schema version 5 is newer than this stocksync supports"
+        // is answered by knowing which one a binary writes.
+        version: "0.1.0 (journal schema \(Journal.schemaVersion))",
         subcommands: [Ingest.self, Stock.self, Explain.self, Outbox.self, Log.self, Replay.self, Backup.self, StoreCommand.self,
                       Sync.self, Resync.self, Deliveries.self, Export.self, Sandbox.self, Demo.self]
     )

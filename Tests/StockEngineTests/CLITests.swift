@@ -24,6 +24,12 @@ struct CLITests {
     static let variant = #"{"id":"v1","type":"variant.upserted","at":"2026-11-26T10:00:00Z","data":{"variant_id":1,"sku":"A","kind":"product"}}"#
     static let adjust = #"{"id":"a1","type":"stock_adjustment.upserted","at":"2026-11-26T10:00:00Z","data":{"adjustment_id":1,"updated_at":"2026-11-26T10:00:00Z","location_id":1,"rows":[{"variant_id":1,"quantity":"7.50"}]}}"#
 
+    @Test("--version names the build and the journal schema it writes")
+    func version() throws {
+        let r = try CLI.run(["--version"])
+        #expect(r.status == 0 && r.stdout == "0.1.0 (journal schema \(Journal.schemaVersion))\n", "\(r.stdout)\(r.stderr)")
+    }
+
     @Test("read-only commands on a missing database exit 74 and create nothing")
     func missingDatabase() throws {
         for args in [["stock"], ["outbox"], ["log"], ["store", "list"], ["explain", "A", "--store", "main"], ["replay", "--verify"]] {
