@@ -48,6 +48,9 @@ struct Sandbox: AsyncParsableCommand {
             do { plan = try FaultPlan(parsing: faults) } catch { throw EngineError(.usage, "\(error)") }
             var seedValue: JSONValue? = nil
             if let seed {
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: seed, isDirectory: &isDirectory) else { throw EngineError(.io, "\(seed): no such file") }
+                guard !isDirectory.boolValue else { throw EngineError(.io, "\(seed): is a directory; give the seed file's path") }
                 guard let data = FileManager.default.contents(atPath: seed) else { throw EngineError(.io, "\(seed): cannot read") }
                 do { seedValue = try JSONReader.parseFile(String(decoding: data, as: UTF8.self)) } catch {
                     throw EngineError(.badInput, "\(seed): \(error)")

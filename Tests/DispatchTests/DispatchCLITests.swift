@@ -289,11 +289,15 @@ struct DispatchCLITests {
         try await server.shutdown()
     }
 
-    @Test("stocksync sandbox: first line 'listening on', serves the seed; sync without --once stops cleanly on SIGTERM")
+    @Test("stocksync sandbox: first line 'listening on', serves the seed (a missing seed or a directory named, 74); sync without --once stops cleanly on SIGTERM")
     func sandboxAndContinuousSync() async throws {
         let tmp = TemporaryDirectory("stocksync-dcli")
         defer { tmp.remove() }
         let seedFile = tmp.path("seed.json")
+        for (path, message) in [(tmp.url.path, "is a directory"), (seedFile, "no such file")] {
+            let bad = try CLI.run(["sandbox", "--seed", path])
+            #expect(bad.status == 74 && bad.stderr.contains("\(path): \(message)"), "\(bad.stderr)")
+        }
         try Self.seed.write(toFile: seedFile, atomically: true, encoding: .utf8)
         let sandbox = Process()
         sandbox.executableURL = URL(fileURLWithPath: Checkout.stocksyncBinary())
