@@ -267,7 +267,7 @@ struct Deliveries: ParsableCommand {
                 var rows = try journal.deliveries(store: store)
                 if let sku { rows = rows.filter { $0.sku == sku } }
                 if json {
-                    emit(Render.deliveriesJSON(rows))
+                    emitJSON(Render.deliveriesJSON(rows))
                 } else {
                     emit(Render.deliveriesText(rows))
                 }

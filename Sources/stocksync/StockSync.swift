@@ -39,7 +39,7 @@ func reportingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
     } catch let error as EngineError {
-        FileHandle.standardError.write(Data("stocksync: \(error.message)\n".utf8))
+        FileHandle.standardError.write(Data("stocksync: \(printable(error.message))\n".utf8))
         throw ExitCode(error.exitCode)
     }
 }
@@ -48,16 +48,37 @@ func reportingErrors(_ body: () async throws -> Void) async throws {
     do {
         try await body()
     } catch let error as EngineError {
-        FileHandle.standardError.write(Data("stocksync: \(error.message)\n".utf8))
+        FileHandle.standardError.write(Data("stocksync: \(printable(error.message))\n".utf8))
         throw ExitCode(error.exitCode)
     }
 }
 
 func warn(_ text: String) {
-    FileHandle.standardError.write(Data("stocksync: \(text)\n".utf8))
+    FileHandle.standardError.write(Data("stocksync: \(printable(text))\n".utf8))
 }
 
+/// Text for a terminal: SKUs, ids and order numbers come from Katana and the stores, and a
+/// control character among them (an escape sequence, say) would act on the terminal instead of
+/// showing. Each is shown as `\u{1B}`; line breaks and tabs stay.
+func printable(_ text: String) -> String {
+    func isControl(_ s: Unicode.Scalar) -> Bool {
+        (s.value < 0x20 && s != "\n" && s != "\t") || (0x7F...0x9F).contains(s.value) || s.value == 0x2028 || s.value == 0x2029
+    }
+    guard text.unicodeScalars.contains(where: isControl) else { return text }
+    var out = String.UnicodeScalarView()
+    for s in text.unicodeScalars {
+        if isControl(s) { out.append(contentsOf: "\\u{\(String(s.value, radix: 16, uppercase: true))}".unicodeScalars) } else { out.append(s) }
+    }
+    return String(out)
+}
+
+/// Text output, made `printable`.
 func emit(_ text: String) {
+    FileHandle.standardOutput.write(Data((printable(text) + "\n").utf8))
+}
+
+/// JSON output, exactly as written: its strings are escaped already, and a consumer needs them whole.
+func emitJSON(_ text: String) {
     FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }
 
@@ -127,8 +148,11 @@ struct Stock: ParsableCommand {
             let view = try journal.state(at: parsePoint(at))
             try requireConnected(store, in: view, at: at)
             let rows = try view.projection.stockRows(store: store, sku: sku)
-            emit(json ? Render.stockJSON(position: view.projection.position, rows: rows)
-                      : Render.stockText(position: view.projection.position, rows: rows))
+            if json {
+                emitJSON(Render.stockJSON(position: view.projection.position, rows: rows))
+            } else {
+                emit(Render.stockText(position: view.projection.position, rows: rows))
+            }
         }
     }
 }
@@ -171,7 +195,7 @@ struct Outbox: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let view = try database.open(writable: false).state()
-            emit(json ? Render.outboxJSON(view.projection) : Render.outboxText(view.projection))
+            if json { emitJSON(Render.outboxJSON(view.projection)) } else { emit(Render.outboxText(view.projection)) }
         }
     }
 }
@@ -203,7 +227,7 @@ struct Log: ParsableCommand {
                     if json {
                         out += EventCodec.encodeLine(event, position: position) + "\n"
                     } else {
-                        out += "\(position)  \(event.at)  \(event.type.rawValue)  \(event.id)\n"
+                        out += printable("\(position)  \(event.at)  \(event.type.rawValue)  \(event.id)") + "\n"
                     }
                     if out.utf8.count > 1 << 20 { FileHandle.standardOutput.write(Data(out.utf8)); out = "" }
                 }
@@ -241,7 +265,7 @@ struct Replay: ParsableCommand {
                 if differences.isEmpty {
                     emit("replay --verify: inline state equals the replayed state at position \(try journal.head())")
                 } else {
-                    FileHandle.standardError.write(Data(("replay --verify: the inline state differs from the replayed state:\n" +
+                    FileHandle.standardError.write(Data(printable("replay --verify: the inline state differs from the replayed state:\n" +
                         differences.map { "  " + $0 }.joined(separator: "\n") + "\n").utf8))
                     throw ExitCode(1)
                 }

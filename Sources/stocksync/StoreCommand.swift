@@ -171,7 +171,7 @@ struct StoreCommand: ParsableCommand {
                 let view = try journal.state()
                 let statuses = try journal.allStoreStatuses()
                 let paused: (StoreID) -> Bool = { statuses[$0]?.pausedReason != nil }
-                emit(json ? Render.storesJSON(view.projection, paused: paused) : Render.storesText(view.projection))
+                if json { emitJSON(Render.storesJSON(view.projection, paused: paused)) } else { emit(Render.storesText(view.projection)) }
                 for (store, status) in statuses.sorted(by: { $0.key < $1.key }) where !json {
                     if let reason = status.pausedReason { emit("store '\(store)' is PAUSED: \(reason) — 'stocksync store resume \(store)'") }
                 }

@@ -337,6 +337,22 @@ struct CLITests {
         tmp.remove()
     }
 
+    @Test("text output shows control characters from outside (an escape sequence in a SKU or an id) as \\u{…} instead of sending them to the terminal; JSON keeps them exact")
+    func controlCharactersInText() throws {
+        let sku = #"A\u001b[2J\u0007B"#
+        let variant = #"{"id":"v\u001b","type":"variant.upserted","at":"2026-11-26T10:00:00Z","data":{"variant_id":1,"sku":"\#(sku)","kind":"product"}}"#
+        #expect(try CLI.run(["ingest", "--db", db, try write("c.jsonl", [Self.connect, variant, Self.adjust])]).status == 0)
+        let text = try CLI.run(["stock", "--db", db]).stdout
+        #expect(text.contains(#"A\u{1B}[2J\u{7}B"#) && !text.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 }, "\(text.debugDescription)")
+        let log = try CLI.run(["log", "--db", db]).stdout
+        #expect(log.contains(#"v\u{1B}"#) && !log.unicodeScalars.contains { $0.value == 0x1B }, "\(log.debugDescription)")
+        let unknown = try CLI.run(["explain", "X\u{1B}]0;title\u{7}", "--store", "main", "--db", db])
+        #expect(unknown.status == 65 && unknown.stderr.contains(#"unknown SKU 'X\u{1B}]0;title\u{7}'"#)
+                && !unknown.stderr.unicodeScalars.contains { $0.value == 0x1B }, "\(unknown.stderr.debugDescription)")
+        #expect(try CLI.run(["stock", "--db", db, "--json"]).stdout.contains(#""sku":"A\u001b[2J\u0007B""#))
+        tmp.remove()
+    }
+
     @Test("--at TIME means the last event recorded at or before it; one ingest call is never split")
     func atRecordedTime() throws {
         _ = try CLI.run(["ingest", "--db", db, try write("a.jsonl", [Self.connect, Self.product, Self.variant])])
