@@ -31,10 +31,10 @@ public final class Journal {
         if path.isEmpty || path == ":memory:" {
             throw EngineError(.usage, "database path '\(path)' names no file; give the database file's path")
         }
-        if !(writable && creating) && !FileManager.default.fileExists(atPath: path) {
+        let exists = try Journal.databaseFileExists(path)
+        if !(writable && creating) && !exists {
             throw EngineError(.io, "\(path): no such database (run 'stocksync ingest' or 'stocksync store connect' first)")
         }
-        try Journal.refuseDirectory(path)
         do {
             db = try Database(path: path, mode: writable ? .readWriteCreate : .readOnly,
                               busyTimeoutMilliseconds: Journal.busyTimeoutMilliseconds)
@@ -59,13 +59,15 @@ public final class Journal {
         }
     }
 
-    /// A directory given for the database file is named as such: SQLite would only say "disk
-    /// I/O error".
-    static func refuseDirectory(_ path: String) throws(EngineError) {
+    /// Whether something is at `path`; a directory there is an error naming it as such, since
+    /// SQLite would only say "disk I/O error".
+    static func databaseFileExists(_ path: String) throws(EngineError) -> Bool {
         var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return false }
+        if isDirectory.boolValue {
             throw EngineError(.io, "\(path): is a directory; give the database file's path (for instance \(path.hasSuffix("/") ? path : path + "/")stocksync.db)")
         }
+        return true
     }
 
     /// The schema version this build writes, and the newest it opens.
@@ -79,14 +81,15 @@ public final class Journal {
 
     /// How long a writer waits for another to finish (`STOCKSYNC_BUSY_TIMEOUT_MS`, default 5 s)
     /// before giving up with a temporary failure (75).
-    static var busyTimeoutMilliseconds: Int32 {
+    /// Read once per process, so a bad value is named once.
+    static let busyTimeoutMilliseconds: Int32 = {
         guard let text = ProcessInfo.processInfo.environment["STOCKSYNC_BUSY_TIMEOUT_MS"] else { return 5_000 }
         guard let value = Int32(text), value >= 0 else {
             FileHandle.standardError.write(Data("stocksync: STOCKSYNC_BUSY_TIMEOUT_MS='\(text)' is not a number of milliseconds; waiting the default 5000\n".utf8))
             return 5_000
         }
         return value
-    }
+    }()
 
     /// The last position in the journal (0 when empty).
     public func head() throws(EngineError) -> Int64 {

@@ -175,10 +175,9 @@ extension Journal {
     /// schema version, so a file can be saved before a newer build migrates it. Never overwrites
     /// a file. Returns the last position the copy holds.
     public static func backup(_ source: String, to target: String) throws(EngineError) -> Int64 {
-        guard FileManager.default.fileExists(atPath: source) else {
+        guard try databaseFileExists(source) else {
             throw EngineError(.io, "\(source): no such database")
         }
-        try refuseDirectory(source)
         let db: Database
         do {
             db = try Database(path: source, mode: .readOnly, busyTimeoutMilliseconds: busyTimeoutMilliseconds)

@@ -19,13 +19,19 @@ public struct StoreColumn: Sendable {
 }
 
 extension Projection {
+    /// The store's state, connected or not; a store never connected is a bad-input error.
+    public func knownStore(_ store: StoreID, option: String = "--store") throws(EngineError) -> StoreState {
+        guard let state = stores[store] else {
+            throw EngineError(.badInput, "\(option.isEmpty ? "" : option + ": ")unknown store '\(store)' (see 'stocksync store list')")
+        }
+        return state
+    }
+
     /// The store's state if it is connected; otherwise a bad-input error naming it.
     public func connectedStore(_ store: StoreID, option: String = "--store") throws(EngineError) -> StoreState {
-        let prefix = option.isEmpty ? "" : option + ": "
-        guard let state = stores[store] else {
-            throw EngineError(.badInput, "\(prefix)unknown store '\(store)' (see 'stocksync store list')")
-        }
+        let state = try knownStore(store, option: option)
         guard state.connected else {
+            let prefix = option.isEmpty ? "" : option + ": "
             throw EngineError(.badInput, "\(prefix)store '\(store)' is disconnected ('stocksync store connect \(store) …' connects it again, keeping its catalogue)")
         }
         return state

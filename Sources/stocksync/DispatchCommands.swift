@@ -261,9 +261,7 @@ struct Deliveries: ParsableCommand {
             try reportingErrors {
                 let journal = try database.open(writable: false)
                 // A disconnected store's attempts stay readable; a store never connected is a typo.
-                if let store, try journal.state().projection.stores[store] == nil {
-                    throw EngineError(.badInput, "--store: unknown store '\(store)' (see 'stocksync store list')")
-                }
+                if let store { _ = try journal.state().projection.knownStore(store) }
                 var rows = try journal.deliveries(store: store)
                 if let sku { rows = rows.filter { $0.sku == sku } }
                 if json {

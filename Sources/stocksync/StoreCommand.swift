@@ -52,7 +52,11 @@ struct StoreCommand: ParsableCommand {
         }
     }
 
-    static func products(_ n: Int) -> String { n == 1 ? "1 product" : "\(n) products" }
+    /// How many catalogue products `projection` holds for `store`, in words.
+    static func catalogueSize(of store: StoreID, in projection: Projection) -> (count: Int, words: String) {
+        let n = projection.catalogue.keys.filter { $0.store == store }.count
+        return (n, n == 1 ? "1 product" : "\(n) products")
+    }
 
     static func event(_ payload: EventPayload) -> Event {
         Event(id: UUID().uuidString.lowercased(), at: Instant.now.description, payload: payload)
@@ -82,23 +86,23 @@ struct StoreCommand: ParsableCommand {
                                         floorAtZero: settings.floorAtZero?.bool ?? false)
                 try StoreCommand.refuseOptOutWithoutSync(new, requested: settings.katanaOrdersReduceStock)
                 let journal = try database.open(writable: true, creating: true)
-                var earlier: (url: String, products: Int)? = nil
+                var earlier: (url: String, catalogue: (count: Int, words: String))? = nil
                 _ = try journal.write { appender in
                     if appender.state.stores[id]?.connected == true {
                         throw EngineError(.badInput, "store '\(id)' is already connected (use 'store reconfigure')")
                     }
                     if let old = appender.state.stores[id] {
-                        earlier = (old.settings.url, appender.state.catalogue.keys.filter { $0.store == id }.count)
+                        earlier = (old.settings.url, StoreCommand.catalogueSize(of: id, in: appender.state))
                     }
                     try appender.append(StoreCommand.event(.storeConnected(new)))
                 }
                 emit("connected store '\(id)' (\(url), location \(location), stock sync \(sync.rawValue)); nothing is pushed until stock changes or 'resync'")
                 // A reconnected store keeps its catalogue (SPEC §2.6 rule 10). Read from another
                 // site, its product ids would receive updates meant for other products.
-                if let earlier, earlier.products > 0 {
+                if let earlier, earlier.catalogue.count > 0 {
                     warn(earlier.url == url
-                         ? "store '\(id)' was connected before and keeps the catalogue recorded then (\(StoreCommand.products(earlier.products))); 'stocksync store refresh \(id)' brings it up to date"
-                         : "warning: store '\(id)' was last connected to \(earlier.url) and keeps the catalogue recorded then (\(StoreCommand.products(earlier.products))); run 'stocksync store refresh \(id)' before syncing, or updates may go to another site's product ids")
+                         ? "store '\(id)' was connected before and keeps the catalogue recorded then (\(earlier.catalogue.words)); 'stocksync store refresh \(id)' brings it up to date"
+                         : "warning: store '\(id)' was last connected to \(earlier.url) and keeps the catalogue recorded then (\(earlier.catalogue.words)); run 'stocksync store refresh \(id)' before syncing, or updates may go to another site's product ids")
                 }
             }
         }
@@ -126,18 +130,18 @@ struct StoreCommand: ParsableCommand {
                                          katanaOrdersReduceStock: settings.katanaOrdersReduceStock?.bool,
                                          floorAtZero: settings.floorAtZero?.bool)
                 let journal = try database.open(writable: true)
-                var moved: (from: String, products: Int)? = nil
+                var moved: (from: String, catalogue: (count: Int, words: String))? = nil
                 _ = try journal.write { appender in
                     let state = try appender.state.connectedStore(id, option: "")
                     try StoreCommand.refuseOptOutWithoutSync(change.applied(to: state.settings), requested: settings.katanaOrdersReduceStock)
                     if let url = change.url, url != state.settings.url {
-                        moved = (state.settings.url, appender.state.catalogue.keys.filter { $0.store == id }.count)
+                        moved = (state.settings.url, StoreCommand.catalogueSize(of: id, in: appender.state))
                     }
                     try appender.append(StoreCommand.event(.storeReconfigured(change)))
                 }
                 emit("reconfigured store '\(id)'")
-                if let moved, moved.products > 0, let url = change.url {
-                    warn("store '\(id)' keeps its catalogue (\(StoreCommand.products(moved.products)), read from \(moved.from)); if \(url) is another site rather than a new address of the same one, run 'stocksync store refresh \(id)' before syncing")
+                if let moved, moved.catalogue.count > 0, let url = change.url {
+                    warn("store '\(id)' keeps its catalogue (\(moved.catalogue.words), read from \(moved.from)); if \(url) is another site rather than a new address of the same one, run 'stocksync store refresh \(id)' before syncing")
                 }
             }
         }
