@@ -9,7 +9,13 @@ public enum Explain {
         case variant(VariantID)
     }
 
-    public static func render(_ subject: Subject, store: StoreID, in view: StateView) throws(EngineError) -> String {
+    /// How many contributions a heading lists by default: a long-lived journal gives a popular
+    /// variant thousands (every order it ever shipped), and a merchant reads the latest ones.
+    public static let defaultLimit = 20
+
+    /// `limit`: the most contributions listed under one heading, the latest ones; the earlier
+    /// ones are summed into one line, so the lines still add up (nil lists every one).
+    public static func render(_ subject: Subject, store: StoreID, in view: StateView, limit: Int? = defaultLimit) throws(EngineError) -> String {
         let projection = view.projection
         let state = try projection.connectedStore(store)
         let variants: [VariantID]
@@ -24,7 +30,7 @@ public enum Explain {
             variants = [id]
         }
         do {
-            return try variants.map { try explain($0, state.settings, view) }.joined(separator: "\n\n")
+            return try variants.map { try explain($0, state.settings, view, limit: limit) }.joined(separator: "\n\n")
         } catch let e as EngineError {
             throw e
         } catch {
@@ -32,7 +38,7 @@ public enum Explain {
         }
     }
 
-    static func explain(_ variant: VariantID, _ settings: StoreSettings, _ view: StateView) throws -> String {
+    static func explain(_ variant: VariantID, _ settings: StoreSettings, _ view: StateView, limit: Int?) throws -> String {
         let p = view.projection
         let declaration = p.declaration(variant)
         let key = CellKey(variant, settings.locationID)
@@ -43,10 +49,10 @@ public enum Explain {
         out.append("Stock sync \(settings.stockSync ? "on" : "off"); Katana orders reduce stock \(settings.katanaOrdersReduceStock ? "on" : "off")\(settings.countsOnlyWooCommerceOrders ? " (only WooCommerce orders count)" : ""); floor at zero \(settings.floorAtZero ? "on" : "off")")
         out.append("")
 
-        var inStockLines: [String] = []
-        var counted: [String] = []
-        var excluded: [String] = []
-        var expectedLines: [String] = []
+        var inStockLines: [Contribution] = []
+        var counted: [Contribution] = []
+        var excluded: [Contribution] = []
+        var expectedLines: [Contribution] = []
         for (docKey, record) in try view.documents(touching: key) {
             var sums: [EffectField: Quantity] = [:]
             for e in record.effects where e.cell == key { sums[e.field] = (sums[e.field] ?? .zero).adding(e.amount) ?? .zero }
@@ -56,34 +62,34 @@ public enum Explain {
             let fromWoo = sums[.committedSyncWooCommerce] ?? .zero
             let total = sums[.committedTotal] ?? .zero
             let expected = sums[.expected] ?? .zero
-            if inStock != .zero { inStockLines.append(line(signed(inStock), label)) }
+            if inStock != .zero { inStockLines.append(Contribution(inStock, label)) }
             if direct != .zero {
                 if settings.countsOnlyWooCommerceOrders && fromWoo == .zero {
-                    excluded.append(line(direct.description, "\(label) — not from WooCommerce, and this store counts only WooCommerce orders"))
+                    excluded.append(Contribution(direct, "\(label) — not from WooCommerce, and this store counts only WooCommerce orders"))
                 } else {
-                    counted.append(line(direct.description, "\(label) — open on the order"))
+                    counted.append(Contribution(direct, "\(label) — open on the order"))
                 }
             }
             if let component = total.subtracting(direct), component != .zero {
                 let why = docKey.kind == .manufacturingOrder ? "ingredient of a manufacturing order" : "component of a kit sold"
-                excluded.append(line(component.description, "\(label) — \(why); commitments as a component never count for sync"))
+                excluded.append(Contribution(component, "\(label) — \(why); commitments as a component never count for sync"))
             }
-            if expected != .zero { expectedLines.append(line(expected.description, label)) }
+            if expected != .zero { expectedLines.append(Contribution(expected, label)) }
         }
         let committed = cell.committedForSync(settings)
         out.append(line(cell.inStock.description, "In stock", indent: 2))
-        out.append(contentsOf: inStockLines.isEmpty ? ["      (nothing has moved it)"] : inStockLines)
+        out.append(contentsOf: inStockLines.isEmpty ? ["      (nothing has moved it)"] : lines(inStockLines, limit: limit, signed: true))
         out.append(line(committed.description, "Committed for sync", indent: 2))
-        out.append(contentsOf: counted.isEmpty ? ["      (no open sales order rows count)"] : counted)
+        out.append(contentsOf: counted.isEmpty ? ["      (no open sales order rows count)"] : lines(counted, limit: limit))
         if !excluded.isEmpty {
             out.append("  Not counted for sync (Katana's displayed Committed is \(cell.committedTotal))")
-            out.append(contentsOf: excluded)
+            out.append(contentsOf: lines(excluded, limit: limit))
         }
         let raw = "floor(\(cell.inStock) − \(committed))"
         out.append("  Synced = \(raw)\(settings.floorAtZero ? ", at least 0" : "") = \(cell.synced(settings))")
         if cell.expected != .zero {
             out.append(line(cell.expected.description, "Expected (not part of the synced number)", indent: 2))
-            out.append(contentsOf: expectedLines)
+            out.append(contentsOf: lines(expectedLines, limit: limit))
         }
         out.append("")
         out.append(contentsOf: matchLines(variant, declaration, settings, p, view.journal))
@@ -203,6 +209,31 @@ public enum Explain {
         default:
             return "\(key.kind.label) \(key.id)"
         }
+    }
+
+    /// One document's share of a number, as listed under its heading.
+    struct Contribution {
+        var amount: Quantity
+        var text: String
+        init(_ amount: Quantity, _ text: String) { self.amount = amount; self.text = text }
+    }
+
+    /// A heading's contributions, in journal order; past `limit`, the earlier ones as one summed
+    /// line first. Should that sum overflow (it cannot for the sums of a real cell), all are listed.
+    static func lines(_ items: [Contribution], limit: Int?, signed: Bool = false) -> [String] {
+        let format = { (q: Quantity) in signed ? Self.signed(q) : q.description }
+        var shown = items[...]
+        var out: [String] = []
+        if let limit, items.count > limit {
+            let earlier = items.dropLast(limit)
+            var sum: Quantity? = .zero
+            for item in earlier { sum = sum?.adding(item.amount) }
+            if let sum {
+                out.append(line(format(sum), "\(earlier.count) earlier contributions together (explain --all lists each)"))
+                shown = items.suffix(limit)
+            }
+        }
+        return out + shown.map { line(format($0.amount), $0.text) }
     }
 
     static func signed(_ q: Quantity) -> String { q.isNegative ? q.description : "+\(q)" }

@@ -171,6 +171,7 @@ struct Explain: ParsableCommand {
     @Option(help: "The store.") var store: String
     @Option(help: "Explain a variant by id (for a variant without SKU).") var variant: Int64?
     @Option(help: ArgumentHelp("A journal position, or an RFC 3339 time.", valueName: "position|time")) var at: String?
+    @Flag(help: "List every contribution; by default each heading lists the latest \(StockEngine.Explain.defaultLimit) and sums the earlier ones.") var all = false
 
     func validate() throws {
         if (sku == nil) == (variant == nil) { throw ValidationError("give either a SKU or --variant ID") }
@@ -182,7 +183,7 @@ struct Explain: ParsableCommand {
             let view = try journal.state(at: parsePoint(at))
             try requireConnected(store, in: view, at: at)
             let subject: StockEngine.Explain.Subject = sku.map { .sku($0) } ?? .variant(variant ?? 0)
-            emit(try StockEngine.Explain.render(subject, store: store, in: view))
+            emit(try StockEngine.Explain.render(subject, store: store, in: view, limit: all ? nil : StockEngine.Explain.defaultLimit))
         }
     }
 }

@@ -523,6 +523,23 @@ struct CLITests {
         tmp.remove()
     }
 
+    @Test("explain lists the latest 20 contributions under a heading and sums the earlier ones into one line; --all lists each")
+    func explainLongHistory() throws {
+        // 25 adjustments of 1, 2, …, 25: the first five (15 together) are summed by default.
+        let adjustments = (1...25).map { n in
+            #"{"id":"a\#(n)","type":"stock_adjustment.upserted","at":"2026-11-26T10:00:00Z","data":{"adjustment_id":\#(n),"updated_at":"2026-11-26T10:00:00Z","location_id":1,"rows":[{"variant_id":1,"quantity":\#(n)}]}}"#
+        }
+        #expect(try CLI.run(["ingest", "--db", db, try write("h.jsonl", [Self.connect, Self.variant] + adjustments)]).status == 0)
+        let short = try CLI.run(["explain", "A", "--store", "main", "--db", db])
+        #expect(short.status == 0, "\(short.stderr)")
+        let listed = short.stdout.split(separator: "\n").filter { $0.contains("stock adjustment") }
+        #expect(listed.count == 20 && listed.first?.hasPrefix("      +6          stock adjustment 6 ") == true, "\(short.stdout)")
+        #expect(short.stdout.contains("  In stock: 325\n      +15         5 earlier contributions together (explain --all lists each)\n"), "\(short.stdout)")
+        let all = try CLI.run(["explain", "A", "--store", "main", "--all", "--db", db]).stdout
+        #expect(all.split(separator: "\n").filter { $0.contains("stock adjustment") }.count == 25 && !all.contains("earlier contributions"), "\(all)")
+        tmp.remove()
+    }
+
     @Test("explain names a WooCommerce SKU that differs only in case or spaces when nothing matches: matching stays exact")
     func explainNearMiss() throws {
         let near = #"{"id":"p2","type":"woo.product.upserted","at":"2026-11-26T10:00:00Z","data":{"store":"main","woo_id":12,"parent_id":0,"sku":" a","date_created":"2025-01-01T00:00:00"}}"#

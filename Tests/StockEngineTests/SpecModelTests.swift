@@ -72,7 +72,7 @@ struct SpecModelTests {
         #expect(lines.contains { $0.contains(#""type":"store.reconfigured""#) && $0.contains("location_id") })
     }
 
-    @Test("explain's contributions add up: In stock, Committed for sync, Katana's Committed and Expected are the sums of the lines under them", arguments: Array(UInt64(1)...8))
+    @Test("explain's contributions add up: In stock, Committed for sync, Katana's Committed and Expected are the sums of the lines under them, whether every one is listed or the earlier ones are summed into one line", arguments: Array(UInt64(1)...8))
     func explainAddsUp(seed: UInt64) throws {
         let tmp = TemporaryDirectory()
         defer { tmp.remove() }
@@ -82,20 +82,25 @@ struct SpecModelTests {
         let journal = try Journal(path: tmp.path("a.db"), writable: true)
         _ = try journal.ingest([file])
         let view = try journal.state()
-        var explained = 0
+        var explained = 0, summed = 0
         for row in try view.projection.stockRows() {
             for column in row.stores {
-                let text = try Explain.render(.variant(row.variantID), store: column.store, in: view)
-                let sums = Self.sections(text)
-                let what = "variant \(row.variantID) location \(row.locationID) store \(column.store), seed \(seed):\n\(text)"
-                #expect(sums["In stock"] == SpecModel.decimal(row.cell.inStock), "\(what)")
-                #expect(sums["Committed for sync"] == SpecModel.decimal(column.committedForSync), "\(what)")
-                #expect((sums["Committed for sync"] ?? 0) + (sums["Not counted for sync"] ?? 0) == SpecModel.decimal(row.cell.committedTotal), "\(what)")
-                #expect((sums["Expected"] ?? 0) == SpecModel.decimal(row.cell.expected), "\(what)")
+                // Every contribution listed, and the earlier ones summed into one line past two.
+                for limit in [nil, 2] {
+                    let text = try Explain.render(.variant(row.variantID), store: column.store, in: view, limit: limit)
+                    let sums = Self.sections(text)
+                    let what = "variant \(row.variantID) location \(row.locationID) store \(column.store), seed \(seed), limit \(limit.map(String.init) ?? "none"):\n\(text)"
+                    #expect(sums["In stock"] == SpecModel.decimal(row.cell.inStock), "\(what)")
+                    #expect(sums["Committed for sync"] == SpecModel.decimal(column.committedForSync), "\(what)")
+                    #expect((sums["Committed for sync"] ?? 0) + (sums["Not counted for sync"] ?? 0) == SpecModel.decimal(row.cell.committedTotal), "\(what)")
+                    #expect((sums["Expected"] ?? 0) == SpecModel.decimal(row.cell.expected), "\(what)")
+                    if text.contains("earlier contributions together") { summed += 1 }
+                }
                 explained += 1
             }
         }
         #expect(explained > 5)
+        #expect(summed > 0, "no explain had more than two contributions under a heading")
     }
 
     /// The amounts listed under each heading of an explain, summed; a heading without lines sums to 0.
