@@ -146,6 +146,16 @@ public struct Projection: Sendable {
         self.pending = pending
         self.held = held
         for s in stores { self.stores[s.settings.store] = s }
+        // Sized once: growing them one insert at a time rehashes a large catalogue many times.
+        self.variants.reserveCapacity(variants.count)
+        variantsBySKU.reserveCapacity(variants.count)
+        self.catalogue.reserveCapacity(catalogue.count)
+        var perStore: [StoreID: Int] = [:]
+        for p in catalogue where p.sku?.isEmpty == false { perStore[p.store, default: 0] += 1 }
+        for (store, count) in perStore {
+            productsBySKU[store, default: [:]].reserveCapacity(count)
+            bestBySKU[store, default: [:]].reserveCapacity(count)
+        }
         for v in variants { declare(v) }
         for p in catalogue { putProduct(p) }
         ledger = DocumentLedger(recipesOf: variants)

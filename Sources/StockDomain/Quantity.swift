@@ -190,22 +190,38 @@ public struct Quantity: Hashable, Comparable, Sendable, CustomStringConvertible 
     /// limits of SPEC §3.2. A sum or a product of inputs (a purchase row times a conversion
     /// rate of 0.333333333) goes beyond those limits and must still read back exactly.
     public static func parseStored(_ text: String) -> Quantity? {
-        var bytes = Array(text.utf8)[...]
+        var t = text
+        return t.withUTF8 { parseStored($0) }
+    }
+
+    /// `parseStored` over the bytes of a stored value (a column read in place): it runs once per
+    /// number of every stored row when a projection loads, so it allocates nothing.
+    public static func parseStored(_ bytes: UnsafeBufferPointer<UInt8>) -> Quantity? {
+        var i = 0
         let negative = bytes.first == UInt8(ascii: "-")
-        if negative { bytes = bytes.dropFirst() }
-        let point = bytes.firstIndex(of: UInt8(ascii: "."))
-        let whole = bytes[..<(point ?? bytes.endIndex)]
-        let fraction = point.map { bytes[($0 + 1)...] } ?? []
-        let isDigit: (UInt8) -> Bool = { $0 >= 48 && $0 <= 57 }
-        guard !whole.isEmpty, whole.allSatisfy(isDigit), fraction.allSatisfy(isDigit), fraction.count <= 18,
-              point == nil || !fraction.isEmpty else { return nil }
+        if negative { i = 1 }
         // The magnitude, so that the most negative value (one more than the most positive) reads too.
         var magnitude: UInt128 = 0
-        for d in whole + fraction + Array(repeating: UInt8(ascii: "0"), count: 18 - fraction.count) {
+        var wholeDigits = 0, fractionDigits = 0, point = false
+        while i < bytes.count {
+            let b = bytes[i]
+            i += 1
+            if b == UInt8(ascii: "."), !point {
+                point = true
+                continue
+            }
+            guard b >= 48 && b <= 57 else { return nil }
+            if point { fractionDigits += 1 } else { wholeDigits += 1 }
             let (times10, o1) = magnitude.multipliedReportingOverflow(by: 10)
-            let (next, o2) = times10.addingReportingOverflow(UInt128(d - 48))
+            let (next, o2) = times10.addingReportingOverflow(UInt128(b - 48))
             guard !o1, !o2 else { return nil }
             magnitude = next
+        }
+        guard wholeDigits > 0, fractionDigits <= 18, !point || fractionDigits > 0 else { return nil }
+        for _ in fractionDigits..<18 {
+            let (times10, overflow) = magnitude.multipliedReportingOverflow(by: 10)
+            guard !overflow else { return nil }
+            magnitude = times10
         }
         guard magnitude <= (negative ? Int128.min.magnitude : UInt128(Int128.max)) else { return nil }
         return Quantity(raw: negative ? Int128(truncatingIfNeeded: 0 &- magnitude) : Int128(magnitude))

@@ -14,10 +14,11 @@ struct ProjectionTables {
             if case .variantUpserted(let d) = try decodeStored(.variantUpserted, v.text(0)) { variants.append(d) }
         }
         var cells: [CellKey: StockCell] = [:]
+        cells.reserveCapacity(Int(try db.scalarInt("SELECT count(*) FROM cells") ?? 0))
         let c = try db.prepare("SELECT variant_id, location_id, in_stock, committed_total, expected, committed_sync, committed_sync_woocommerce FROM cells")
         while try c.step() {
             func q(_ i: Int32) throws -> Quantity {
-                guard let q = Quantity.parseStored(c.text(i)) else { throw EngineError(.io, "\(db.path): corrupt quantity in cells") }
+                guard let q = c.withBytes(i, { Quantity.parseStored($0.assumingMemoryBound(to: UInt8.self)) }) else { throw EngineError(.io, "\(db.path): corrupt quantity in cells") }
                 return q
             }
             cells[CellKey(c.int(0), c.int(1))] = StockCell(inStock: try q(2), committedTotal: try q(3), expected: try q(4),

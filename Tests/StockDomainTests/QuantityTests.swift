@@ -57,7 +57,7 @@ struct QuantityTests {
         let values = [third, big, Quantity(raw: 1), Quantity(raw: -1), Quantity(raw: Int128.max), Quantity(raw: Int128.min), Quantity(raw: Int128.min + 1),
                       .zero, Quantity(-3), q("2.5")!]
         for v in values { #expect(Quantity.parseStored(v.description) == v, "\(v)") }
-        for bad in ["", "-", ".5", "5.", "1.2.3", "1e3", "0.1234567890123456789", "+1", " 1", "340282366920938463464.0"] {
+        for bad in ["", "-", ".5", "5.", "1.2.3", "1..2", "--5", "-.5", "5-", ".", "1e3", "0.1234567890123456789", "+1", " 1", "340282366920938463464.0", "170141183460469231731.687303715884105728"] {
             #expect(Quantity.parseStored(bad) == nil, "'\(bad)'")
         }
     }
