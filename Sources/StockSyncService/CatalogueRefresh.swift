@@ -22,17 +22,37 @@ public struct RefreshReport: Sendable {
 /// Reads a store's whole catalogue and appends the differences as `woo.product.*` events, so
 /// matching is replayable. All or nothing: a failed listing appends nothing.
 public enum CatalogueRefresh {
+    /// How a request that failed for a passing reason is sent again: a large catalogue takes
+    /// thousands of requests, and one 503 from a busy host should not throw all of them away.
+    public struct Patience: Sendable {
+        public var policy: RetryPolicy
+        /// Sends per request, the first included.
+        public var attempts: Int
+        /// A store asking (`Retry-After`) to wait longer than this is not waited for: the refresh
+        /// fails as temporary, to be run again later, rather than hang for hours.
+        public var longestWait: Double
+        public init(policy: RetryPolicy = RetryPolicy(firstDelay: 1, maxDelay: 30), attempts: Int = 5, longestWait: Double = 300) {
+            self.policy = policy; self.attempts = attempts; self.longestWait = longestWait
+        }
+    }
+
+    /// `progress`: where the scan is (for a terminal); `retrying`: each request sent again, and
+    /// why (for the operator's log).
     public static func run(store: StoreID, journal: Journal, credentials: Credentials, http: HTTPClient,
-                           progress: (String) -> Void = { _ in }) async throws(EngineError) -> RefreshReport {
+                           patience: Patience = Patience(), progress: (String) -> Void = { _ in },
+                           retrying: (String) -> Void = { _ in }) async throws(EngineError) -> RefreshReport {
         let projection = try journal.state().projection
         let settings = try projection.connectedStore(store, option: "").settings
         let client = WooClient(storeURL: settings.url, credentials: credentials, http: http, storeID: store)
         var report = RefreshReport()
         var listed: [WooID: WooProductRecord] = [:]
+        func patiently<T: Sendable>(_ what: String, _ request: () async throws(WooError) -> T) async throws(WooError) -> T {
+            try await CatalogueRefresh.patiently(what, patience, retrying, request)
+        }
         do {
             var page = 1, pages = 1
             repeat {
-                let result = try await client.products(page: page)
+                let result = try await patiently("products page \(page)") { () async throws(WooError) in try await client.products(page: page) }
                 pages = result.totalPages
                 for p in result.items { listed[p.id] = p }
                 progress("products page \(page)/\(max(pages, 1))")
@@ -45,7 +65,9 @@ public enum CatalogueRefresh {
             for parent in listed.values.filter({ $0.type == "variable" }).map(\.id).sorted() {
                 var vpage = 1, vpages = 1
                 repeat {
-                    let result = try await client.variations(of: parent, page: vpage)
+                    let result = try await patiently("variations of product \(parent), page \(vpage)") { () async throws(WooError) in
+                        try await client.variations(of: parent, page: vpage)
+                    }
                     vpages = result.totalPages
                     for v in result.items {
                         var variation = v
@@ -58,7 +80,7 @@ public enum CatalogueRefresh {
                 } while vpage <= vpages
             }
         } catch {
-            throw refreshError(error, store: store)
+            throw refreshError(error, store: store, patience: patience)
         }
 
         var events: [EventPayload] = []
@@ -69,7 +91,11 @@ public enum CatalogueRefresh {
         // Paging can skip items that move during the scan: confirm with a GET before deleting.
         for (key, known) in projection.catalogue.filter({ $0.key.store == store && listed[$0.key.wooID] == nil }).sorted(by: { $0.key < $1.key }) {
             let found: WooProductRecord?
-            do { found = try await client.product(id: key.wooID, parent: known.parentID) } catch { throw refreshError(error, store: store) }
+            do {
+                found = try await patiently("product \(key.wooID)") { () async throws(WooError) in try await client.product(id: key.wooID, parent: known.parentID) }
+            } catch {
+                throw refreshError(error, store: store, patience: patience)
+            }
             if let found, found.status != "trash" {
                 let entry = found.catalogueEntry(store: store)
                 if entry != known { events.append(.wooProductUpserted(entry)) }
@@ -92,7 +118,36 @@ public enum CatalogueRefresh {
         return report
     }
 
-    static func refreshError(_ error: WooError, store: StoreID) -> EngineError {
+    /// Whether `error` may pass: no answer, a timeout, a rate limit, a server error, or a body
+    /// cut short. A refusal or a redirect would answer the same again.
+    static func isPassing(_ error: WooError) -> Bool {
+        switch error {
+        case .transport, .invalidResponse: return true
+        case .http(let status, _, _, _): return status == 408 || status == 429 || status >= 500
+        }
+    }
+
+    /// Sends `request`, again after a passing failure, up to `patience.attempts` sends in all.
+    static func patiently<T: Sendable>(_ what: String, _ patience: Patience, _ retrying: (String) -> Void,
+                                       _ request: () async throws(WooError) -> T) async throws(WooError) -> T {
+        var failures = 0
+        while true {
+            do {
+                return try await request()
+            } catch {
+                failures += 1
+                guard isPassing(error), failures < patience.attempts else { throw error }
+                var retryAfter: Double? = nil
+                if case .http(_, _, _, let asked) = error { retryAfter = asked }
+                if let retryAfter, retryAfter > patience.longestWait { throw error }
+                let delay = patience.policy.delay(failures: failures, retryAfter: retryAfter)
+                retrying("\(what): \(error); sending it again in \(delay < 10 ? String(format: "%.1f", delay) : String(Int(delay.rounded()))) s (retry \(failures) of \(patience.attempts - 1))")
+                try? await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+            }
+        }
+    }
+
+    static func refreshError(_ error: WooError, store: StoreID, patience: Patience) -> EngineError {
         switch error {
         case .http(let status, _, _, _) where status == 401 || status == 403:
             return EngineError(.configuration, "store '\(store)': the store refused the credentials (\(error)); nothing was recorded")
@@ -101,7 +156,12 @@ public enum CatalogueRefresh {
             // dispatcher pauses such a store too. Retrying would answer the same.
             return EngineError(.configuration, "store '\(store)': \(error); nothing was recorded")
         default:
-            return EngineError(.temporary, "store '\(store)': listing the catalogue failed (\(error)); nothing was recorded, try again")
+            // A passing failure that lasted: every send failed, or the store asked for a long wait.
+            var how = " \(patience.attempts) times in a row"
+            if case .http(_, _, _, let wait?) = error, wait > patience.longestWait {
+                how = "; the store asks (Retry-After) to wait \(Int(min(wait, RetryPolicy.longestRetryAfter).rounded(.up))) s before the next request"
+            }
+            return EngineError(.temporary, "store '\(store)': listing the catalogue failed (\(error))\(how); nothing was recorded, try again later")
         }
     }
 }

@@ -62,9 +62,12 @@ extension StoreCommand {
                 let creds = try credentials.load().credentials(for: id)
                 let terminal = isatty(2) != 0
                 let report = try await withHTTPClient { http in
-                    try await CatalogueRefresh.run(store: id, journal: journal, credentials: creds, http: http) { line in
+                    try await CatalogueRefresh.run(store: id, journal: journal, credentials: creds, http: http, progress: { line in
                         if terminal { FileHandle.standardError.write(Data("\r\(line)   ".utf8)) }
-                    }
+                    }, retrying: { line in
+                        // A line of its own, on a terminal or in a cron log alike.
+                        FileHandle.standardError.write(Data("\(terminal ? "\r\u{1B}[K" : "")stocksync: store '\(id)': \(printable(line))\n".utf8))
+                    })
                 }
                 if terminal { FileHandle.standardError.write(Data("\r".utf8)) }
                 emit("refreshed store '\(id)': \(report.products) products, \(report.variations) variations; \(report.upserted) recorded, \(report.deleted) deleted")

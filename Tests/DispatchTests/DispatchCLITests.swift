@@ -36,7 +36,7 @@ struct DispatchCLITests {
         return (db, credentials)
     }
 
-    @Test("refresh (with how many variants match), sync --once, deliveries --json (an unknown --store refused), export CSV, explain with the last deliveries; no secret anywhere")
+    @Test("refresh (with how many variants match, through a 503 sent again), sync --once, deliveries --json (an unknown --store refused), export CSV, explain with the last deliveries; no secret anywhere")
     func fullCycle() async throws {
         let tmp = TemporaryDirectory("stocksync-dcli")
         defer { tmp.remove() }
@@ -47,9 +47,13 @@ struct DispatchCLITests {
         #expect(refresh.status == 0, "\(refresh.stderr)")
         #expect(refresh.stdout.contains("3 products"))
         #expect(try CLI.run(["ingest", "--db", db, try katana(tmp), tmp.path("unmatched.jsonl")]).status == 0)
-        // Refreshed again with the variants known: how many match, and a pointer for the rest.
-        let again = try CLI.run(["store", "refresh", "main", "--db", db, "--credentials", credentials]).stdout
-        #expect(again.contains("Katana variants: 3 matched by SKU, 0 by WooCommerce id; 1 with a SKU or link match nothing here"), "\(again)")
+        // Refreshed again with the variants known: how many match, and a pointer for the rest;
+        // a 503 on the way is sent again, and the operator told so on a line of its own.
+        server.setFaults(try FaultPlan(parsing: "status=503,count=1"))
+        let retried = try CLI.run(["store", "refresh", "main", "--db", db, "--credentials", credentials])
+        #expect(retried.status == 0, "\(retried.stderr)")
+        #expect(retried.stdout.contains("Katana variants: 3 matched by SKU, 0 by WooCommerce id; 1 with a SKU or link match nothing here"), "\(retried.stdout)")
+        #expect(retried.stderr.hasPrefix("stocksync: store 'main': products page 1: HTTP 503") && retried.stderr.contains("(retry 1 of 4)\n"), "\(retried.stderr)")
         let sync = try CLI.run(["sync", "--once", "--db", db, "--credentials", credentials])
         #expect(sync.status == 0, "\(sync.stderr)")
         #expect(sync.stdout.contains("acknowledged 3"))
@@ -67,7 +71,7 @@ struct DispatchCLITests {
         #expect(csv.stdout == "ID,SKU,Stock\n10,A,7\n11,\"B,1\",3\n12,C,2\n")
         let explain = try CLI.run(["explain", "A", "--store", "main", "--db", db])
         #expect(explain.stdout.contains("Last deliveries:") && explain.stdout.contains("→ HTTP 200"))
-        let everything = [refresh, sync, deliveries, csv, explain, try CLI.run(["log", "--json", "--db", db])]
+        let everything = [refresh, retried, sync, deliveries, csv, explain, try CLI.run(["log", "--json", "--db", db])]
         for r in everything { #expect(!(r.stdout + r.stderr).contains(server.consumerSecret), "the secret leaked") }
         try await server.shutdown()
     }

@@ -47,8 +47,11 @@ final class DispatchHarness {
         _ = try journal.ingest([file])
     }
 
-    func refresh(_ store: StoreID) async throws -> RefreshReport {
-        try await CatalogueRefresh.run(store: store, journal: journal, credentials: keys[store]!, http: http)
+    /// Refreshes `store`, retrying passing failures on the harness's short delays; `retried`
+    /// gets the line said for each request sent again.
+    func refresh(_ store: StoreID, retried: (String) -> Void = { _ in }) async throws -> RefreshReport {
+        try await CatalogueRefresh.run(store: store, journal: journal, credentials: keys[store]!, http: http,
+                                       patience: CatalogueRefresh.Patience(policy: policy, attempts: 5, longestWait: 30), retrying: retried)
     }
 
     var credentialsFile: CredentialsFile { CredentialsFile(path: "(test)", stores: keys) }

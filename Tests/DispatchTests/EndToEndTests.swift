@@ -89,6 +89,42 @@ struct EndToEndTests {
         }
     }
 
+    @Test("refresh sends a request again after a passing failure (503, a dropped connection), up to 5 sends; a refusal is not retried, nor is a Retry-After beyond the longest wait; nothing is recorded until the whole catalogue is read")
+    func refreshRetriesPassingFailures() async throws {
+        try await withHarness { h in
+            try await h.addStore("main", seed: #"[{"id":10,"sku":"A","manage_stock":true},{"id":11,"sku":"B","type":"variable","variations":[{"id":12,"sku":"B-1"}]}]"#)
+            let server = h.servers["main"]!
+            var said: [String] = []
+            server.setFaults(try FaultPlan(parsing: "status=503,count=3"))
+            let report = try await h.refresh("main") { said.append($0) }
+            #expect(report.products == 2 && report.variations == 1 && report.upserted == 3)
+            #expect(said.count == 3 && said.allSatisfy { $0.hasPrefix("products page 1: HTTP 503") }, "\(said)")
+            #expect(said.last?.contains("(retry 3 of 4)") == true, "\(said)")
+
+            said = []
+            server.setFaults(try FaultPlan(parsing: "drop=1,count=1"))
+            #expect(try await h.refresh("main") { said.append($0) }.upserted == 0)
+            #expect(said.count == 1 && said[0].contains("no answer"), "\(said)")
+
+            let head = try h.journal.head()
+            func failure(_ faults: String) async throws -> (EngineError?, [String]) {
+                server.setFaults(try FaultPlan(parsing: faults))
+                var said: [String] = []
+                do { _ = try await h.refresh("main") { said.append($0) } } catch let e as EngineError { return (e, said) }
+                return (nil, said)
+            }
+            let (lasting, retries) = try await failure("status=503,count=5")
+            #expect(lasting?.kind == .temporary && retries.count == 4, "\(retries)")
+            #expect(lasting?.message.contains("5 times in a row; nothing was recorded") == true, "\(String(describing: lasting))")
+            let (refused, none) = try await failure("status=401,count=1")
+            #expect(refused?.kind == .configuration && none.isEmpty)
+            let (busy, notWaited) = try await failure("status=429,retry-after=3600,count=1")
+            #expect(busy?.kind == .temporary && notWaited.isEmpty)
+            #expect(busy?.message.contains("asks (Retry-After) to wait 3600 s") == true, "\(String(describing: busy))")
+            #expect(try h.journal.head() == head, "a failed refresh records nothing")
+        }
+    }
+
     @Test("refresh: a product missing from the pages is confirmed with a GET — kept if it exists, deleted if it is gone or in the trash")
     func refreshConfirmsMissingProducts() async throws {
         try await withHarness { h in
