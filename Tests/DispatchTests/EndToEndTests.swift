@@ -89,7 +89,7 @@ struct EndToEndTests {
         }
     }
 
-    @Test("refresh sends a request again after a passing failure (503, a dropped connection), up to 5 sends; a refusal is not retried, nor is a Retry-After beyond the longest wait; nothing is recorded until the whole catalogue is read")
+    @Test("refresh sends a request again after a passing failure (503, a dropped connection, 429), up to 5 sends; a refusal is not retried, nor is a Retry-After beyond the longest wait; nothing is recorded until the whole catalogue is read")
     func refreshRetriesPassingFailures() async throws {
         try await withHarness { h in
             try await h.addStore("main", seed: #"[{"id":10,"sku":"A","manage_stock":true},{"id":11,"sku":"B","type":"variable","variations":[{"id":12,"sku":"B-1"}]}]"#)
@@ -105,6 +105,10 @@ struct EndToEndTests {
             server.setFaults(try FaultPlan(parsing: "drop=1,count=1"))
             #expect(try await h.refresh("main") { said.append($0) }.upserted == 0)
             #expect(said.count == 1 && said[0].contains("no answer"), "\(said)")
+            said = []
+            server.setFaults(try FaultPlan(parsing: "status=429,retry-after=0,count=1"))
+            #expect(try await h.refresh("main") { said.append($0) }.upserted == 0)
+            #expect(said.count == 1 && said[0].contains("HTTP 429"), "a rate limit passes: \(said)")
 
             let head = try h.journal.head()
             func failure(_ faults: String) async throws -> (EngineError?, [String]) {
