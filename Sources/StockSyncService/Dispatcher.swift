@@ -504,8 +504,14 @@ public final class Dispatcher {
                 continue
             }
             for r in rounds {
+                // A round that sent everything leaves the store up to date, as an idle one finds
+                // it: the idle round after it is no news. A new retry time is none either.
                 let state: StoreRound.State
-                if case .waiting = r.state { state = .waiting(Instant(seconds: 0)) } else { state = r.state }
+                switch r.state {
+                case .waiting: state = .waiting(Instant(seconds: 0))
+                case .sent: state = .idle
+                default: state = r.state
+                }
                 if r.sent > 0 || lastState[r.store] != state { report(r) }
                 lastState[r.store] = state
             }

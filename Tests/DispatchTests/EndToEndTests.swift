@@ -54,6 +54,30 @@ struct EndToEndTests {
         }
     }
 
+    @Test("the running dispatcher reports a store when it sent something or its state changed: the idle rounds after a send are no news")
+    func daemonReportsNews() async throws {
+        /// Rounds begun, shared with the loop's stop check.
+        final class Rounds: @unchecked Sendable {
+            private let lock = NSLock()
+            private var count = 0
+            var value: Int { lock.withLock { count } }
+            func begin() { lock.withLock { count += 1 } }
+        }
+        try await withHarness { h in
+            try await h.addStore("main", seed: #"[{"id":10,"sku":"A","manage_stock":true}]"#)
+            _ = try await h.refresh("main")
+            try h.ingest([variantLine(1, "A"), reconcileLine(1, 1, "4")])
+            let rounds = Rounds()
+            var reported: [StoreRound] = []
+            // The store list is asked for once per round, as it begins: the loop ends before a
+            // fourth, after one round that sends and two idle ones.
+            try await h.dispatcher().run(stores: { rounds.begin(); return ["main"] }, shouldStop: { rounds.value >= 3 }) { reported.append($0) }
+            #expect(rounds.value == 3)
+            #expect(reported.map(\.sent) == [1], "one report, of the send: \(reported.map { "\($0.state) sent \($0.sent)" })")
+            #expect(h.held("main")[10] == 4)
+        }
+    }
+
     @Test("a product deleted in WooCommerce: its item fails, the rest of the batch completes, the product leaves the catalogue")
     func deletedProduct() async throws {
         try await withHarness { h in
