@@ -68,7 +68,17 @@ public struct CredentialsFile: Sendable {
                 guard case .string(let text) = value, !text.isEmpty else { throw problem(k, "must be a non-empty string") }
                 return text
             }
-            var credentials = Credentials(consumerKey: try string("consumer_key"), consumerSecret: try string("consumer_secret"))
+            let key = try string("consumer_key"), secret = try string("consumer_secret")
+            // Paste mistakes, caught here rather than as a 401 that pauses the store later.
+            for (name, value) in [("consumer_key", key), ("consumer_secret", secret)]
+            where value.unicodeScalars.first.map(CharacterSet.whitespacesAndNewlines.contains) == true
+                || value.unicodeScalars.last.map(CharacterSet.whitespacesAndNewlines.contains) == true {
+                throw problem(name, "starts or ends with a space or a line break (pasted with it?); remove it")
+            }
+            if key.hasPrefix("cs_") && secret.hasPrefix("ck_") {
+                throw problem("consumer_key", "holds the secret (cs_…) and consumer_secret the key (ck_…); swap them")
+            }
+            var credentials = Credentials(consumerKey: key, consumerSecret: secret)
             if let a = field("auth") {
                 guard case .string(let name) = a, let auth = Credentials.Auth(rawValue: name) else {
                     throw problem("auth", "must be basic, oauth1 or query")

@@ -109,7 +109,7 @@ struct DispatchCLITests {
         try await server.shutdown()
     }
 
-    @Test("credentials: a misspelt, ill-typed or out-of-range field is refused (77) by name, never left at its default unseen")
+    @Test("credentials: a misspelt, ill-typed or out-of-range field is refused (77) by name, never left at its default unseen; so are keys pasted with a space or line break, or swapped")
     func credentialsFields() throws {
         let tmp = TemporaryDirectory("stocksync-cred")
         defer { tmp.remove() }
@@ -131,6 +131,9 @@ struct DispatchCLITests {
             (keys + #","auth":"digest""#, "stores.main.auth must be basic, oauth1 or query"),
             (#""consumer_key":"ck_1","consumer_secret":5"#, "stores.main.consumer_secret must be a non-empty string"),
             (#""consumer_secret":"cs_1""#, "stores.main.consumer_key is missing"),
+            (#""consumer_key":"ck_1 ","consumer_secret":"cs_1""#, "stores.main.consumer_key starts or ends with a space or a line break"),
+            (#""consumer_key":"ck_1","consumer_secret":"cs_1\n""#, "stores.main.consumer_secret starts or ends with a space or a line break"),
+            (#""consumer_key":"cs_1","consumer_secret":"ck_1""#, "stores.main.consumer_key holds the secret (cs_…) and consumer_secret the key (ck_…); swap them"),
         ]
         for (fields, message) in refusals {
             do {
