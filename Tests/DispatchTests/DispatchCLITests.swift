@@ -132,6 +132,7 @@ struct DispatchCLITests {
             (#""consumer_key":"ck_1","consumer_secret":5"#, "stores.main.consumer_secret must be a non-empty string"),
             (#""consumer_secret":"cs_1""#, "stores.main.consumer_key is missing"),
             (#""consumer_key":"ck_1 ","consumer_secret":"cs_1""#, "stores.main.consumer_key starts or ends with a space or a line break"),
+            (#""consumer_key":" ck_1","consumer_secret":"cs_1""#, "stores.main.consumer_key starts or ends with a space or a line break"),
             (#""consumer_key":"ck_1","consumer_secret":"cs_1\n""#, "stores.main.consumer_secret starts or ends with a space or a line break"),
             (#""consumer_key":"cs_1","consumer_secret":"ck_1""#, "stores.main.consumer_key holds the secret (cs_…) and consumer_secret the key (ck_…); swap them"),
         ]
