@@ -90,7 +90,7 @@ extension Journal {
     /// Delivery attempts, oldest first, optionally for one store and/or the products carrying a SKU.
     public func deliveries(store: StoreID? = nil, wooIDs: Set<WooID>? = nil, limit: Int? = nil) throws(EngineError) -> [DeliveryRecord] {
         do {
-            var sql = "SELECT at, store, woo_id, parent_id, sku, position, sent, http_status, error_code, echoed FROM deliveries"
+            var sql = "SELECT \(Self.deliveryColumns) FROM deliveries"
             var bindings: [SQLiteValue] = []
             if let store { sql += " WHERE store = ?"; bindings.append(.text(store)) }
             if store != nil, let wooIDs, wooIDs.count == 1, let only = wooIDs.first {
@@ -101,15 +101,31 @@ extension Journal {
             try s.bind(bindings)
             var out: [DeliveryRecord] = []
             while try s.step() {
-                let record = DeliveryRecord(at: Instant(microseconds: s.int(0)), store: s.text(1), wooID: s.int(2), parentID: s.optionalInt(3),
-                                            sku: s.optionalText(4), position: s.int(5), sent: s.int(6), httpStatus: s.optionalInt(7).map { Int($0) },
-                                            errorCode: s.optionalText(8), echoed: s.optionalInt(9))
+                let record = Self.deliveryRecord(s)
                 if let wooIDs, !wooIDs.contains(record.wooID) { continue }
                 out.append(record)
             }
             if let limit, out.count > limit { out = Array(out.suffix(limit)) }
             return out
         } catch { throw EngineError.database(error, path: path) }
+    }
+
+    /// The last attempt recorded for `store`, if any: `store list` shows it as the store's last answer.
+    public func lastDelivery(store: StoreID) throws(EngineError) -> DeliveryRecord? {
+        do {
+            let s = try db.prepare("SELECT \(Self.deliveryColumns) FROM deliveries WHERE store = ? ORDER BY seq DESC LIMIT 1")
+            try s.bind([.text(store)])
+            return try s.step() ? Self.deliveryRecord(s) : nil
+        } catch { throw EngineError.database(error, path: path) }
+    }
+
+    static let deliveryColumns = "at, store, woo_id, parent_id, sku, position, sent, http_status, error_code, echoed"
+
+    /// A row selected with `deliveryColumns`.
+    static func deliveryRecord(_ s: Statement) -> DeliveryRecord {
+        DeliveryRecord(at: Instant(microseconds: s.int(0)), store: s.text(1), wooID: s.int(2), parentID: s.optionalInt(3),
+                       sku: s.optionalText(4), position: s.int(5), sent: s.int(6), httpStatus: s.optionalInt(7).map { Int($0) },
+                       errorCode: s.optionalText(8), echoed: s.optionalInt(9))
     }
 
     /// The delivery log's retention, an operator's call: deletes the attempts recorded before

@@ -216,16 +216,28 @@ public enum Render {
         }.joined(separator: "\n")
     }
 
-    public static func storesText(_ projection: Projection) -> String {
+    /// The connected stores as an operator checks on them: settings, what waits to be sent, the
+    /// last answer, then a line for each store that is paused or waiting to retry.
+    public static func storesText(_ projection: Projection, statuses: [StoreID: StoreStatus] = [:],
+                                  lastAnswers: [StoreID: DeliveryRecord] = [:], now: Instant = .now) -> String {
         let connected = projection.stores.values.filter(\.connected).sorted { $0.settings.store < $1.settings.store }
         if connected.isEmpty { return "No stores connected." }
-        var table = [["STORE", "URL", "LOCATION", "STOCK SYNC", "KATANA ORDERS REDUCE STOCK", "FLOOR AT ZERO"]]
+        var pending: [StoreID: Int] = [:]
+        for key in projection.pending.keys { pending[key.store, default: 0] += 1 }
+        var table = [["STORE", "URL", "LOCATION", "STOCK SYNC", "KATANA ORDERS REDUCE STOCK", "FLOOR AT ZERO", "PENDING", "LAST ANSWER"]]
+        var notes: [String] = []
         for state in connected {
             let s = state.settings
+            let last = lastAnswers[s.store].map { d in "\(d.httpStatus.map { "HTTP \($0)" } ?? "no answer") at \(d.at)" } ?? "-"
             table.append([s.store, s.url, String(s.locationID), s.stockSync ? "on" : "off",
-                          s.katanaOrdersReduceStock ? "on" : "off", s.floorAtZero ? "on" : "off"])
+                          s.katanaOrdersReduceStock ? "on" : "off", s.floorAtZero ? "on" : "off", String(pending[s.store] ?? 0), last])
+            if let reason = statuses[s.store]?.pausedReason {
+                notes.append("store '\(s.store)' is PAUSED: \(reason) — 'stocksync store resume \(s.store)'")
+            } else if let status = statuses[s.store], let retryAt = status.retryAt, retryAt > now {
+                notes.append("store '\(s.store)' is waiting to retry at \(retryAt), after \(status.failures) failed attempt\(status.failures == 1 ? "" : "s") in a row")
+            }
         }
-        return columns(table).joined(separator: "\n")
+        return (columns(table) + notes).joined(separator: "\n")
     }
 
     /// Left-aligned columns separated by two spaces.

@@ -165,7 +165,7 @@ struct StoreCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The connected stores and their settings.")
+        static let configuration = CommandConfiguration(abstract: "The connected stores: settings, pending pushes, last answer, pauses and retry waits.")
         @OptionGroup var database: DatabaseOptions
         @Flag(help: "JSON output.") var json = false
 
@@ -174,10 +174,14 @@ struct StoreCommand: ParsableCommand {
                 let journal = try database.open(writable: false)
                 let view = try journal.state()
                 let statuses = try journal.allStoreStatuses()
-                let paused: (StoreID) -> Bool = { statuses[$0]?.pausedReason != nil }
-                if json { emitJSON(Render.storesJSON(view.projection, paused: paused)) } else { emit(Render.storesText(view.projection)) }
-                for (store, status) in statuses.sorted(by: { $0.key < $1.key }) where !json {
-                    if let reason = status.pausedReason { emit("store '\(store)' is PAUSED: \(reason) — 'stocksync store resume \(store)'") }
+                if json {
+                    emitJSON(Render.storesJSON(view.projection, paused: { statuses[$0]?.pausedReason != nil }))
+                } else {
+                    var lastAnswers: [StoreID: DeliveryRecord] = [:]
+                    for (store, state) in view.projection.stores where state.connected {
+                        lastAnswers[store] = try journal.lastDelivery(store: store)
+                    }
+                    emit(Render.storesText(view.projection, statuses: statuses, lastAnswers: lastAnswers))
                 }
             }
         }

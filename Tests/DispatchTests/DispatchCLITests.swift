@@ -271,7 +271,7 @@ struct DispatchCLITests {
         try await moved.shutdown()
     }
 
-    @Test("401 pauses the store (store list shows it) until 'store resume', which says whether there was a pause; resync refused for a store with sync off; refresh names an unknown store before looking for credentials")
+    @Test("401 pauses the store (store list shows it, with what waits and the last answer; a 503 as waiting to retry) until 'store resume', which says whether there was a pause; resync refused for a store with sync off; refresh names an unknown store before looking for credentials")
     func pauseAndResume() async throws {
         let tmp = TemporaryDirectory("stocksync-dcli")
         defer { tmp.remove() }
@@ -282,10 +282,24 @@ struct DispatchCLITests {
         #expect(paused.status == 77)
         #expect(paused.stderr.contains("PAUSED"))
         #expect(try CLI.run(["store", "list", "--json", "--db", db]).stdout.contains(#""paused":true"#))
+        // The text form is the operator's status screen: what waits, the last answer, the pause.
+        let listed = try CLI.run(["store", "list", "--db", db]).stdout.split(separator: "\n").map(String.init)
+        #expect(listed.count == 3 && listed[0].hasSuffix("PENDING  LAST ANSWER"), "\(listed)")
+        #expect(listed[1].contains("  on  ") && listed[1].contains("  3        HTTP 401 at 20"), "\(listed)")
+        #expect(listed[2].hasPrefix("store 'main' is PAUSED: HTTP 401"), "\(listed)")
         let resumed = try CLI.run(["store", "resume", "main", "--db", db])
         #expect(resumed.status == 0 && resumed.stdout == "store 'main' resumed\n", "\(resumed.stdout)")
+        // A passing failure: the store waits to retry, and says so until then.
+        server.setFaults(try FaultPlan(parsing: "status=503,retry-after=3600,count=1"))
+        #expect(try CLI.run(["sync", "--once", "--db", db, "--credentials", credentials]).status == 75)
+        let waiting = try CLI.run(["store", "list", "--db", db]).stdout.split(separator: "\n").map(String.init)
+        #expect(waiting.count == 3 && waiting[1].contains("  3        HTTP 503 at 20"), "\(waiting)")
+        #expect(waiting[2].hasPrefix("store 'main' is waiting to retry at 20") && waiting[2].hasSuffix(", after 1 failed attempt in a row"), "\(waiting)")
+        #expect(try CLI.run(["store", "resume", "main", "--db", db]).status == 0, "lifts the backoff too")
         #expect(try CLI.run(["sync", "--once", "--db", db, "--credentials", credentials]).status == 0)
         #expect(try CLI.run(["store", "list", "--json", "--db", db]).stdout.contains(#""paused":false"#))
+        let done = try CLI.run(["store", "list", "--db", db]).stdout.split(separator: "\n").map(String.init)
+        #expect(done.count == 2 && done[1].contains("  0        HTTP 200 at 20"), "\(done)")
         #expect(try CLI.run(["store", "resume", "main", "--db", db]).stdout == "store 'main' was not paused; nothing to do\n")
         // A mistyped store is named as unknown, before any credentials are looked for.
         let typo = try CLI.run(["store", "refresh", "mian", "--db", db, "--credentials", credentials])
