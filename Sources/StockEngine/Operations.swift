@@ -113,7 +113,9 @@ extension Journal {
     /// The last attempt recorded for `store`, if any: `store list` shows it as the store's last answer.
     public func lastDelivery(store: StoreID) throws(EngineError) -> DeliveryRecord? {
         do {
-            let s = try db.prepare("SELECT \(Self.deliveryColumns) FROM deliveries WHERE store = ? ORDER BY seq DESC LIMIT 1")
+            // Newest first along the table itself, stopping at the store's first row: through the
+            // (store, woo_id) index SQLite would sort every attempt the store ever had.
+            let s = try db.prepare("SELECT \(Self.deliveryColumns) FROM deliveries NOT INDEXED WHERE store = ? ORDER BY seq DESC LIMIT 1")
             try s.bind([.text(store)])
             return try s.step() ? Self.deliveryRecord(s) : nil
         } catch { throw EngineError.database(error, path: path) }
