@@ -46,8 +46,15 @@ public enum CatalogueRefresh {
         let client = WooClient(storeURL: settings.url, credentials: credentials, http: http, storeID: store)
         var report = RefreshReport()
         var listed: [WooID: WooProductRecord] = [:]
+        // The store's request rate holds for reading as for sending: a host that throttles
+        // bursts (the reason to set it) throttles a long listing too.
+        var pace = RequestPace(requestsPerSecond: credentials.requestsPerSecond)
         func patiently<T: Sendable>(_ what: String, _ request: () async throws(WooError) -> T) async throws(WooError) -> T {
-            try await CatalogueRefresh.patiently(what, patience, retrying, request)
+            try await CatalogueRefresh.patiently(what, patience, retrying) { () async throws(WooError) in
+                let wait = pace.start().timeIntervalSinceNow
+                if wait > 0 { try? await Task.sleep(nanoseconds: UInt64(wait * 1e9)) }
+                return try await request()
+            }
         }
         do {
             var page = 1, pages = 1

@@ -22,6 +22,25 @@ public struct RetryPolicy: Sendable {
     }
 }
 
+/// A store's request rate (`requests_per_second`): each request starts no earlier than the one
+/// before it plus the interval. Time left idle is not banked, so a store never gets a burst.
+public struct RequestPace: Sendable {
+    public let interval: Double
+    private var next: Date
+
+    public init(requestsPerSecond: Double, from start: Date = Date()) {
+        interval = 1 / max(0.001, requestsPerSecond)
+        next = start
+    }
+
+    /// When the request asked for at `now` may start; the slot after it is taken.
+    public mutating func start(now: Date = Date()) -> Date {
+        let start = max(next, now)
+        next = start.addingTimeInterval(interval)
+        return start
+    }
+}
+
 /// What one store did in one dispatch round.
 public struct StoreRound: Sendable {
     public enum State: Sendable, Equatable {
@@ -102,7 +121,7 @@ public final class Dispatcher {
         var batches: [(parent: WooID?, items: [Item])]
         var next = 0
         var failure: StoreFailure?
-        var nextStart = Date()
+        var pace: RequestPace
         /// A wave of this store's is out.
         var sending = false
         /// How many times others had written to the journal when these batches were made.
@@ -146,13 +165,7 @@ public final class Dispatcher {
                 guard runs[i].hasMore, !runs[i].sending, !shouldStop() else { return }
                 let wave = Array(runs[i].batches[runs[i].next..<min(runs[i].batches.count, runs[i].next + runs[i].credentials.maxInFlight)])
                 runs[i].next += wave.count
-                let interval = 1.0 / max(0.001, runs[i].credentials.requestsPerSecond)
-                var starts: [Date] = []
-                for _ in wave {
-                    let start = max(runs[i].nextStart, Date())
-                    starts.append(start)
-                    runs[i].nextStart = start.addingTimeInterval(interval)
-                }
+                let starts = wave.map { _ in runs[i].pace.start() }
                 try journal.markInFlight(store: runs[i].report.store, wave.flatMap { $0.items.map { ($0.key.wooID, $0.quantity) } })
                 runs[i].sending = true
                 let client = runs[i].client
@@ -299,7 +312,8 @@ public final class Dispatcher {
         }
         report.state = .sent
         let client = WooClient(storeURL: state.settings.url, credentials: creds, http: http, timeout: .seconds(requestTimeout), storeID: store)
-        return .sending(StoreRun(report: report, status: status, credentials: creds, client: client, batches: batches))
+        return .sending(StoreRun(report: report, status: status, credentials: creds, client: client, batches: batches,
+                                 pace: RequestPace(requestsPerSecond: creds.requestsPerSecond)))
     }
 
     /// Records a batch's answers; the first request-level failure stops the store's round.

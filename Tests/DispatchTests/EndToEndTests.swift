@@ -336,6 +336,29 @@ struct EndToEndTests {
         }
     }
 
+    @Test("requests_per_second: each request starts an interval after the one before, idle time is not banked; refresh keeps the rate too")
+    func requestPace() async throws {
+        let t0 = Date(timeIntervalSince1970: 1_000_000)
+        var pace = RequestPace(requestsPerSecond: 4, from: t0)
+        #expect(pace.start(now: t0) == t0)
+        #expect(pace.start(now: t0) == t0.addingTimeInterval(0.25), "asked at once: the next slot")
+        #expect(pace.start(now: t0.addingTimeInterval(0.3)) == t0.addingTimeInterval(0.5))
+        #expect(pace.start(now: t0.addingTimeInterval(5)) == t0.addingTimeInterval(5), "after a pause: now, no burst of saved slots")
+        #expect(pace.start(now: t0.addingTimeInterval(5)) == t0.addingTimeInterval(5.25))
+        try await withHarness { h in
+            try await h.addStore("main", seed: #"[{"id":10,"sku":"B","type":"variable","variations":[{"id":11,"sku":"B-1"}]},{"id":12,"sku":"C","type":"variable","variations":[{"id":13,"sku":"C-1"}]}]"#)
+            h.keys["main"]?.requestsPerSecond = 10
+            _ = try await h.refresh("main")
+            let gets = h.servers["main"]!.requests().filter { $0.method == "GET" }
+            #expect(gets.count == 3, "the products, and the variations of each parent: \(gets.map(\.path))")
+            for (a, b) in zip(gets, gets.dropFirst()) {
+                // A lower bound only: the sandbox may answer later, never earlier. The margin is
+                // for the sandbox stamping a request after it was parsed.
+                #expect(b.at.timeIntervalSince(a.at) >= 0.09, "\(b.at.timeIntervalSince(a.at)) s apart")
+            }
+        }
+    }
+
     @Test("a 413 splits the batch in halves until the host accepts it; every item ends acknowledged")
     func splitAndPartial() async throws {
         try await withHarness { h in
