@@ -69,7 +69,7 @@ extension StoreCommand {
                         FileHandle.standardError.write(Data("\(terminal ? "\r\u{1B}[K" : "")stocksync: store '\(id)': \(printable(line))\n".utf8))
                     })
                 }
-                if terminal { FileHandle.standardError.write(Data("\r".utf8)) }
+                if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }  // the progress line, cleared
                 emit("refreshed store '\(id)': \(report.products) products, \(report.variations) variations; \(report.upserted) recorded, \(report.deleted) deleted")
                 var matching = "Katana variants: \(report.matchedBySKU) matched by SKU, \(report.matchedByLink) by WooCommerce id"
                 if report.unmatched > 0 {
