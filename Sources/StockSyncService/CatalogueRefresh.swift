@@ -40,7 +40,7 @@ public enum CatalogueRefresh {
     /// why (for the operator's log).
     public static func run(store: StoreID, journal: Journal, credentials: Credentials, http: HTTPClient,
                            patience: Patience = Patience(), progress: (String) -> Void = { _ in },
-                           retrying: (String) -> Void = { _ in }) async throws(EngineError) -> RefreshReport {
+                           retrying: @escaping @Sendable (String) -> Void = { _ in }) async throws(EngineError) -> RefreshReport {
         let projection = try journal.state().projection
         let settings = try projection.connectedStore(store, option: "").settings
         let client = WooClient(storeURL: settings.url, credentials: credentials, http: http, storeID: store)
@@ -48,18 +48,12 @@ public enum CatalogueRefresh {
         var listed: [WooID: WooProductRecord] = [:]
         // The store's request rate holds for reading as for sending: a host that throttles
         // bursts (the reason to set it) throttles a long listing too.
-        var pace = RequestPace(requestsPerSecond: credentials.requestsPerSecond)
-        func patiently<T: Sendable>(_ what: String, _ request: () async throws(WooError) -> T) async throws(WooError) -> T {
-            try await CatalogueRefresh.patiently(what, patience, retrying) { () async throws(WooError) in
-                let wait = pace.start().timeIntervalSinceNow
-                if wait > 0 { try? await Task.sleep(nanoseconds: UInt64(wait * 1e9)) }
-                return try await request()
-            }
-        }
+        let pacer = Pacer(RequestPace(requestsPerSecond: credentials.requestsPerSecond))
+        let fetcher = Fetcher(client: client, pacer: pacer, patience: patience, retrying: retrying)
         do {
             var page = 1, pages = 1
             repeat {
-                let result = try await patiently("products page \(page)") { () async throws(WooError) in try await client.products(page: page) }
+                let result = try await fetcher.fetch("products page \(page)") { () async throws(WooError) in try await client.products(page: page) }
                 pages = result.totalPages
                 for p in result.items { listed[p.id] = p }
                 progress("products page \(page)/\(max(pages, 1))")
@@ -69,25 +63,30 @@ public enum CatalogueRefresh {
                 if result.items.isEmpty { break }
             } while page <= pages
             report.products = listed.count
-            for parent in listed.values.filter({ $0.type == "variable" }).map(\.id).sorted() {
-                var vpage = 1, vpages = 1
-                repeat {
-                    let result = try await patiently("variations of product \(parent), page \(vpage)") { () async throws(WooError) in
-                        try await client.variations(of: parent, page: vpage)
-                    }
-                    vpages = result.totalPages
-                    for v in result.items {
-                        var variation = v
-                        if variation.parentID == 0 { variation.parentID = parent }
-                        listed[v.id] = variation
-                        report.variations += 1
-                    }
-                    vpage += 1
-                    if result.items.isEmpty { break }
-                } while vpage <= vpages
+            // One listing per variable product: up to `max_in_flight` of them at once, at the
+            // store's pace, since a shop of thousands of them would wait on each answer in turn.
+            let parents = listed.values.filter { $0.type == "variable" }.map(\.id).sorted()
+            try await withThrowingTaskGroup(of: [WooProductRecord].self) { group in
+                var next = 0, done = 0
+                func launch() {
+                    guard next < parents.count else { return }
+                    let parent = parents[next]
+                    next += 1
+                    group.addTask { try await fetcher.variations(of: parent) }
+                }
+                for _ in 0..<max(1, credentials.maxInFlight) { launch() }
+                while let variations = try await group.next() {
+                    for v in variations { listed[v.id] = v }
+                    report.variations += variations.count
+                    done += 1
+                    progress("variations of \(done)/\(parents.count) variable products")
+                    launch()
+                }
             }
-        } catch {
+        } catch let error as WooError {
             throw refreshError(error, store: store, patience: patience)
+        } catch {
+            throw EngineError(.temporary, "store '\(store)': listing the catalogue stopped (\(error)); nothing was recorded, try again")
         }
 
         var events: [EventPayload] = []
@@ -99,7 +98,7 @@ public enum CatalogueRefresh {
         for (key, known) in projection.catalogue.filter({ $0.key.store == store && listed[$0.key.wooID] == nil }).sorted(by: { $0.key < $1.key }) {
             let found: WooProductRecord?
             do {
-                found = try await patiently("product \(key.wooID)") { () async throws(WooError) in try await client.product(id: key.wooID, parent: known.parentID) }
+                found = try await fetcher.fetch("product \(key.wooID)") { () async throws(WooError) in try await client.product(id: key.wooID, parent: known.parentID) }
             } catch {
                 throw refreshError(error, store: store, patience: patience)
             }
@@ -125,6 +124,49 @@ public enum CatalogueRefresh {
         return report
     }
 
+    /// The store's request rate, shared by listings that run at once.
+    actor Pacer {
+        private var pace: RequestPace
+        init(_ pace: RequestPace) { self.pace = pace }
+        func start() -> Date { pace.start() }
+    }
+
+    /// Sends the refresh's requests: each at the store's pace, again after a passing failure.
+    struct Fetcher: Sendable {
+        let client: WooClient
+        let pacer: Pacer
+        let patience: Patience
+        let retrying: @Sendable (String) -> Void
+
+        func fetch<T: Sendable>(_ what: String, _ request: () async throws(WooError) -> T) async throws(WooError) -> T {
+            try await CatalogueRefresh.patiently(what, patience, retrying) { () async throws(WooError) in
+                let wait = await pacer.start().timeIntervalSinceNow
+                if wait > 0 { try? await Task.sleep(nanoseconds: UInt64(wait * 1e9)) }
+                return try await request()
+            }
+        }
+
+        /// Every variation of `parent`, page by page.
+        func variations(of parent: WooID) async throws(WooError) -> [WooProductRecord] {
+            var out: [WooProductRecord] = []
+            var page = 1, pages = 1
+            repeat {
+                let result = try await fetch("variations of product \(parent), page \(page)") { () async throws(WooError) in
+                    try await client.variations(of: parent, page: page)
+                }
+                pages = result.totalPages
+                for v in result.items {
+                    var variation = v
+                    if variation.parentID == 0 { variation.parentID = parent }
+                    out.append(variation)
+                }
+                page += 1
+                if result.items.isEmpty { break }
+            } while page <= pages
+            return out
+        }
+    }
+
     /// Whether `error` may pass: no answer, a timeout, a rate limit, a server error, or a body
     /// cut short. A refusal or a redirect would answer the same again.
     static func isPassing(_ error: WooError) -> Bool {
@@ -143,7 +185,8 @@ public enum CatalogueRefresh {
                 return try await request()
             } catch {
                 failures += 1
-                guard isPassing(error), failures < patience.attempts else { throw error }
+                // A refresh that already failed elsewhere cancels the listings still running.
+                guard isPassing(error), failures < patience.attempts, !Task.isCancelled else { throw error }
                 var retryAfter: Double? = nil
                 if case .http(_, _, _, let asked) = error { retryAfter = asked }
                 if let retryAfter, retryAfter > patience.longestWait { throw error }

@@ -47,11 +47,20 @@ final class DispatchHarness {
         _ = try journal.ingest([file])
     }
 
-    /// Refreshes `store`, retrying passing failures on the harness's short delays; `retried`
-    /// gets the line said for each request sent again.
-    func refresh(_ store: StoreID, retried: (String) -> Void = { _ in }) async throws -> RefreshReport {
+    /// Refreshes `store`, retrying passing failures on the harness's short delays; `said` gets
+    /// the line said for each request sent again.
+    func refresh(_ store: StoreID, said: Said? = nil) async throws -> RefreshReport {
         try await CatalogueRefresh.run(store: store, journal: journal, credentials: keys[store]!, http: http,
-                                       patience: CatalogueRefresh.Patience(policy: policy, attempts: 5, longestWait: 30), retrying: retried)
+                                       patience: CatalogueRefresh.Patience(policy: policy, attempts: 5, longestWait: 30),
+                                       retrying: { said?.append($0) })
+    }
+
+    /// Lines a refresh said, from whichever task said them.
+    final class Said: @unchecked Sendable {
+        private let lock = NSLock()
+        private var said: [String] = []
+        var lines: [String] { lock.withLock { said } }
+        func append(_ line: String) { lock.withLock { said.append(line) } }
     }
 
     var credentialsFile: CredentialsFile { CredentialsFile(path: "(test)", stores: keys) }

@@ -118,28 +118,28 @@ struct EndToEndTests {
         try await withHarness { h in
             try await h.addStore("main", seed: #"[{"id":10,"sku":"A","manage_stock":true},{"id":11,"sku":"B","type":"variable","variations":[{"id":12,"sku":"B-1"}]}]"#)
             let server = h.servers["main"]!
-            var said: [String] = []
+            var said = DispatchHarness.Said()
             server.setFaults(try FaultPlan(parsing: "status=503,count=3"))
-            let report = try await h.refresh("main") { said.append($0) }
+            let report = try await h.refresh("main", said: said)
             #expect(report.products == 2 && report.variations == 1 && report.upserted == 3)
-            #expect(said.count == 3 && said.allSatisfy { $0.hasPrefix("products page 1: HTTP 503") }, "\(said)")
-            #expect(said.last?.contains("(retry 3 of 4)") == true, "\(said)")
+            #expect(said.lines.count == 3 && said.lines.allSatisfy { $0.hasPrefix("products page 1: HTTP 503") }, "\(said.lines)")
+            #expect(said.lines.last?.contains("(retry 3 of 4)") == true, "\(said.lines)")
 
-            said = []
+            said = DispatchHarness.Said()
             server.setFaults(try FaultPlan(parsing: "drop=1,count=1"))
-            #expect(try await h.refresh("main") { said.append($0) }.upserted == 0)
-            #expect(said.count == 1 && said[0].contains("no answer"), "\(said)")
-            said = []
+            #expect(try await h.refresh("main", said: said).upserted == 0)
+            #expect(said.lines.count == 1 && said.lines[0].contains("no answer"), "\(said.lines)")
+            said = DispatchHarness.Said()
             server.setFaults(try FaultPlan(parsing: "status=429,retry-after=0,count=1"))
-            #expect(try await h.refresh("main") { said.append($0) }.upserted == 0)
-            #expect(said.count == 1 && said[0].contains("HTTP 429"), "a rate limit passes: \(said)")
+            #expect(try await h.refresh("main", said: said).upserted == 0)
+            #expect(said.lines.count == 1 && said.lines[0].contains("HTTP 429"), "a rate limit passes: \(said.lines)")
 
             let head = try h.journal.head()
             func failure(_ faults: String) async throws -> (EngineError?, [String]) {
                 server.setFaults(try FaultPlan(parsing: faults))
-                var said: [String] = []
-                do { _ = try await h.refresh("main") { said.append($0) } } catch let e as EngineError { return (e, said) }
-                return (nil, said)
+                let said = DispatchHarness.Said()
+                do { _ = try await h.refresh("main", said: said) } catch let e as EngineError { return (e, said.lines) }
+                return (nil, said.lines)
             }
             let (lasting, retries) = try await failure("status=503,count=5")
             #expect(lasting?.kind == .temporary && retries.count == 4, "\(retries)")
@@ -356,6 +356,30 @@ struct EndToEndTests {
                 // for the sandbox stamping a request after it was parsed.
                 #expect(b.at.timeIntervalSince(a.at) >= 0.09, "\(b.at.timeIntervalSince(a.at)) s apart")
             }
+        }
+    }
+
+    @Test("refresh lists the variations of up to max_in_flight variable products at once, and of one at a time by default")
+    func refreshListsVariationsConcurrently() async throws {
+        try await withHarness { h in
+            let parents = (0..<3).map { i in #"{"id":\#(10 + 2 * i),"sku":"P\#(i)","type":"variable","variations":[{"id":\#(11 + 2 * i),"sku":"P\#(i)-1"}]}"# }
+            try await h.addStore("main", seed: "[" + parents.joined(separator: ",") + "]")
+            let server = h.servers["main"]!
+            // Every answer takes 600 ms: one listing at a time, no two could start closer than that.
+            server.setFaults(try FaultPlan(parsing: "latency-ms=600"))
+            func variationStarts() -> [Date] {
+                server.requests().filter { $0.method == "GET" && $0.path.hasSuffix("/variations") }.map(\.at).sorted()
+            }
+            h.keys["main"]?.maxInFlight = 2
+            let report = try await h.refresh("main")
+            #expect(report.products == 3 && report.variations == 3)
+            let together = variationStarts()
+            #expect(together.count == 3 && together[1].timeIntervalSince(together[0]) < 0.3, "two listings started together: \(together)")
+            server.clearRequests()
+            h.keys["main"]?.maxInFlight = 1
+            #expect(try await h.refresh("main").variations == 3)
+            let inTurn = variationStarts()
+            #expect(inTurn.count == 3 && zip(inTurn, inTurn.dropFirst()).allSatisfy { $1.timeIntervalSince($0) >= 0.5 }, "one at a time: \(inTurn)")
         }
     }
 
