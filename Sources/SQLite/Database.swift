@@ -51,6 +51,14 @@ public final class Database {
         sqlite3_exec(db, "PRAGMA cache_size = -\(Database.cacheKiB)", nil, nil, nil)
     }
 
+    /// Runs `body` with writers waited for up to `milliseconds` instead of the connection's own
+    /// busy timeout, which is set back afterwards.
+    public func waitingForWriters<T>(upTo milliseconds: Int32, restoring usual: Int32, _ body: () throws -> T) rethrows -> T {
+        sqlite3_busy_timeout(handle, milliseconds)
+        defer { sqlite3_busy_timeout(handle, usual) }
+        return try body()
+    }
+
     /// Sets the page size of a new, empty file (SQLite ignores it once the file has pages).
     /// The cache's size is set again: SQLite reckoned it in pages of the old size, and the
     /// cache of a file with 16 KiB pages would otherwise hold four times the memory asked for.

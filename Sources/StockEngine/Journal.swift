@@ -124,14 +124,19 @@ public final class Journal {
 
     /// Appends events built by `produce` in one transaction. `produce` is handed an `Appender`;
     /// any error it throws rolls the whole call back.
-    public func write(_ produce: (inout Appender) throws -> Void) throws(EngineError) -> AppendSummary {
+    /// `waitingForWriters`: how long to wait for another writer, when longer than the usual
+    /// busy timeout is worth it (the result of minutes of network work, say).
+    public func write(waitingForWriters wait: Int32? = nil, _ produce: (inout Appender) throws -> Void) throws(EngineError) -> AppendSummary {
         guard writable else { throw EngineError(.io, "\(path): opened read-only") }
+        let usual = Journal.busyTimeoutMilliseconds
         do {
-            let (summary, projection) = try db.writeTransaction {
-                var appender = try Appender(journal: self)
-                try produce(&appender)
-                try appender.finish()
-                return (appender.summary, appender.projection)
+            let (summary, projection) = try db.waitingForWriters(upTo: max(usual, wait ?? usual), restoring: usual) {
+                try db.writeTransaction {
+                    var appender = try Appender(journal: self)
+                    try produce(&appender)
+                    try appender.finish()
+                    return (appender.summary, appender.projection)
+                }
             }
             cachedProjection = projection
             return summary

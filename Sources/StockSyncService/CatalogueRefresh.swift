@@ -113,7 +113,9 @@ public enum CatalogueRefresh {
         report.deleted = events.count - report.upserted
         let now = Instant.now.description
         var after: Projection? = nil
-        _ = try journal.write { appender in
+        // A whole catalogue was read to get here: another writer (a long ingest) is waited for
+        // up to a minute rather than the usual seconds.
+        _ = try journal.write(waitingForWriters: 60_000) { appender in
             for payload in events { try appender.append(Event(id: UUID().uuidString.lowercased(), at: now, payload: payload)) }
             after = appender.state
         }

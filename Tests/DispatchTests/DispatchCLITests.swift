@@ -182,6 +182,26 @@ struct DispatchCLITests {
         try await server.shutdown()
     }
 
+    @Test("a refresh that read the whole catalogue waits up to a minute for another writer (a long ingest) rather than the usual busy timeout, so the read is not lost")
+    func refreshOutlastsABusyDatabase() async throws {
+        let tmp = TemporaryDirectory("stocksync-dcli")
+        defer { tmp.remove() }
+        let server = try await SandboxServer.start(seed: try JSONReader.parse(Self.seed))
+        let (db, credentials) = try setUp(tmp, server)
+        let writer = try SQLiteFixture(path: db)
+        try writer.execute("BEGIN IMMEDIATE")
+        let refresh = Task.detached {
+            try CLI.run(["store", "refresh", "main", "--db", db, "--credentials", credentials], environment: ["STOCKSYNC_BUSY_TIMEOUT_MS": "100"])
+        }
+        // Once the listing is read the refresh waits on the lock, far past 100 ms; then the writer ends.
+        for _ in 0..<200 where server.requests().isEmpty { try await Task.sleep(nanoseconds: 50_000_000) }
+        try await Task.sleep(nanoseconds: 1_000_000_000)
+        try writer.execute("COMMIT")
+        let result = try await refresh.value
+        #expect(result.status == 0 && result.stdout.contains("3 products"), "\(result.stderr)")
+        try await server.shutdown()
+    }
+
     @Test("a running sync outlasts a writer that holds the database past the busy timeout: it says so, waits, and sends once the writer is done")
     func syncOutlastsABusyDatabase() async throws {
         let tmp = TemporaryDirectory("stocksync-dcli")
