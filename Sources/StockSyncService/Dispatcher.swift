@@ -73,6 +73,9 @@ public final class Dispatcher {
     var shouldStop: @Sendable () -> Bool = { false }
     /// Called with the store after each wave's answers are recorded (tests act between waves).
     public var afterWave: (StoreID) -> Void = { _ in }
+    /// Each store's request rate, kept from round to round: a round that starts right after
+    /// one that sent must not start with a burst.
+    var paces: [StoreID: RequestPace] = [:]
 
     public init(journal: Journal, credentials: CredentialsFile?, http: HTTPClient, policy: RetryPolicy = RetryPolicy()) {
         self.journal = journal
@@ -242,6 +245,7 @@ public final class Dispatcher {
                 failure = error
             }
         }
+        for run in runs { paces[run.report.store] = run.pace }
         if let failure { throw failure }
         for i in runs.indices { reports[runs[i].report.store] = try finish(&runs[i]) }
         return stores.compactMap { reports[$0] }
@@ -312,8 +316,11 @@ public final class Dispatcher {
         }
         report.state = .sent
         let client = WooClient(storeURL: state.settings.url, credentials: creds, http: http, timeout: .seconds(requestTimeout), storeID: store)
-        return .sending(StoreRun(report: report, status: status, credentials: creds, client: client, batches: batches,
-                                 pace: RequestPace(requestsPerSecond: creds.requestsPerSecond)))
+        var pace = paces[store] ?? RequestPace(requestsPerSecond: creds.requestsPerSecond)
+        if pace.interval != RequestPace(requestsPerSecond: creds.requestsPerSecond).interval {
+            pace = RequestPace(requestsPerSecond: creds.requestsPerSecond)  // the rate was changed in the credentials file
+        }
+        return .sending(StoreRun(report: report, status: status, credentials: creds, client: client, batches: batches, pace: pace))
     }
 
     /// Records a batch's answers; the first request-level failure stops the store's round.

@@ -336,7 +336,7 @@ struct EndToEndTests {
         }
     }
 
-    @Test("requests_per_second: each request starts an interval after the one before, idle time is not banked; refresh keeps the rate too")
+    @Test("requests_per_second: each request starts an interval after the one before, idle time is not banked; refresh keeps the rate too, and sync across rounds")
     func requestPace() async throws {
         let t0 = Date(timeIntervalSince1970: 1_000_000)
         var pace = RequestPace(requestsPerSecond: 4, from: t0)
@@ -356,6 +356,15 @@ struct EndToEndTests {
                 // for the sandbox stamping a request after it was parsed.
                 #expect(b.at.timeIntervalSince(a.at) >= 0.09, "\(b.at.timeIntervalSince(a.at)) s apart")
             }
+            // The dispatcher keeps the pace from one round to the next: a round right after one
+            // that sent does not start with a burst.
+            try h.ingest([variantLine(1, "B-1"), reconcileLine(1, 1, "3")])
+            let dispatcher = h.dispatcher()
+            _ = try await dispatcher.runOnce(stores: ["main"])
+            try h.ingest([reconcileLine(1, 1, "4")])
+            _ = try await dispatcher.runOnce(stores: ["main"])
+            let posts = h.servers["main"]!.requests().filter { $0.method == "POST" }
+            #expect(posts.count == 2 && posts[1].at.timeIntervalSince(posts[0].at) >= 0.09, "\(posts.map(\.at))")
         }
     }
 
