@@ -316,10 +316,9 @@ public final class Dispatcher {
         }
         report.state = .sent
         let client = WooClient(storeURL: state.settings.url, credentials: creds, http: http, timeout: .seconds(requestTimeout), storeID: store)
-        var pace = paces[store] ?? RequestPace(requestsPerSecond: creds.requestsPerSecond)
-        if pace.interval != RequestPace(requestsPerSecond: creds.requestsPerSecond).interval {
-            pace = RequestPace(requestsPerSecond: creds.requestsPerSecond)  // the rate was changed in the credentials file
-        }
+        // Kept from the last round, unless the rate was changed in the credentials file.
+        let fresh = RequestPace(requestsPerSecond: creds.requestsPerSecond)
+        let pace = paces[store].map { $0.interval == fresh.interval ? $0 : fresh } ?? fresh
         return .sending(StoreRun(report: report, status: status, credentials: creds, client: client, batches: batches, pace: pace))
     }
 
