@@ -258,7 +258,12 @@ struct Deliveries: ParsableCommand {
         @OptionGroup var database: DatabaseOptions
         @Option(help: "Only this store.") var store: String?
         @Option(help: "Only products carrying this SKU.") var sku: String?
+        @Option(help: "Only the latest N attempts (after --store and --sku).") var last: Int?
         @Flag(help: "JSON output.") var json = false
+
+        func validate() throws {
+            if let last, last < 0 { throw ValidationError("--last must be ≥ 0") }
+        }
 
         func run() throws {
             try reportingErrors {
@@ -267,6 +272,7 @@ struct Deliveries: ParsableCommand {
                 if let store { _ = try journal.state().projection.knownStore(store) }
                 var rows = try journal.deliveries(store: store)
                 if let sku { rows = rows.filter { $0.sku == sku } }
+                if let last { rows = Array(rows.suffix(last)) }
                 if json {
                     emitJSON(Render.deliveriesJSON(rows))
                 } else {

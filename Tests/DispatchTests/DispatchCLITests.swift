@@ -36,7 +36,7 @@ struct DispatchCLITests {
         return (db, credentials)
     }
 
-    @Test("refresh (with how many variants match, through a 503 sent again), sync --once, deliveries --json (an unknown --store refused), export CSV, explain with the last deliveries; no secret anywhere")
+    @Test("refresh (with how many variants match, through a 503 sent again), sync --once, deliveries --json (an unknown --store refused, --last N), export CSV, explain with the last deliveries; no secret anywhere")
     func fullCycle() async throws {
         let tmp = TemporaryDirectory("stocksync-dcli")
         defer { tmp.remove() }
@@ -65,6 +65,10 @@ struct DispatchCLITests {
         #expect(row.map(\.key) == ["at", "store", "woo_id", "parent_id", "sku", "position", "sent", "http_status", "error_code", "echoed"])
         #expect(rows.count == 1)
         #expect(try CLI.run(["deliveries", "--db", db, "--store", "main"]).stdout.contains("main"))
+        // The latest attempts only, still oldest first: the last one sent is product 12 (SKU C).
+        let latest = try CLI.run(["deliveries", "--db", db, "--last", "1"]).stdout.split(separator: "\n")
+        #expect(latest.count == 1 && latest[0].contains("  main  12  C  "), "\(latest)")
+        #expect(try CLI.run(["deliveries", "--db", db, "--last", "-1"]).status == 64)
         let typo = try CLI.run(["deliveries", "--db", db, "--store", "mian"])
         #expect(typo.status == 65 && typo.stderr.contains("unknown store 'mian'"), "a typo is not 'No deliveries.': \(typo.stdout)")
         let csv = try CLI.run(["export", "--store", "main", "--db", db])
