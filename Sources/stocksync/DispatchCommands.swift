@@ -165,7 +165,9 @@ struct Sync: AsyncParsableCommand {
                 let dispatcher = Dispatcher(journal: journal, credentials: file, http: http,
                                             policy: RetryPolicy(firstDelay: retryFirst, maxDelay: retryMax))
                 dispatcher.requestTimeout = timeout
-                dispatcher.log = warn
+                // A daemon's lines are read later, from a log: each says when it happened.
+                let daemon = !once
+                dispatcher.log = { warn($0, stamped: daemon) }
                 if once {
                     let (code, rounds) = try await dispatcher.runOnce(stores: try selected())
                     Sync.summarize(rounds)
@@ -179,17 +181,17 @@ struct Sync: AsyncParsableCommand {
                     loadedAt = now
                     do {
                         let reloaded = try CredentialsFile.load(path)
-                        warn("\(path): credentials reloaded")
+                        warn("\(path): credentials reloaded", stamped: true)
                         return reloaded
                     } catch {
-                        warn("\(error); keeping the credentials loaded before")
+                        warn("\(error); keeping the credentials loaded before", stamped: true)
                         return nil
                     }
                 }
                 let stop = StopFlag()
                 let sources = stop.trapSignals()
                 defer { sources.forEach { $0.cancel() } }
-                try await dispatcher.run(stores: selected, shouldStop: { stop.isSet }) { Sync.summarize([$0]) }
+                try await dispatcher.run(stores: selected, shouldStop: { stop.isSet }) { Sync.summarize([$0], stamped: true) }
                 return 0
             }
         }
@@ -204,13 +206,13 @@ struct Sync: AsyncParsableCommand {
         return [Int(st.st_ino), Int(st.st_size), st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_ctim.tv_sec, st.st_ctim.tv_nsec]
     }
 
-    static func summarize(_ rounds: [StoreRound]) {
+    static func summarize(_ rounds: [StoreRound], stamped: Bool = false) {
         var totals: [StoreID: (sent: Int, ack: Int, rejected: Int, gone: Int, state: StoreRound.State)] = [:]
         for r in rounds {
             var t = totals[r.store] ?? (0, 0, 0, 0, .idle)
             t.sent += r.sent; t.ack += r.acknowledged; t.rejected += r.rejected; t.gone += r.gone; t.state = r.state
             totals[r.store] = t
-            r.warnings.forEach(warn)
+            for warning in r.warnings { warn(warning, stamped: stamped) }
         }
         for (store, t) in totals.sorted(by: { $0.key < $1.key }) {
             let state: String
@@ -220,7 +222,7 @@ struct Sync: AsyncParsableCommand {
             case .paused(let why): state = "PAUSED: \(why)"
             case .noCredentials: state = "NO CREDENTIALS: add the store to the credentials file"
             }
-            emit("store '\(store)': sent \(t.sent), acknowledged \(t.ack), rejected \(t.rejected), gone \(t.gone); \(state)")
+            emit("\(stamped ? "\(Instant.now) " : "")store '\(store)': sent \(t.sent), acknowledged \(t.ack), rejected \(t.rejected), gone \(t.gone); \(state)")
         }
     }
 }

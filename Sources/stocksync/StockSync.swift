@@ -53,8 +53,9 @@ func reportingErrors(_ body: () async throws -> Void) async throws {
     }
 }
 
-func warn(_ text: String) {
-    FileHandle.standardError.write(Data("stocksync: \(printable(text))\n".utf8))
+/// A message on stderr; `stamped` puts the time first (a daemon's log).
+func warn(_ text: String, stamped: Bool = false) {
+    FileHandle.standardError.write(Data("\(stamped ? "\(Instant.now) " : "")stocksync: \(printable(text))\n".utf8))
 }
 
 /// Text for a terminal: SKUs, ids and order numbers come from Katana and the stores, and a

@@ -206,7 +206,7 @@ struct DispatchCLITests {
         try await server.shutdown()
     }
 
-    @Test("a running sync outlasts a writer that holds the database past the busy timeout: it says so, waits, and sends once the writer is done")
+    @Test("a running sync outlasts a writer that holds the database past the busy timeout: it says so (its log lines stamped with the time), waits, and sends once the writer is done")
     func syncOutlastsABusyDatabase() async throws {
         let tmp = TemporaryDirectory("stocksync-dcli")
         defer { tmp.remove() }
@@ -217,6 +217,9 @@ struct DispatchCLITests {
         try writer.execute("BEGIN IMMEDIATE")
         let sync = try RunningSync(db: db, credentials: credentials, log: tmp.path("sync.log"), environment: ["STOCKSYNC_BUSY_TIMEOUT_MS": "100"])
         #expect(sync.eventually { sync.stderr.contains("database is busy") }, "the sync met the lock and said so")
+        // A daemon's log line says when: an RFC 3339 time, then the message.
+        let busyLine = sync.stderr.split(separator: "\n").first { $0.contains("database is busy") }.map(String.init) ?? ""
+        #expect(busyLine.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z stocksync: .*/) != nil, "\(busyLine)")
         #expect(sync.process.isRunning, "a busy database does not end the sync")
         #expect(server.products()[10]?.stockQuantity == 0, "nothing was sent while the journal could not record it")
         try writer.execute("COMMIT")
