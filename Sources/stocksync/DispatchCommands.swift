@@ -52,33 +52,54 @@ extension StoreCommand {
         static let configuration = CommandConfiguration(abstract: "Read a store's catalogue and record the differences (never pushes).")
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var credentials: CredentialsOptions
-        @Argument(help: "The store.") var id: String
+        @Argument(help: "The store; every connected store when left out.") var id: String?
 
         func run() async throws {
             try await reportingErrors {
                 let journal = try database.open(writable: true)
+                let projection = try journal.state().projection
                 // The store first: a mistyped id is named as such, not as missing credentials.
-                _ = try journal.state().projection.connectedStore(id, option: "")
-                let creds = try credentials.load().credentials(for: id)
-                let terminal = isatty(2) != 0
-                let report = try await withHTTPClient { http in
-                    try await CatalogueRefresh.run(store: id, journal: journal, credentials: creds, http: http, progress: { line in
-                        if terminal { FileHandle.standardError.write(Data("\r\(line)   ".utf8)) }
-                    }, retrying: { line in
-                        // A line of its own, on a terminal or in a cron log alike.
-                        FileHandle.standardError.write(Data("\(terminal ? "\r\u{1B}[K" : "")stocksync: store '\(id)': \(printable(line))\n".utf8))
-                    })
+                if let id { _ = try projection.connectedStore(id, option: "") }
+                let ids = id.map { [$0] } ?? projection.stores.values.filter(\.connected).map(\.settings.store).sorted()
+                guard !ids.isEmpty else {
+                    emit("No stores connected.")
+                    return
                 }
-                if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }  // the progress line, cleared
-                emit("refreshed store '\(id)': \(report.products) products, \(report.variations) variations; \(report.upserted) recorded, \(report.deleted) deleted")
-                var matching = "Katana variants: \(report.matchedBySKU) matched by SKU, \(report.matchedByLink) by WooCommerce id"
-                if report.unmatched > 0 {
-                    matching += "; \(report.unmatched) with a SKU or link match nothing here and are not synced ('stocksync explain SKU --store \(id)' says why)"
+                let file = try credentials.load()
+                // With every store, one that fails does not keep the others' catalogues stale:
+                // each failure is said, and the first one's exit code ends the command.
+                var firstFailure: EngineError? = nil
+                try await withHTTPClient { http in
+                    for store in ids {
+                        do {
+                            try await refresh(store, credentials: file.credentials(for: store), journal: journal, http: http)
+                        } catch let error as EngineError where ids.count > 1 {
+                            warn(error.message)
+                            firstFailure = firstFailure ?? error
+                        }
+                    }
                 }
-                emit(matching)
-                if report.matchedWithoutHeldValue > 0 {
-                    emit("\(report.matchedWithoutHeldValue) matched products have no known stock value in the store (new or returned); run 'stocksync resync --store \(id)' to push them")
-                }
+                if let firstFailure { throw ExitCode(firstFailure.exitCode) }
+            }
+        }
+
+        func refresh(_ id: StoreID, credentials creds: Credentials, journal: Journal, http: HTTPClient) async throws {
+            let terminal = isatty(2) != 0
+            let report = try await CatalogueRefresh.run(store: id, journal: journal, credentials: creds, http: http, progress: { line in
+                if terminal { FileHandle.standardError.write(Data("\r\(line)   ".utf8)) }
+            }, retrying: { line in
+                // A line of its own, on a terminal or in a cron log alike.
+                FileHandle.standardError.write(Data("\(terminal ? "\r\u{1B}[K" : "")stocksync: store '\(id)': \(printable(line))\n".utf8))
+            })
+            if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }  // the progress line, cleared
+            emit("refreshed store '\(id)': \(report.products) products, \(report.variations) variations; \(report.upserted) recorded, \(report.deleted) deleted")
+            var matching = "Katana variants: \(report.matchedBySKU) matched by SKU, \(report.matchedByLink) by WooCommerce id"
+            if report.unmatched > 0 {
+                matching += "; \(report.unmatched) with a SKU or link match nothing here and are not synced ('stocksync explain SKU --store \(id)' says why)"
+            }
+            emit(matching)
+            if report.matchedWithoutHeldValue > 0 {
+                emit("\(report.matchedWithoutHeldValue) matched products have no known stock value in the store (new or returned); run 'stocksync resync --store \(id)' to push them")
             }
         }
     }

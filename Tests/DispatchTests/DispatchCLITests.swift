@@ -186,6 +186,23 @@ struct DispatchCLITests {
         try await server.shutdown()
     }
 
+    @Test("store refresh without an id refreshes every connected store; one that fails is named, the others still refresh, and its exit code ends the command")
+    func refreshEveryStore() async throws {
+        let tmp = TemporaryDirectory("stocksync-dcli")
+        defer { tmp.remove() }
+        let server = try await SandboxServer.start(seed: try JSONReader.parse(Self.seed))
+        let (db, credentials) = try setUp(tmp, server)
+        // 'a-first' sorts before 'main' and has no credentials: main is refreshed all the same.
+        #expect(try CLI.run(["store", "connect", "a-first", "--url", server.url, "--location", "2", "--stock-sync", "off", "--db", db]).status == 0)
+        let all = try CLI.run(["store", "refresh", "--db", db, "--credentials", credentials])
+        #expect(all.status == 77, "\(all.stderr)")
+        #expect(all.stderr.contains("no credentials for store 'a-first'"), "\(all.stderr)")
+        #expect(all.stdout.contains("refreshed store 'main': 3 products"), "\(all.stdout)")
+        let none = try CLI.run(["store", "refresh", "--db", tmp.path("empty.db"), "--credentials", credentials])
+        #expect(none.status == 74, "a missing database is still an error: \(none.stderr)")
+        try await server.shutdown()
+    }
+
     @Test("a refresh that read the whole catalogue waits up to a minute for another writer (a long ingest) rather than the usual busy timeout, so the read is not lost")
     func refreshOutlastsABusyDatabase() async throws {
         let tmp = TemporaryDirectory("stocksync-dcli")
