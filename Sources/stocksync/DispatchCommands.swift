@@ -99,7 +99,9 @@ extension StoreCommand {
             }
             emit(matching)
             if report.matchedWithoutHeldValue > 0 {
-                emit("\(report.matchedWithoutHeldValue) matched products have no known stock value in the store (new or returned); run 'stocksync resync --store \(id)' to push them")
+                // Resync pushes the whole portfolio: the merchant weighs that against the few.
+                let all = report.matchedBySKU + report.matchedByLink
+                emit("\(report.matchedWithoutHeldValue) matched products have no known stock value in the store (new or returned); 'stocksync resync --store \(id)' pushes them, with every other matched product (\(all) in all)")
             }
         }
     }
