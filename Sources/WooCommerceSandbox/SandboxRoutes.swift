@@ -67,6 +67,16 @@ extension SandboxStore {
             return .json(400, SandboxResponse.invalidParam("per_page", "per_page must be between 1 (inclusive) and 100 (inclusive)", code: "rest_out_of_bounds"))
         }
         let page = max(1, q("page").flatMap(Int.init) ?? 1)
+        let ascending = q("order") == "asc"
+        if parent == nil, q("sku") == nil, q("orderby") == "id" {
+            // A full scan by id (what a refresh asks for): from the kept listing.
+            let ids = listing ?? products.values.filter { $0.parentID == 0 && $0.status != "trash" && !faults.hiddenFromListings.contains($0.id) }
+                .map(\.id).sorted()
+            listing = ids
+            let ordered = ascending ? ids : Array(ids.reversed())
+            return listingPage(of: ordered.dropFirst((page - 1) * perPage).prefix(perPage).compactMap { products[$0] }, total: ids.count,
+                        page: page, perPage: perPage, parent: nil, query: query)
+        }
         var items = Array(products.values)
         if let skus = q("sku") {
             // Exact, case-insensitive as the default collation makes it; includes variations.
@@ -78,7 +88,6 @@ extension SandboxStore {
         if let parent { items = items.filter { $0.parentID == parent } }
         // `status` defaults to `any`, which leaves the trash out.
         items = items.filter { !faults.hiddenFromListings.contains($0.id) && $0.status != "trash" }
-        let ascending = q("order") == "asc"
         if q("orderby") == "id" {
             items.sort { ascending ? $0.id < $1.id : $0.id > $1.id }
         } else {
@@ -87,9 +96,13 @@ extension SandboxStore {
                 return x != y ? (ascending ? x < y : x > y) : a.id < b.id
             }
         }
-        let total = items.count
+        return listingPage(of: Array(items.dropFirst((page - 1) * perPage).prefix(perPage)), total: items.count,
+                         page: page, perPage: perPage, parent: parent, query: query)
+    }
+
+    /// One page of a listing of `total` items, with WooCommerce's paging headers.
+    func listingPage(of slice: [WooProductRecord], total: Int, page: Int, perPage: Int, parent: Int64?, query: [(String, String)]) -> SandboxResponse {
         let pages = total == 0 ? 0 : (total + perPage - 1) / perPage
-        let slice = items.dropFirst((page - 1) * perPage).prefix(perPage)
         var headers = [("X-WP-Total", String(total)), ("X-WP-TotalPages", String(faults.totalPages ?? pages))]
         let base = homeURL + Self.prefix + (parent.map { "/products/\($0)/variations" } ?? "/products")
         var links: [String] = []

@@ -59,13 +59,17 @@ public struct SeenRequest: Sendable {
 /// The store's state and WooCommerce's REST semantics, as recorded against WooCommerce 10.0.2
 /// (../shared/reference/woocommerce-recordings). Guarded by the server's lock.
 final class SandboxStore: @unchecked Sendable {
-    var products: [Int64: WooProductRecord] = [:]
+    var products: [Int64: WooProductRecord] = [:] { didSet { listing = nil } }
+    /// The ids `/products` lists (no parent, not in the trash, not hidden), ascending, kept
+    /// until the catalogue or the hidden ids change: paging through a large catalogue would
+    /// otherwise copy and sort all of it for every page.
+    var listing: [Int64]?
     var nextID: Int64 = 10
     let consumerKey: String
     let consumerSecret: String
     let assumeHTTPS: Bool
     var homeURL = ""
-    var faults = FaultPlan()
+    var faults = FaultPlan() { didSet { if oldValue.hiddenFromListings != faults.hiddenFromListings { listing = nil } } }
     var seen: [SeenRequest] = []
     var nonces: [String: Date] = [:]
     var random = SystemRandomNumberGenerator()

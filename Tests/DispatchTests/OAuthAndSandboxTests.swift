@@ -92,6 +92,29 @@ struct SandboxBehaviourTests {
         }
     }
 
+    @Test("a full scan by id (kept between pages) shows each change at once: a product trashed, an id hidden and shown again, a product deleted for good")
+    func listingFollowsChanges() async throws {
+        try await withSandbox(seed: recordedSeed, assumeHTTPS: true) { server, http in
+            let c = RawClient(server: server, http: http)
+            let auth = ("ck_test", "cs_test")
+            func ids(descending: Bool = false) async throws -> [Int64] {
+                let body = try await c.send("GET", "/wp-json/wc/v3/products?per_page=100&orderby=id&order=\(descending ? "desc" : "asc")", basic: auth).1
+                guard case .array(let items) = try JSONReader.parse(body) else { return [] }
+                return items.compactMap { WooProductRecord(json: $0)?.id }
+            }
+            #expect(try await ids() == [10, 11, 12, 13, 16])
+            #expect(try await ids(descending: true) == [16, 13, 12, 11, 10])
+            #expect(try await c.send("DELETE", "/wp-json/wc/v3/products/11", basic: auth).0 == 200)
+            #expect(try await ids() == [10, 12, 13, 16], "trashed")
+            server.setFaults(try FaultPlan(parsing: "hide=12"))
+            #expect(try await ids() == [10, 13, 16], "hidden")
+            server.setFaults(FaultPlan())
+            #expect(try await ids() == [10, 12, 13, 16], "shown again")
+            #expect(try await c.send("DELETE", "/wp-json/wc/v3/products/16?force=true", basic: auth).0 == 200)
+            #expect(try await ids() == [10, 12, 13], "deleted for good")
+        }
+    }
+
     @Test("updates: invalid id 400, variation on the products route 404, unmanaged ignores stock, negatives accepted, decimals refused")
     func updates() async throws {
         try await withSandbox(seed: recordedSeed, assumeHTTPS: true) { server, http in
