@@ -199,8 +199,11 @@ struct DispatchCLITests {
         #expect(all.status == 77, "\(all.stderr)")
         #expect(all.stderr.contains("no credentials for store 'a-first'"), "\(all.stderr)")
         #expect(all.stdout.contains("refreshed store 'main': 3 products"), "\(all.stdout)")
-        let none = try CLI.run(["store", "refresh", "--db", tmp.path("empty.db"), "--credentials", credentials])
-        #expect(none.status == 74, "a missing database is still an error: \(none.stderr)")
+        let missing = try CLI.run(["store", "refresh", "--db", tmp.path("empty.db"), "--credentials", credentials])
+        #expect(missing.status == 74, "a missing database is still an error: \(missing.stderr)")
+        for store in ["a-first", "main"] { #expect(try CLI.run(["store", "disconnect", store, "--db", db]).status == 0) }
+        let none = try CLI.run(["store", "refresh", "--db", db, "--credentials", credentials])
+        #expect(none.status == 0 && none.stdout == "No stores connected.\n", "\(none.stdout)\(none.stderr)")
         try await server.shutdown()
     }
 
