@@ -169,15 +169,6 @@ public enum CatalogueRefresh {
         }
     }
 
-    /// Whether `error` may pass: no answer, a timeout, a rate limit, a server error, or a body
-    /// cut short. A refusal or a redirect would answer the same again.
-    static func isPassing(_ error: WooError) -> Bool {
-        switch error {
-        case .transport, .invalidResponse: return true
-        case .http(let status, _, _, _): return status == 408 || status == 429 || status >= 500
-        }
-    }
-
     /// Sends `request`, again after a passing failure, up to `patience.attempts` sends in all.
     static func patiently<T: Sendable>(_ what: String, _ patience: Patience, _ retrying: (String) -> Void,
                                        _ request: () async throws(WooError) -> T) async throws(WooError) -> T {
@@ -188,7 +179,7 @@ public enum CatalogueRefresh {
             } catch {
                 failures += 1
                 // A refresh that already failed elsewhere cancels the listings still running.
-                guard isPassing(error), failures < patience.attempts, !Task.isCancelled else { throw error }
+                guard error.mayPass, failures < patience.attempts, !Task.isCancelled else { throw error }
                 var retryAfter: Double? = nil
                 if case .http(_, _, _, let asked) = error { retryAfter = asked }
                 if let retryAfter, retryAfter > patience.longestWait { throw error }
@@ -203,7 +194,7 @@ public enum CatalogueRefresh {
         switch error {
         case .http(let status, _, _, _) where status == 401 || status == 403:
             return EngineError(.configuration, "store '\(store)': the store refused the credentials (\(error)); nothing was recorded")
-        case .http(let status, _, _, _) where (300..<500).contains(status) && status != 408 && status != 429:
+        case .http where !error.mayPass:
             // A redirect or a request-level 4xx is the store's setup, not a passing failure: the
             // dispatcher pauses such a store too. Retrying would answer the same.
             return EngineError(.configuration, "store '\(store)': \(error); nothing was recorded")

@@ -407,7 +407,7 @@ public final class Dispatcher {
                 if status == 404, parent != nil, code == "woocommerce_rest_product_invalid_id" {
                     // The variable parent is gone: every variation in the batch is gone with it.
                     outcome.items = items.map { ($0, .gone(code: code ?? "", status: status), status) }
-                } else if status == 429 || status >= 500 || status == 408 {
+                } else if error.mayPass {
                     outcome.failure = .retry("HTTP \(status)\(code.map { " \($0)" } ?? "")", status: status, code: code, retryAfter: retryAfter)
                     outcome.unsent = items
                 } else {

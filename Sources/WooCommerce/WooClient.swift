@@ -21,6 +21,16 @@ public enum WooError: Error, Sendable, CustomStringConvertible {
         case .invalidResponse(let status, let m): return "HTTP \(status) with an unreadable body: \(m)"
         }
     }
+
+    /// Whether the failure may pass, so the same request is worth sending again later: no
+    /// answer, a timeout, a rate limit, a server error, or a body cut short. A refusal or a
+    /// redirect would answer the same again.
+    public var mayPass: Bool {
+        switch self {
+        case .transport, .invalidResponse: return true
+        case .http(let status, _, _, _): return status == 408 || status == 429 || status >= 500
+        }
+    }
 }
 
 /// One item of a batch answer: the product as saved, or WooCommerce's error for it.
