@@ -51,17 +51,9 @@ public enum CatalogueRefresh {
         let pacer = Pacer(RequestPace(requestsPerSecond: credentials.requestsPerSecond))
         let fetcher = Fetcher(client: client, pacer: pacer, patience: patience, retrying: retrying)
         do {
-            var page = 1, pages = 1
-            repeat {
-                let result = try await fetcher.fetch("products page \(page)") { () async throws(WooError) in try await client.products(page: page) }
-                pages = result.totalPages
-                for p in result.items { listed[p.id] = p }
-                progress("products page \(page)/\(max(pages, 1))")
-                page += 1
-                // Pages are offsets: after an empty one every later one is empty too, whatever
-                // X-WP-TotalPages said when the scan began (or says wrongly).
-                if result.items.isEmpty { break }
-            } while page <= pages
+            let products = try await fetcher.all({ "products page \($0)" }, { (page) async throws(WooError) in try await client.products(page: page) },
+                                                 onPage: { progress("products page \($0)/\(max($1, 1))") })
+            for p in products { listed[p.id] = p }
             report.products = listed.count
             // One listing per variable product: up to `max_in_flight` of them at once, at the
             // store's pace, since a shop of thousands of them would wait on each answer in turn.
@@ -148,24 +140,33 @@ public enum CatalogueRefresh {
             }
         }
 
-        /// Every variation of `parent`, page by page.
-        func variations(of parent: WooID) async throws(WooError) -> [WooProductRecord] {
+        /// Every item of a listing, page by page (`label` names a page in retry lines).
+        func all(_ label: (Int) -> String, _ list: (Int) async throws(WooError) -> Page<WooProductRecord>,
+                 onPage: (_ page: Int, _ pages: Int) -> Void = { _, _ in }) async throws(WooError) -> [WooProductRecord] {
             var out: [WooProductRecord] = []
             var page = 1, pages = 1
             repeat {
-                let result = try await fetch("variations of product \(parent), page \(page)") { () async throws(WooError) in
-                    try await client.variations(of: parent, page: page)
-                }
+                let result = try await fetch(label(page)) { () async throws(WooError) in try await list(page) }
                 pages = result.totalPages
-                for v in result.items {
-                    var variation = v
-                    if variation.parentID == 0 { variation.parentID = parent }
-                    out.append(variation)
-                }
+                out += result.items
+                onPage(page, pages)
                 page += 1
+                // Pages are offsets: after an empty one every later one is empty too, whatever
+                // X-WP-TotalPages said when the scan began (or says wrongly).
                 if result.items.isEmpty { break }
             } while page <= pages
             return out
+        }
+
+        /// Every variation of `parent`.
+        func variations(of parent: WooID) async throws(WooError) -> [WooProductRecord] {
+            try await all({ "variations of product \(parent), page \($0)" }, { (page) async throws(WooError) in
+                try await client.variations(of: parent, page: page)
+            }).map { v in
+                var variation = v
+                if variation.parentID == 0 { variation.parentID = parent }
+                return variation
+            }
         }
     }
 
