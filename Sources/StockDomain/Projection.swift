@@ -66,9 +66,9 @@ public struct Projection: Sendable {
     public var tracksChanges = true
 
     // Indices derived from the above.
-    var variantsBySKU: [String: Set<VariantID>] = [:]
-    var linkers: [ProductKey: Set<VariantID>] = [:]
-    var productsBySKU: [StoreID: [String: Set<WooID>]] = [:]
+    var variantsBySKU: [String: IDSet] = [:]
+    var linkers: [ProductKey: IDSet] = [:]
+    var productsBySKU: [StoreID: [String: IDSet]] = [:]
     /// The winning product per store and SKU (latest date, highest id), kept on catalogue changes.
     var bestBySKU: [StoreID: [String: WooProduct]] = [:]
     /// Cells the event being applied changed, with their values before and after: what the
@@ -490,7 +490,7 @@ public struct Projection: Sendable {
     /// owners changed for the product, the best products before and after, and every product
     /// those candidates link in this store. Affected are the candidates and those products' linkers.
     mutating func forgetMatches(product key: ProductKey, skus: [String?], bestBefore: [ProductKey]) {
-        var candidates: Set<VariantID> = linkers[key] ?? []
+        var candidates = Set(linkers[key] ?? [])
         for sku in skus { if let sku, !sku.isEmpty { candidates.formUnion(variantsBySKU[sku] ?? []) } }
         var products = [key] + bestBefore + bestProducts(store: key.store, skus: skus)
         for c in candidates {
