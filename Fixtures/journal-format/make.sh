@@ -1,17 +1,19 @@
 #!/bin/sh
-# Writes journal-v4.sql: the database a schema-version-4 build of stocksync leaves after
+# Writes vN/journal.sql: the database a schema-version-N build of stocksync leaves after
 # ingesting history.jsonl and syncing store 'main' once against a sandbox store (with one
-# item refused), dumped as SQL with the file header's pragmas. JournalFormatTests loads it
-# and checks this build still reads it exactly (expected-*.json / expected-log.jsonl).
+# item refused), dumped as SQL with the file header's pragmas, and what that build printed
+# for it (vN/expected-*). JournalFormatTests loads each version's file and checks this build
+# still reads it exactly as the build that wrote it did.
 #
-# Run it only when adding the fixture of a NEW schema version (after renaming the output):
-# the point of journal-v4.sql is that it was written by version 4 and never changes.
+# Run it only when adding the fixture of a NEW schema version: the point of each vN is that
+# it was written by version N and never changes, so the script refuses to overwrite one.
 # Needs a release build and the sqlite3 shell: Fixtures/journal-format/make.sh
 #
-# Checked when it was made (2026-12-07): the builds that introduced schema 3 (f1f9ebc, binary
+# v4, checked when it was made (2026-12-07): the builds that introduced schema 3 (f1f9ebc, binary
 # payloads) and schema 4 (52979fa, packed document effects) write the same journal bytes for
-# history.jsonl as the build that made this file, and 52979fa the same documents, cells,
-# variants and catalogue rows: the file stands for every version-4 database.
+# history.jsonl as the build that made v4, and 52979fa the same documents, cells,
+# variants and catalogue rows: v4 stands for every version-4 database.
+# v5 was made by the build that introduced schema 5 (variant rows in the binary encoding).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${STOCKSYNC:-$here/../../.build/release/stocksync}
@@ -33,14 +35,19 @@ chmod 600 "$tmp/credentials.json"
 "$bin" sync --once --db "$db" --credentials "$tmp/credentials.json" || test $? -eq 77
 
 sqlite3 "$db" 'PRAGMA wal_checkpoint(TRUNCATE)' > /dev/null
+version=$(sqlite3 "$db" 'PRAGMA user_version')
+dir=$here/v$version
+if [ -e "$dir" ]; then echo "$dir exists: a fixture is never rewritten" >&2; exit 1; fi
+mkdir "$dir"
+out=$dir/journal.sql
 {
-    echo "-- Written by make.sh: a stocksync database of schema version 4, as that version wrote it."
+    echo "-- Written by make.sh: a stocksync database of schema version $version, as that version wrote it."
     echo "PRAGMA page_size = $(sqlite3 "$db" 'PRAGMA page_size');"
     sqlite3 "$db" .dump
     echo "PRAGMA application_id = $(sqlite3 "$db" 'PRAGMA application_id');"
     echo "PRAGMA user_version = $(sqlite3 "$db" 'PRAGMA user_version');"
-} > "$here/journal-v4.sql"
-"$bin" log --json --db "$db" > "$here/expected-log.jsonl"
-"$bin" stock --json --db "$db" > "$here/expected-stock.json"
-"$bin" outbox --json --db "$db" > "$here/expected-outbox.json"
-"$bin" store list --json --db "$db" > "$here/expected-stores.json"
+} > "$out"
+"$bin" log --json --db "$db" > "$dir/expected-log.jsonl"
+"$bin" stock --json --db "$db" > "$dir/expected-stock.json"
+"$bin" outbox --json --db "$db" > "$dir/expected-outbox.json"
+"$bin" store list --json --db "$db" > "$dir/expected-stores.json"

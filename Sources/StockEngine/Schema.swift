@@ -5,7 +5,7 @@ import SQLite
 enum Schema {
     /// "STKS".
     static let applicationID: Int64 = 0x5354_4B53
-    static let currentVersion: Int64 = 4
+    static let currentVersion: Int64 = 5
     /// The oldest version read-only commands can use as it is.
     static let readableWithoutMigration: Int64 = 4
 
@@ -46,6 +46,9 @@ enum Schema {
         // 33-byte records. Projections are derived data: they are dropped here, and the command
         // that migrates rebuilds them from the journal at once (`Journal.init`).
         projectionTableNames.map { "DELETE FROM \($0);" }.joined() + "DELETE FROM projection_meta;",
+        // 4 → 5: variant declarations are written in the binary encoding too. Rows written as
+        // JSON stay and still read; the version marks files an older build cannot read.
+        "-- no table changes",
     ]
 
     /// Tables derived from the journal; replay drops and rebuilds them.

@@ -724,7 +724,7 @@ struct MigrationTests {
         let read = try CLI.run(["stock", "--db", db])
         #expect(read.status == 74 && read.stderr.contains("stocksync replay"))
         #expect(try CLI.run(["replay", "--db", db]).status == 0)
-        #expect(try fixture.strings("PRAGMA user_version") == ["4"])
+        #expect(try fixture.strings("PRAGMA user_version") == ["\(Journal.schemaVersion)"])
         #expect(try CLI.run(["log", "--json", "--db", db]).stdout == before)
         #expect(try CLI.run(["stock", "--json", "--db", db]).stdout == stockBefore)
         try CLITests.adjust.write(toFile: file, atomically: true, encoding: .utf8)
@@ -757,7 +757,7 @@ struct MigrationTests {
         // A write that appends nothing still leaves rebuilt projections behind.
         let sync = try CLI.run(["sync", "--once", "--db", db, "--credentials", tmp.path("none.json")])
         #expect(sync.stderr.contains("projections rebuilt from the journal (4 events)"), "\(sync.stderr)")
-        #expect(try fixture.strings("PRAGMA user_version") == ["4"])
+        #expect(try fixture.strings("PRAGMA user_version") == ["\(Journal.schemaVersion)"])
         #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 0)
         #expect(try CLI.run(["stock", "--json", "--db", db]).stdout == stockBefore)
         let more = #"{"id":"adj-2","type":"stock_adjustment.upserted","at":"2026-11-26T10:05:00Z","data":{"adjustment_id":2,"updated_at":"2026-11-26T10:05:00Z","location_id":1,"rows":[{"variant_id":1,"quantity":1}]}}"#

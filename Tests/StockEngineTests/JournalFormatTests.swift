@@ -8,19 +8,23 @@ import Testing
 /// build must read the same in every later one. The round-trip tests cannot see a change made
 /// to the encoder and the decoder together (a new event type inserted before others in
 /// `EventType`, a status reordered, a field moved): every fresh journal still round-trips,
-/// while every stored one is misread. This pins the bytes a real version-4 build wrote.
+/// while every stored one is misread. This pins the bytes real builds of each schema version
+/// since 4 wrote (`Fixtures/journal-format/vN/`).
 @Suite("Journal files written by earlier versions stay readable (SPEC §3.1)", .serialized)
 struct JournalFormatTests {
     static let dir = Checkout.fixtures.appendingPathComponent("journal-format")
 
-    static func text(_ name: String) throws -> String {
-        try String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8)
+    /// The schema versions with a fixture, each written by the build that introduced it.
+    static let versions = [4, 5]
+
+    static func text(_ name: String, version: Int = 4) throws -> String {
+        try String(contentsOf: dir.appendingPathComponent("v\(version)/\(name)"), encoding: .utf8)
     }
 
-    /// A fresh database file holding what `journal-v4.sql` dumped.
-    static func loadVersion4(_ tmp: TemporaryDirectory) throws -> String {
-        let db = tmp.path("v4.db")
-        try SQLiteFixture(path: db).execute(text("journal-v4.sql"))
+    /// A fresh database file holding what `vN/journal.sql` dumped.
+    static func load(version: Int, _ tmp: TemporaryDirectory) throws -> String {
+        let db = tmp.path("v\(version).db")
+        try SQLiteFixture(path: db).execute(text("journal.sql", version: version))
         return db
     }
 
@@ -48,21 +52,26 @@ struct JournalFormatTests {
         #expect(transfer == Set(StockTransfer.Status.allCases.prefix(3).map(\.rawValue)), "\(advice)")
     }
 
-    @Test("a database written by schema version 4 reads as it was written: the same export byte for byte, the same stock, outbox and stores, replay --verify agrees with its stored tables, explain reads its documents and deliveries, and it takes new events")
-    func version4ReadsAsWritten() throws {
+    @Test("a database written by each schema version reads as it was written: the same export byte for byte, the same stock, outbox and stores, replay --verify agrees with its stored tables, explain reads its documents and deliveries, and it takes new events",
+          arguments: versions)
+    func readsAsWritten(version: Int) throws {
         let tmp = TemporaryDirectory("stocksync-format")
         defer { tmp.remove() }
-        let db = try Self.loadVersion4(tmp)
+        let db = try Self.load(version: version, tmp)
+        let fixture = try SQLiteFixture(path: db)
+        #expect(try fixture.strings("PRAGMA user_version") == ["\(version)"])
+        // Variant declarations were JSON text up to version 4 and binary since 5: both must load.
+        #expect(try fixture.strings("SELECT DISTINCT typeof(data) FROM variants") == [version < 5 ? "text" : "blob"])
 
         let log = try CLI.run(["log", "--json", "--db", db])
         #expect(log.status == 0, "\(log.stderr)")
-        #expect(log.stdout == (try Self.text("expected-log.jsonl")),
+        #expect(log.stdout == (try Self.text("expected-log.jsonl", version: version)),
                 "stored payloads decode differently: a change to BinaryPayload or to the order of EventType or a status enum needs a new format byte or a migration, never a silent change")
         for (command, expected) in [(["stock", "--json"], "expected-stock.json"), (["outbox", "--json"], "expected-outbox.json"),
                                     (["store", "list", "--json"], "expected-stores.json")] {
             let r = try CLI.run(command + ["--db", db])
             #expect(r.status == 0, "\(command): \(r.stderr)")
-            #expect(try JSONReader.parse(r.stdout) == JSONReader.parse(Self.text(expected)), "\(command)")
+            #expect(try JSONReader.parse(r.stdout) == JSONReader.parse(Self.text(expected, version: version)), "\(command)")
         }
         let verify = try CLI.run(["replay", "--verify", "--db", db])
         #expect(verify.status == 0, "stored projections or document records read differently: \(verify.stdout)\(verify.stderr)")
