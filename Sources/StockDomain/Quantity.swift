@@ -170,7 +170,9 @@ public struct Quantity: Hashable, Comparable, Sendable, CustomStringConvertible 
             }
             index = bytes.index(after: index)
         }
-        guard sawDigit, !sawPoint || digitAfterPoint else { return .failure(.malformed) }
+        // A decimal string may end at its point ("5."), as it may start with it (".5"); JSON's
+        // numbers allow neither.
+        guard sawDigit, !sawPoint || digitAfterPoint || !allowExponent else { return .failure(.malformed) }
         if mantissa == 0 { return .success(.zero) }
         let fractionDigits = fraction - exponent
         if fractionDigits > maxFractionDigits { return .failure(.tooManyFractionDigits) }

@@ -25,6 +25,15 @@ struct QuantityTests {
         #expect(q("-")  == nil && q("1.2.3") == nil && q("1-2") == nil)
     }
 
+    @Test("a decimal string may leave out the digits on one side of the point, never both; a JSON number follows JSON's grammar")
+    func pointWithoutDigits() throws {
+        // Spreadsheets and hand-made files write ".5" and "5."; what they mean is not in doubt.
+        #expect(q(".5") == q("0.5") && q("-.5") == q("-0.5"))
+        #expect(q("5.") == Quantity(5) && q("-5.") == Quantity(-5))
+        for bad in [".", "-.", "", "5..", "..5"] { #expect(q(bad) == nil, "'\(bad)'") }
+        for bad in [".5", "5.", "5.e3"] { #expect((try? number(bad).get()) == nil, "'\(bad)' is not a JSON number") }
+    }
+
     @Test("at most 15 integer and 9 fractional digits are accepted")
     func limits() {
         #expect(q("999999999999999.999999999") != nil)
@@ -32,7 +41,6 @@ struct QuantityTests {
         #expect(q("0.0000000001") == nil)
         #expect(q("0.1000000000") != nil, "trailing zeros do not count")
         #expect(q("abc") == nil)
-        #expect(q("1.") == nil)
         #expect(q("") == nil)
         if case .failure(let e) = number("1.0000000001") { #expect(e.description.contains("9 fractional")) } else { Issue.record("accepted") }
     }
