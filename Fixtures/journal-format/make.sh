@@ -13,7 +13,8 @@
 # payloads) and schema 4 (52979fa, packed document effects) write the same journal bytes for
 # history.jsonl as the build that made v4, and 52979fa the same documents, cells,
 # variants and catalogue rows: v4 stands for every version-4 database.
-# v5 was made by the build that introduced schema 5 (variant rows in the binary encoding).
+# v5 was made by the build that introduced schema 5 (variant rows in the binary encoding,
+# resyncs that list products).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${STOCKSYNC:-$here/../../.build/release/stocksync}
@@ -33,6 +34,8 @@ chmod 600 "$tmp/credentials.json"
 "$bin" sync --once --store main --db "$db" --credentials "$tmp/credentials.json"
 # 'eu' has no credentials: its pending update stays, and sync says so (77).
 "$bin" sync --once --db "$db" --credentials "$tmp/credentials.json" || test $? -eq 77
+# A resync that lists its products (schema 5 on; v4 was made without this line).
+"$bin" resync --store main --sku CHAIR-1 --db "$db"
 
 sqlite3 "$db" 'PRAGMA wal_checkpoint(TRUNCATE)' > /dev/null
 version=$(sqlite3 "$db" 'PRAGMA user_version')

@@ -14,6 +14,11 @@ public enum BinaryPayload {
     public static func isBinary(_ bytes: UnsafeRawBufferPointer) -> Bool { bytes.first == format }
 
     static let types = EventType.allCases
+    /// Set in the type byte when the type's payload has its second layout, with fields added
+    /// after the type's first layout was fixed (a resync's list of products). A flag in the
+    /// type byte rather than a trailing field: a payload cut after its first fields must not
+    /// read as the first layout. Type indices stay below it (21 types).
+    static let secondLayout: UInt8 = 0x80
     static let powersOfTen: [Int128] = (0...18).map { n in (0..<n).reduce(Int128(1)) { acc, _ in acc * 10 } }
     static let smallPowersOfTen: [UInt64] = (0...18).map { n in (0..<n).reduce(UInt64(1)) { acc, _ in acc * 10 } }
 
@@ -30,7 +35,9 @@ public enum BinaryPayload {
         var w = Writer(bytes: out)
         out = []
         w.byte(format)
-        w.byte(UInt8(types.firstIndex(of: payload.type) ?? 0))
+        var tag = UInt8(types.firstIndex(of: payload.type) ?? 0)
+        if case .storeResyncRequested(let r) = payload, r.wooIDs != nil { tag |= secondLayout }
+        w.byte(tag)
         switch payload {
         case .variantUpserted(let v):
             w.int(v.variantID)
@@ -99,8 +106,15 @@ public enum BinaryPayload {
         case .storeReconfigured(let c):
             w.string(c.store); w.optionalString(c.url); w.optionalInt(c.locationID)
             w.optionalBool(c.stockSync); w.optionalBool(c.katanaOrdersReduceStock); w.optionalBool(c.floorAtZero)
-        case .storeDisconnected(let s), .storeResyncRequested(let s):
+        case .storeDisconnected(let s):
             w.string(s)
+        case .storeResyncRequested(let r):
+            // A resync of every product keeps the bytes it had before lists existed.
+            w.string(r.store)
+            if let ids = r.wooIDs {
+                w.count(ids.count)
+                for id in ids { w.int(id) }
+            }
         case .wooProductUpserted(let p):
             w.string(p.store); w.int(p.wooID); w.optionalInt(p.parentID); w.optionalString(p.sku)
             w.optionalTimestamp(p.dateCreated); w.optionalString(p.type)
@@ -127,20 +141,25 @@ public enum BinaryPayload {
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws(EventError) -> EventPayload {
         var r = Reader(bytes: bytes)
         guard try r.byte() == format else { throw EventError(field: nil, "not a binary payload") }
-        let index = Int(try r.byte())
+        let tag = try r.byte()
+        let index = Int(tag & ~secondLayout)
         guard index < types.count else { throw EventError(field: nil, "unknown event type \(index) in binary payload") }
-        let payload = try decodeFields(types[index], &r)
+        let second = tag & secondLayout != 0
+        guard !second || types[index] == .storeResyncRequested else {
+            throw EventError(field: nil, "event type \(types[index].rawValue) has no second layout in binary payload")
+        }
+        let payload = try decodeFields(types[index], second: second, &r)
         guard r.offset == bytes.count else { throw EventError(field: nil, "binary payload has \(bytes.count - r.offset) trailing bytes") }
         return payload
     }
 
     /// The event type a binary payload carries.
     public static func type(of bytes: UnsafeRawBufferPointer) -> EventType? {
-        guard bytes.count >= 2, bytes[0] == format, Int(bytes[1]) < types.count else { return nil }
-        return types[Int(bytes[1])]
+        guard bytes.count >= 2, bytes[0] == format, Int(bytes[1] & ~secondLayout) < types.count else { return nil }
+        return types[Int(bytes[1] & ~secondLayout)]
     }
 
-    static func decodeFields(_ type: EventType, _ r: inout Reader) throws(EventError) -> EventPayload {
+    static func decodeFields(_ type: EventType, second: Bool, _ r: inout Reader) throws(EventError) -> EventPayload {
         switch type {
         case .variantUpserted:
             let id = try r.int()
@@ -219,7 +238,10 @@ public enum BinaryPayload {
                                                   stockSync: try r.optionalBool(), katanaOrdersReduceStock: try r.optionalBool(),
                                                   floorAtZero: try r.optionalBool()))
         case .storeDisconnected: return .storeDisconnected(try r.string())
-        case .storeResyncRequested: return .storeResyncRequested(try r.string())
+        case .storeResyncRequested:
+            let store = try r.string()
+            let ids: [WooID]? = second ? try r.array { r throws(EventError) in try r.int() } : nil
+            return .storeResyncRequested(ResyncRequest(store: store, wooIDs: ids))
         case .wooProductUpserted:
             return .wooProductUpserted(WooProduct(store: try r.string(), wooID: try r.int(), parentID: try r.optionalInt(), sku: try r.optionalString(),
                                                   dateCreated: try r.optionalTimestamp(), type: try r.optionalString()))

@@ -228,6 +228,19 @@ public struct StockAcknowledgement: Sendable, Equatable {
     }
 }
 
+/// A resync of a store (SPEC §2.6 rule 11): every matched product's current value, or only
+/// the listed products' (an extension of SPEC §3.2's `store.resync_requested`: a merchant
+/// fixing a few products, or pushing the ones a refresh newly matched, need not push the
+/// whole portfolio).
+public struct ResyncRequest: Sendable, Equatable {
+    public var store: StoreID
+    /// The WooCommerce products to push, in the order given; nil: every matched product.
+    public var wooIDs: [WooID]?
+    public init(store: StoreID, wooIDs: [WooID]? = nil) {
+        self.store = store; self.wooIDs = wooIDs
+    }
+}
+
 /// A store refused a stock value for good (appended by the dispatcher).
 public struct StockRejection: Sendable, Equatable {
     public var store: StoreID

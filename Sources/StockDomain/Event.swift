@@ -62,7 +62,7 @@ public enum EventPayload: Sendable, Equatable {
     case wooProductDeleted(store: StoreID, wooID: WooID)
     case wooStockAcknowledged(StockAcknowledgement)
     case wooStockRejected(StockRejection)
-    case storeResyncRequested(StoreID)
+    case storeResyncRequested(ResyncRequest)
 
     public var type: EventType {
         switch self {

@@ -165,7 +165,7 @@ public enum EventCodec {
                 store: try d.storeID("store"), wooID: try d.int("woo_id"), sent: try d.int("sent"),
                 code: try d.string("code"), status: try d.int("status")))
         case .storeResyncRequested:
-            return .storeResyncRequested(try d.storeID("store"))
+            return .storeResyncRequested(ResyncRequest(store: try d.storeID("store"), wooIDs: try d.optionalIDs("woo_ids")))
         }
     }
 }
@@ -298,6 +298,22 @@ struct Fields {
             throw error(key, "unknown status '\(text)' (expected one of \(E.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         return value
+    }
+
+    /// A non-empty array of integers, or nil when absent or null.
+    func optionalIDs(_ key: String) throws(EventError) -> [Int64]? {
+        guard let v = try present(key) else { return nil }
+        guard case .array(let items) = v else { throw error(key, "must be an array of integers, not \(v.typeName)") }
+        guard !items.isEmpty else { throw error(key, "must not be empty (leave it out to mean every one)") }
+        var ids: [Int64] = []
+        ids.reserveCapacity(items.count)
+        for (i, item) in items.enumerated() {
+            guard case .number(let text) = item, let n = Int64(text) else {
+                throw error("\(key)[\(i)]", "must be an integer, not \(item.typeName == "a number" ? "'\(item.numberText)'" : item.typeName)")
+            }
+            ids.append(n)
+        }
+        return ids
     }
 
     func objects(_ key: String) throws(EventError) -> [Fields] {
@@ -475,8 +491,15 @@ extension EventCodec {
             if let v = c.stockSync { w.key("stock_sync"); w.bool(v) }
             if let v = c.katanaOrdersReduceStock { w.key("katana_orders_reduce_stock"); w.bool(v) }
             if let v = c.floorAtZero { w.key("floor_at_zero"); w.bool(v) }
-        case .storeDisconnected(let s), .storeResyncRequested(let s):
+        case .storeDisconnected(let s):
             w.key("store"); w.string(s)
+        case .storeResyncRequested(let r):
+            w.key("store"); w.string(r.store)
+            if let ids = r.wooIDs {
+                w.key("woo_ids"); w.beginArray()
+                for id in ids { w.int(id) }
+                w.endArray()
+            }
         case .wooProductUpserted(let p):
             w.key("store"); w.string(p.store)
             w.key("woo_id"); w.int(p.wooID)

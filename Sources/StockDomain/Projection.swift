@@ -270,10 +270,13 @@ public struct Projection: Sendable {
             let key = ProductKey(rejection.store, rejection.wooID)
             guard try isConnectedDispatcherTarget(rejection.store), catalogue.index(forKey: key) != nil else { break }
             if pending[key]?.quantity == rejection.sent { removePending(key) }
-        case .storeResyncRequested(let store):
+        case .storeResyncRequested(let request):
+            let store = request.store
             guard try isConnectedDispatcherTarget(store), let settings = stores[store]?.settings, settings.stockSync else { break }
+            // A list narrows the same walk: a listed product that no variant feeds gets nothing.
+            let listed = request.wooIDs.map(Set.init)
             for id in variants.keys {
-                guard let wooID = matchedWooID(id, store: store) else { continue }
+                guard let wooID = matchedWooID(id, store: store), listed?.contains(wooID) ?? true else { continue }
                 let key = ProductKey(store, wooID)
                 pending[key] = PendingPush(quantity: synced(id, settings), position: position)
                 noteChanged(key, in: .outbox)

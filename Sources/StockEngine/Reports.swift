@@ -27,6 +27,35 @@ extension Projection {
         return state
     }
 
+    /// The products of `store` a narrowed resync pushes, sorted: those fed by variants with one
+    /// of `skus`, those of `wooIDs`, and, with `unknownValue`, every matched product whose value
+    /// in the store is unknown (never acknowledged, or echoed null: new or returned products).
+    /// A SKU or id that names no matched product is a bad-input error saying why, so a typo is
+    /// not taken for "nothing to push".
+    public func resyncSelection(store: StoreID, skus: [String], wooIDs: [WooID], unknownValue: Bool) throws(EngineError) -> [WooID] {
+        let matched = matchedProducts(store: store)
+        var selected = Set<WooID>()
+        for sku in skus {
+            let fed = matched.filter { declaration($0.value.variant).sku == sku }.keys
+            guard !fed.isEmpty else {
+                let why = variants.values.contains { $0.sku == sku } ? "feeds no product in store '\(store)' ('stocksync explain \(sku) --store \(store)' says why)"
+                    : "is the SKU of no Katana variant (SKUs are case-sensitive)"
+                throw EngineError(.badInput, "--sku: '\(sku)' \(why)")
+            }
+            selected.formUnion(fed)
+        }
+        for id in wooIDs {
+            guard matched[id] != nil else {
+                let why = catalogue[ProductKey(store, id)] == nil ? "is not in store '\(store)''s catalogue ('stocksync store refresh \(store)' reads it again)"
+                    : "is fed by no Katana variant (no SKU or link matches it)"
+                throw EngineError(.badInput, "--woo-id: product \(id) \(why)")
+            }
+            selected.insert(id)
+        }
+        if unknownValue { selected.formUnion(matched.keys.filter { held[ProductKey(store, $0)] == nil }) }
+        return selected.sorted()
+    }
+
     /// The store's state if it is connected; otherwise a bad-input error naming it.
     public func connectedStore(_ store: StoreID, option: String = "--store") throws(EngineError) -> StoreState {
         let state = try knownStore(store, option: option)

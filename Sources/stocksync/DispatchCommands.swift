@@ -99,9 +99,9 @@ extension StoreCommand {
             }
             emit(matching)
             if report.matchedWithoutHeldValue > 0 {
-                // Resync pushes the whole portfolio: the merchant weighs that against the few.
+                // Only those: a plain resync pushes the whole portfolio, which the merchant weighs.
                 let all = report.matchedBySKU + report.matchedByLink
-                emit("\(report.matchedWithoutHeldValue) matched products have no known stock value in the store (new or returned); 'stocksync resync --store \(id)' pushes them, with every other matched product (\(all) in all)")
+                emit("\(report.matchedWithoutHeldValue) matched products have no known stock value in the store (new or returned); 'stocksync resync --store \(id) --unknown' pushes them (without --unknown, every matched product: \(all))")
             }
         }
     }
@@ -251,22 +251,47 @@ struct Sync: AsyncParsableCommand {
 }
 
 struct Resync: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Push every matched product's current value to a store (after a restore from backup, say).")
+    static let configuration = CommandConfiguration(
+        abstract: "Push matched products' current values to a store, whatever it is known to hold.",
+        discussion: """
+            Without a filter, every matched product (after a restore from backup, say). With \
+            --sku, --woo-id or --unknown, only those products: a few fixed by hand in \
+            WooCommerce, or the ones a refresh newly matched.
+            """)
     @OptionGroup var database: DatabaseOptions
     @Option(help: "The store.") var store: String
+    @Option(name: .customLong("sku"), help: ArgumentHelp("Only the products this Katana SKU feeds (repeatable).", valueName: "sku"))
+    var skus: [String] = []
+    @Option(name: .customLong("woo-id"), help: ArgumentHelp("Only this WooCommerce product or variation (repeatable).", valueName: "id"))
+    var wooIDs: [Int64] = []
+    @Flag(help: "Only matched products whose value in the store is unknown (never acknowledged: new or returned).")
+    var unknown = false
 
     func run() throws {
         try reportingErrors {
             let journal = try database.open(writable: true)
+            let narrowed = !skus.isEmpty || !wooIDs.isEmpty || unknown
+            var listed: [WooID]? = nil
             let summary = try journal.write { appender in
                 let state = try appender.state.connectedStore(store)
                 guard state.settings.stockSync else {
                     throw EngineError(.badInput, "store '\(store)' has stock sync off; turn it on first ('store reconfigure \(store) --stock-sync on')")
                 }
-                try appender.append(StoreCommand.event(.storeResyncRequested(store)))
+                if narrowed {
+                    let ids = try appender.state.resyncSelection(store: store, skus: skus, wooIDs: wooIDs, unknownValue: unknown)
+                    listed = ids
+                    // Only --unknown can come out empty: every value is known, nothing to record.
+                    guard !ids.isEmpty else { return }
+                }
+                try appender.append(StoreCommand.event(.storeResyncRequested(ResyncRequest(store: store, wooIDs: listed))))
+            }
+            guard let position = summary.lastPosition else {
+                emit("nothing to resync: store '\(store)' is known to hold a value for every matched product")
+                return
             }
             let pending = try journal.state().projection.pending.keys.filter { $0.store == store }.count
-            emit("resync requested for store '\(store)' at position \(summary.lastPosition ?? 0): \(pending) products pending; run 'stocksync sync'")
+            let what = listed.map { "\($0.count) product\($0.count == 1 ? "" : "s") requested" } ?? "every matched product requested"
+            emit("resync requested for store '\(store)' at position \(position) (\(what)): \(pending) products pending; run 'stocksync sync'")
         }
     }
 }

@@ -53,7 +53,7 @@ struct DispatchCLITests {
         let retried = try CLI.run(["store", "refresh", "main", "--db", db, "--credentials", credentials])
         #expect(retried.status == 0, "\(retried.stderr)")
         #expect(retried.stdout.contains("Katana variants: 3 matched by SKU, 0 by WooCommerce id; 1 with a SKU or link match nothing here"), "\(retried.stdout)")
-        #expect(retried.stdout.contains("3 matched products have no known stock value in the store (new or returned); 'stocksync resync --store main' pushes them, with every other matched product (3 in all)"), "\(retried.stdout)")
+        #expect(retried.stdout.contains("3 matched products have no known stock value in the store (new or returned); 'stocksync resync --store main --unknown' pushes them (without --unknown, every matched product: 3)"), "\(retried.stdout)")
         #expect(retried.stderr.hasPrefix("stocksync: store 'main': products page 1: HTTP 503") && retried.stderr.contains("(retry 1 of 4)\n"), "\(retried.stderr)")
         let sync = try CLI.run(["sync", "--once", "--db", db, "--credentials", credentials])
         #expect(sync.status == 0, "\(sync.stderr)")
@@ -356,6 +356,48 @@ struct DispatchCLITests {
         #expect(resync.status == 0 && resync.stdout.contains("3 products pending"))
         #expect(try CLI.run(["store", "reconfigure", "main", "--stock-sync", "off", "--db", db]).status == 0)
         #expect(try CLI.run(["resync", "--store", "main", "--db", db]).status == 65)
+        try await server.shutdown()
+    }
+
+    @Test("resync --sku, --woo-id and --unknown push only those products, whatever the store holds; a SKU or id naming no matched product is refused with why; --unknown with every value known appends nothing")
+    func narrowedResync() async throws {
+        let tmp = TemporaryDirectory("stocksync-dcli")
+        defer { tmp.remove() }
+        let server = try await SandboxServer.start(seed: try JSONReader.parse(Self.seed))
+        let (db, credentials) = try refreshedAndIngested(tmp, server)
+        #expect(try CLI.run(["sync", "--once", "--db", db, "--credentials", credentials]).status == 0)
+        func outbox() throws -> String { try CLI.run(["outbox", "--json", "--db", db]).stdout }
+        func head() throws -> String { try CLI.run(["log", "--json", "--db", db]).stdout }
+        let before = try head()
+        let none = try CLI.run(["resync", "--store", "main", "--unknown", "--db", db])
+        #expect(none.status == 0 && none.stdout == "nothing to resync: store 'main' is known to hold a value for every matched product\n", "\(none.stdout)\(none.stderr)")
+        #expect(try head() == before, "nothing appended")
+        for (args, why) in [(["--sku", "NOPE"], "--sku: 'NOPE' is the SKU of no Katana variant"),
+                            (["--sku", "a"], "--sku: 'a' is the SKU of no Katana variant (SKUs are case-sensitive)"),
+                            (["--woo-id", "999"], "--woo-id: product 999 is not in store 'main''s catalogue"),
+                            (["--sku", "A", "--woo-id", "999"], "--woo-id: product 999")] {
+            let r = try CLI.run(["resync", "--store", "main", "--db", db] + args)
+            #expect(r.status == 65 && r.stderr.contains(why), "\(args): \(r.stderr)")
+        }
+        #expect(try head() == before, "a refused resync appends nothing")
+        // Product 12 (SKU C) was edited by hand in WooCommerce: push it alone.
+        server.edit(12) { $0.stockQuantity = 50 }
+        let one = try CLI.run(["resync", "--store", "main", "--sku", "C", "--db", db])
+        #expect(one.status == 0 && one.stdout.contains("(1 product requested): 1 products pending"), "\(one.stdout)\(one.stderr)")
+        let pushed = try outbox()
+        #expect(pushed.contains(#"{"pending":[{"store":"main","woo_id":12,"parent_id":null,"quantity":2,"#), "\(pushed)")
+        #expect(try CLI.run(["sync", "--once", "--db", db, "--credentials", credentials]).status == 0)
+        #expect(server.products()[12]?.stockQuantity == 2 && server.products()[10]?.stockQuantity == 7)
+        // Product 10 leaves the store and comes back: its value there is unknown again.
+        server.edit(10) { $0.status = "trash" }
+        #expect(try CLI.run(["store", "refresh", "main", "--db", db, "--credentials", credentials]).status == 0)
+        server.edit(10) { $0.status = "publish"; $0.stockQuantity = 0 }
+        #expect(try CLI.run(["store", "refresh", "main", "--db", db, "--credentials", credentials]).status == 0)
+        let unknown = try CLI.run(["resync", "--store", "main", "--unknown", "--woo-id", "11", "--db", db])
+        #expect(unknown.status == 0 && unknown.stdout.contains("(2 products requested): 2 products pending"), "\(unknown.stdout)\(unknown.stderr)")
+        let returned = try outbox()
+        #expect(returned.contains(#"{"pending":[{"store":"main","woo_id":10,"parent_id":null,"quantity":7,"#), "\(returned)")
+        #expect(try head().contains(#""type":"store.resync_requested","at":"#) && head().contains(#""data":{"store":"main","woo_ids":[10,11]}}"#))
         try await server.shutdown()
     }
 

@@ -54,6 +54,10 @@ struct BinaryPayloadTests {
             let padded = bytes + [0]
             #expect(throws: EventError.self) { try decode(padded) }
         }
+        // The second layout is a resync's alone.
+        var tagged = BinaryPayload.encode(.storeDisconnected("main"))
+        tagged[1] |= 0x80
+        #expect(throws: EventError.self) { try decode(tagged) }
         let foreign: [UInt8] = [BinaryPayload.format, 200, 1, 2]
         #expect(throws: EventError.self) { try decode(foreign) }
         let hugeCount: [UInt8] = [BinaryPayload.format, 2, 2, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F]

@@ -29,6 +29,7 @@ struct EventCodecTests {
         #"{"id":"wa","type":"woo.stock.acknowledged","at":"2026-11-26T10:00:00Z","data":{"store":"main","woo_id":11,"sent":5,"echoed":null}}"#,
         #"{"id":"wr","type":"woo.stock.rejected","at":"2026-11-26T10:00:00Z","data":{"store":"main","woo_id":11,"sent":5,"code":"rest_invalid_param","status":400}}"#,
         #"{"id":"rs","type":"store.resync_requested","at":"2026-11-26T10:00:00Z","data":{"store":"main"}}"#,
+        #"{"id":"rsl","type":"store.resync_requested","at":"2026-11-26T10:00:00Z","data":{"store":"main","woo_ids":[12,3,4000000000]}}"#,
     ]
 
     @Test("every event type round-trips: decode, encode canonically, decode again; encoding is a fixed point")
@@ -78,6 +79,11 @@ struct EventCodecTests {
         // `echoed` may be null (unknown) but not left out: a dispatcher that forgot it must not read as "unknown".
         #expect(error(#"{"id":"x","type":"woo.stock.acknowledged","at":"2026-11-26T10:00:00Z","data":{"store":"main","woo_id":1,"sent":3}}"#)?.field == "data.echoed")
         #expect(error(#"{"id":"x","type":"woo.stock.acknowledged","at":"2026-11-26T10:00:00Z","data":{"store":"main","woo_id":1,"sent":3,"echoed":null}}"#) == nil)
+        // A resync's list names products; an empty one is more likely a bug than a request.
+        #expect(error(#"{"id":"x","type":"store.resync_requested","at":"2026-11-26T10:00:00Z","data":{"store":"main","woo_ids":[]}}"#)?.field == "data.woo_ids")
+        #expect(error(#"{"id":"x","type":"store.resync_requested","at":"2026-11-26T10:00:00Z","data":{"store":"main","woo_ids":[1,"2"]}}"#)?.field == "data.woo_ids[1]")
+        #expect(error(#"{"id":"x","type":"store.resync_requested","at":"2026-11-26T10:00:00Z","data":{"store":"main","woo_ids":5}}"#)?.field == "data.woo_ids")
+        #expect(error(#"{"id":"x","type":"store.resync_requested","at":"2026-11-26T10:00:00Z","data":{"store":"main","woo_ids":null}}"#) == nil)
     }
 
     @Test("§3.2: unknown fields are ignored (forward compatibility), even given twice")

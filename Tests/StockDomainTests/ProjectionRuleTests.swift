@@ -226,6 +226,22 @@ struct ProjectionRuleTests {
                                          ProductKey("main", 12): PendingPush(quantity: 6, position: f.position)])
     }
 
+    @Test("a resync that lists products (an extension of rule 11) pushes those of them a variant feeds, whatever the store holds, and nothing else")
+    func narrowedResync() throws {
+        var f = try Fold([variant(1, "A"), variant(2, "B"), variant(3, "C"), reconcile(1, 1, "4"), reconcile(2, 1, "6"), reconcile(3, 1, "8"),
+                          connect("main", 1), connect("eu", 1), product("main", 11, "A"), product("main", 12, "B"), product("main", 13, "C"),
+                          product("main", 14, "nobody"), product("eu", 11, "A"), ack("main", 11, 4, 4)])
+        // 11 is known to hold 4 and is pushed anyway; 14 feeds no variant, 99 is not in the
+        // catalogue: nothing for either. 12 is not listed, nor is the other store's 11.
+        try f.apply([ev("store.resync_requested", #""store":"main","woo_ids":[11,14,99,13]"#)])
+        #expect(f.projection.pending == [ProductKey("main", 11): PendingPush(quantity: 4, position: f.position),
+                                         ProductKey("main", 13): PendingPush(quantity: 8, position: f.position)])
+        // Without a list, every matched product, as before.
+        try f.apply([ev("store.resync_requested", #""store":"eu""#)])
+        #expect(f.projection.pending[ProductKey("eu", 11)] == PendingPush(quantity: 4, position: f.position))
+        #expect(f.projection.pending[ProductKey("main", 12)] == nil)
+    }
+
     @Test("§2.5 matching: exact case-sensitive SKU, latest date, highest id on ties, then the first of the store's woo_links in its catalogue")
     func matching() throws {
         let f = try Fold([connect("main", 1), product("main", 11, "a"), product("main", 12, "A", date: "2025-01-01T00:00:00"),

@@ -61,7 +61,9 @@ struct JournalFormatTests {
         let fixture = try SQLiteFixture(path: db)
         #expect(try fixture.strings("PRAGMA user_version") == ["\(version)"])
         // Variant declarations were JSON text up to version 4 and binary since 5: both must load.
+        // Resyncs that list their products came with version 5 too.
         #expect(try fixture.strings("SELECT DISTINCT typeof(data) FROM variants") == [version < 5 ? "text" : "blob"])
+        #expect(try Self.text("expected-log.jsonl", version: version).contains(#""woo_ids":["#) == (version >= 5))
 
         let log = try CLI.run(["log", "--json", "--db", db])
         #expect(log.status == 0, "\(log.stderr)")
@@ -86,7 +88,8 @@ struct JournalFormatTests {
         let ingest = try CLI.run(["ingest", "-", "--db", db], stdin: Data(next.utf8))
         #expect(ingest.status == 0, "\(ingest.stderr)")
         let outbox = try CLI.run(["outbox", "--json", "--db", db])
-        #expect(outbox.stdout.contains(#"{"store":"eu","woo_id":202,"parent_id":null,"quantity":9,"position":59}"#), "\(outbox.stdout)")
+        let appendedAt = try Self.text("expected-log.jsonl", version: version).split(separator: "\n").count + 1
+        #expect(outbox.stdout.contains(#"{"store":"eu","woo_id":202,"parent_id":null,"quantity":9,"position":\#(appendedAt)}"#), "\(outbox.stdout)")
         #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 0)
     }
 }

@@ -132,11 +132,15 @@ struct SpecModel {
             guard stores[rejection.store]?.connected == true, catalogue[rejection.store]?[rejection.wooID] != nil else { break }
             let key = Product(store: rejection.store, wooID: rejection.wooID)
             if pending[key]?.quantity == rejection.sent { pending[key] = nil }
-        case .storeResyncRequested(let store):
+        case .storeResyncRequested(let request):
+            let store = request.store
             guard let state = stores[store], state.connected, state.settings.stockSync else { break }
-            for id in variants.keys {
-                let m = match(id, store: store)
-                if let product = m.product { pending[Product(store: store, wooID: product.wooID)] = (synced(id, state.settings, before), position) }
+            var fed: [WooID: VariantID] = [:]
+            for id in variants.keys { if let product = match(id, store: store).product { fed[product.wooID] = id } }
+            // Every matched product, or those listed that a variant feeds.
+            for wooID in request.wooIDs ?? Array(fed.keys) {
+                guard let id = fed[wooID] else { continue }
+                pending[Product(store: store, wooID: wooID)] = (synced(id, state.settings, before), position)
             }
         }
         fireTriggers(before: before, after: totals())

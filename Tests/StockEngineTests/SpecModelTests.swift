@@ -70,6 +70,7 @@ struct SpecModelTests {
             #expect(lines.filter { $0.contains(#""type":"\#(type)""#) }.count > 30, "few '\(type)' events")
         }
         #expect(lines.contains { $0.contains(#""type":"store.reconfigured""#) && $0.contains("location_id") })
+        #expect(lines.filter { $0.contains(#""type":"store.resync_requested""#) && $0.contains("woo_ids") }.count > 15, "few narrowed resyncs")
     }
 
     @Test("explain's contributions add up: In stock, Committed for sync, Katana's Committed and Expected are the sums of the lines under them, whether every one is listed or the earlier ones are summed into one line", arguments: Array(UInt64(1)...8))
@@ -240,7 +241,12 @@ struct StructuralHistory {
             let parent = int(0...3) == 0 ? offset + 900_000 : 0
             return line("woo.product.upserted", #""store":"\#(store)","woo_id":\#(offset + int(1...variants + 3)),"parent_id":\#(parent),"sku":"SKU-\#(int(1...4))","date_created":\#(date)"#)
         case 5 where connected[store] == true:
-            return line("store.resync_requested", #""store":"\#(store)""#)
+            guard int(0...1) == 0 else { return line("store.resync_requested", #""store":"\#(store)""#) }
+            // A narrowed resync: products of this store (matched or not, in the catalogue or
+            // not) and of another store, which it must not touch.
+            let offset = ["main": 0, "store1": 1_000_000, "store2": 2_000_000, "late": 3_000_000][store] ?? 0
+            let ids = (0..<int(1...3)).map { _ in String(pick([offset, 1_000_000]) + int(1...variants + 3)) }
+            return line("store.resync_requested", #""store":"\#(store)","woo_ids":[\#(ids.joined(separator: ","))]"#)
         case 6:
             // Explicit quantities in complete statuses (rule 3); rates whose products need all 18
             // fractional digits (0.5 × 0.333333333), which the stored tables must read back.
