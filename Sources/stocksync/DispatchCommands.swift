@@ -291,7 +291,7 @@ struct Resync: ParsableCommand {
             }
             let pending = try journal.state().projection.pending.keys.filter { $0.store == store }.count
             let what = listed.map { "\($0.count) product\($0.count == 1 ? "" : "s") requested" } ?? "every matched product requested"
-            emit("resync requested for store '\(store)' at position \(position) (\(what)): \(pending) products pending; run 'stocksync sync'")
+            emit("resync requested for store '\(store)' at position \(position) (\(what)): \(pending) product\(pending == 1 ? "" : "s") pending; run 'stocksync sync'")
         }
     }
 }

@@ -383,7 +383,7 @@ struct DispatchCLITests {
         // Product 12 (SKU C) was edited by hand in WooCommerce: push it alone.
         server.edit(12) { $0.stockQuantity = 50 }
         let one = try CLI.run(["resync", "--store", "main", "--sku", "C", "--db", db])
-        #expect(one.status == 0 && one.stdout.contains("(1 product requested): 1 products pending"), "\(one.stdout)\(one.stderr)")
+        #expect(one.status == 0 && one.stdout.contains("(1 product requested): 1 product pending"), "\(one.stdout)\(one.stderr)")
         let pushed = try outbox()
         #expect(pushed.contains(#"{"pending":[{"store":"main","woo_id":12,"parent_id":null,"quantity":2,"#), "\(pushed)")
         #expect(try CLI.run(["sync", "--once", "--db", db, "--credentials", credentials]).status == 0)
