@@ -10,13 +10,14 @@ import WooCommerce
 public final class SandboxServer: Sendable {
     let store: SandboxStore
     let channel: any Channel
+    let connections: Connections
     /// `http://127.0.0.1:PORT` — the store URL to connect.
     public let url: String
     public let consumerKey: String
     public let consumerSecret: String
 
-    init(store: SandboxStore, channel: any Channel, url: String, consumerKey: String, consumerSecret: String) {
-        self.store = store; self.channel = channel; self.url = url
+    init(store: SandboxStore, channel: any Channel, connections: Connections, url: String, consumerKey: String, consumerSecret: String) {
+        self.store = store; self.channel = channel; self.connections = connections; self.url = url
         self.consumerKey = consumerKey; self.consumerSecret = consumerSecret
     }
 
@@ -30,11 +31,13 @@ public final class SandboxServer: Sendable {
         let store = SandboxStore(consumerKey: key, consumerSecret: secret, assumeHTTPS: assumeHTTPS)
         store.faults = faults
         if let seed { try store.seed(seed) }
+        let connections = Connections()
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                connections.add(channel)
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(SandboxHTTPHandler(store: store))
                 }
@@ -43,11 +46,30 @@ public final class SandboxServer: Sendable {
         guard let bound = channel.localAddress?.port else { throw SandboxError("could not read the bound port") }
         let url = "http://127.0.0.1:\(bound)"
         store.lock.withLock { store.homeURL = url }
-        return SandboxServer(store: store, channel: channel, url: url, consumerKey: key, consumerSecret: secret)
+        return SandboxServer(store: store, channel: channel, connections: connections, url: url, consumerKey: key, consumerSecret: secret)
     }
 
+    /// Stops the store as a stopped web server would: no new connections, and the open ones
+    /// (a client's kept-alive pool) closed, so the next request meets a refused connection.
     public func shutdown() async throws {
         try await channel.close().get()
+        for connection in connections.all() { try? await connection.close().get() }
+    }
+
+    /// The open connections, each forgotten when it closes.
+    final class Connections: @unchecked Sendable {
+        private let lock = NSLock()
+        private var open: [ObjectIdentifier: any Channel] = [:]
+
+        func add(_ channel: any Channel) {
+            let id = ObjectIdentifier(channel)
+            lock.withLock { open[id] = channel }
+            channel.closeFuture.whenComplete { [weak self] _ in self?.remove(id) }
+        }
+
+        private func remove(_ id: ObjectIdentifier) { lock.withLock { _ = open.removeValue(forKey: id) } }
+
+        func all() -> [any Channel] { lock.withLock { Array(open.values) } }
     }
 
     /// Waits until the listening channel closes.

@@ -150,6 +150,18 @@ struct EndToEndTests {
             #expect(busy?.kind == .temporary && notWaited.isEmpty)
             #expect(busy?.message.contains("asks (Retry-After) to wait 3600 s") == true, "\(String(describing: busy))")
             #expect(try h.journal.head() == head, "a failed refresh records nothing")
+
+            // A store that is down (its open connections closed too): each send fails at once,
+            // the client not retrying the connection behind the backoff's back, and is said as
+            // refused, not as NIO's "reset".
+            #expect(!WooClient.httpConfiguration().connectionPool.retryConnectionEstablishment)
+            try await server.shutdown()
+            let (down, tries) = try await failure("")
+            #expect(down?.kind == .temporary && tries.count == 4, "\(String(describing: down)) \(tries)")
+            // The first send may still meet a kept-alive connection as it closes; the rest are refused.
+            #expect(tries.allSatisfy { $0.contains("no answer: ") }, "\(tries)")
+            #expect(tries.dropFirst().allSatisfy { $0.contains("no answer: connection refused (nothing answers at the store's address") }, "\(tries)")
+            #expect(down?.message.contains("connection refused (nothing answers at the store's address") == true, "\(String(describing: down))")
         }
     }
 
