@@ -83,9 +83,18 @@ struct ProjectionTables {
 
     /// Makes every table hold exactly `projection` (a rebuild), writing only the rows that
     /// differ: over intact tables, a replay reads them and writes next to nothing.
-    /// Returns how many rows were written or deleted.
-    func replaceAll(with projection: Projection) throws -> Int {
-        var corrected = 0
+    /// Returns how many rows were written or deleted because they were wrong, and how many
+    /// were rewritten only because an older schema version wrote them (variant rows in JSON):
+    /// those were right, and an operator told "corrected" after an upgrade would look for a fault.
+    func replaceAll(with projection: Projection) throws -> (corrected: Int, reencoded: Int) {
+        var reencoded = 0
+        let older = try db.prepare("SELECT variant_id, data FROM variants WHERE typeof(data) = 'text'")
+        while try older.step() {
+            let id = older.int(0)
+            if let payload = try? older.withBytes(1, decodeStored), case .variantUpserted(let stored) = payload,
+               stored == projection.variants[id] { reencoded += 1 }
+        }
+        var corrected = -reencoded
         corrected += try replace(Table.variants, projection.variants.keys.sorted()) { projection.variants[$0].map(Table.row) }
         corrected += try replace(Table.cells, projection.cells.keys.sorted()) { Table.row($0, projection.cell($0)) }
         corrected += try replace(Table.stores, projection.stores.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
@@ -93,7 +102,7 @@ struct ProjectionTables {
         }
         corrected += try replaceProducts(with: projection)
         try savePosition(projection.position)
-        return corrected
+        return (corrected, reencoded)
     }
 
     /// `replaceAll` for the catalogue, outbox and held tables alone.

@@ -58,6 +58,9 @@ public struct Rebuilt: Sendable, Equatable {
     public var position: Int64
     /// Rows written or deleted, the document records' included unless `documentsRewritten`.
     public var rowsCorrected: Int
+    /// Rows that were right but written by an older schema version, rewritten in the current
+    /// encoding (not counted in `rowsCorrected`).
+    public var rowsReencoded: Int
     /// The document records were too many to hold while rebuilding, so the table was emptied
     /// and written whole: how many of them were wrong is unknown.
     public var documentsRewritten: Bool
@@ -156,11 +159,11 @@ extension Journal {
         projection.tracksChanges = false
         var documents = try SQLiteDocuments(db, rebuilding: true, limit: documentBufferLimit)
         try fold(into: &projection, documents: &documents, through: .max)
-        var corrected: Int
+        var corrected: Int, reencoded: Int
         if documentsUntouched {
             let planning = Aside { [path, documents] in try documents.plan(reading: Database(path: path, mode: .readOnly)) }
             do {
-                corrected = try ProjectionTables(db: db).replaceAll(with: projection)
+                (corrected, reencoded) = try ProjectionTables(db: db).replaceAll(with: projection)
             } catch {
                 _ = try? planning.value()
                 throw error
@@ -170,11 +173,12 @@ extension Journal {
             try documents.flush(plan: try? planning.value())
         } else {
             try documents.flush()
-            corrected = try ProjectionTables(db: db).replaceAll(with: projection)
+            (corrected, reencoded) = try ProjectionTables(db: db).replaceAll(with: projection)
         }
         if !documents.rewroteAll { corrected += documents.rowsChanged }
         projection.tracksChanges = true
-        return (projection, Rebuilt(position: projection.position, rowsCorrected: corrected, documentsRewritten: documents.rewroteAll))
+        return (projection, Rebuilt(position: projection.position, rowsCorrected: corrected, rowsReencoded: reencoded,
+                                        documentsRewritten: documents.rewroteAll))
     }
 
     /// Rebuilds the state aside and compares it with the inline state; returns the differences
