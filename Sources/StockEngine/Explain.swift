@@ -136,7 +136,9 @@ public enum Explain {
                 out.append("  What the store holds is unknown (no acknowledgement yet)")
             }
             if let pending = p.pending[key] {
-                out.append("  Pending push: \(pending.quantity), caused by journal position \(pending.position)")
+                // The event's type says why: a change of stock, or a resync that pushes whatever is held.
+                let cause = (try? journal.event(at: pending.position)).flatMap { $0.map { " (\($0.type.rawValue))" } } ?? ""
+                out.append("  Pending push: \(pending.quantity), caused by journal position \(pending.position)\(cause)")
             } else {
                 out.append("  Nothing pending for this product")
             }

@@ -507,6 +507,7 @@ struct CLITests {
         #expect(r.stdout.contains("sales order SO-1002"))
         #expect(r.stdout.contains("component of a kit"))
         #expect(r.stdout.contains("Match: SKU \"DESK-OAK\" → WooCommerce product 501"))
+        #expect(r.stdout.contains("Pending push: 14, caused by journal position 43 (manufacturing_order.upserted)"), "the cause's type: \(r.stdout)")
         let eu = try CLI.run(["explain", "CHAIR-BLK", "--store", "eu-shop", "--db", db])
         #expect(eu.stdout.contains("not from WooCommerce"))
         #expect(eu.stdout.contains("also carrying the SKU"))
