@@ -245,7 +245,7 @@ struct Sync: AsyncParsableCommand {
             case .paused(let why): state = "PAUSED: \(why)"
             case .noCredentials: state = "NO CREDENTIALS: add the store to the credentials file"
             }
-            emit("\(stamped ? "\(Instant.now) " : "")store '\(store)': sent \(t.sent), acknowledged \(t.ack), rejected \(t.rejected), gone \(t.gone); \(state)")
+            emit("\(timePrefix(stamped))store '\(store)': sent \(t.sent), acknowledged \(t.ack), rejected \(t.rejected), gone \(t.gone); \(state)")
         }
     }
 }

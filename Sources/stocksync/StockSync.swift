@@ -55,8 +55,11 @@ func reportingErrors(_ body: () async throws -> Void) async throws {
 
 /// A message on stderr; `stamped` puts the time first (a daemon's log).
 func warn(_ text: String, stamped: Bool = false) {
-    FileHandle.standardError.write(Data("\(stamped ? "\(Instant.now) " : "")stocksync: \(printable(text))\n".utf8))
+    FileHandle.standardError.write(Data("\(timePrefix(stamped))stocksync: \(printable(text))\n".utf8))
 }
+
+/// The current time and a space, in a daemon's log lines (RFC 3339, UTC); nothing otherwise.
+func timePrefix(_ stamped: Bool) -> String { stamped ? "\(Instant.now) " : "" }
 
 /// Text for a terminal: SKUs, ids and order numbers come from Katana and the stores, and a
 /// control character among them (an escape sequence, say) would act on the terminal instead of
