@@ -2,8 +2,8 @@
 /// store carrying a SKU, the variants linking a product. One id is held inline and a `Set` is
 /// made only for a second, so the indices of a 100,000-product catalogue do not allocate a
 /// set per SKU each time the projection is loaded.
-struct IDSet: Sequence, ExpressibleByArrayLiteral, Equatable, Sendable {
-    private enum Storage: Equatable, Sendable {
+struct IDSet: Sequence, ExpressibleByArrayLiteral, Sendable {
+    private enum Storage: Sendable {
         case empty
         case one(Int64)
         case many(Set<Int64>)

@@ -51,6 +51,13 @@ extension Projection {
         return out
     }
 
+    /// The matched products of `store` whose value there is unknown (never acknowledged, or
+    /// echoed null): new or returned products, which nothing has pushed since. Refresh counts
+    /// them; `resync --unknown` pushes them.
+    public func matchedWithUnknownValue(store: StoreID) -> [WooID] {
+        matchedProducts(store: store).keys.filter { held[ProductKey(store, $0)] == nil }
+    }
+
     /// How the declared variants fare in `store`: matched by SKU, matched by a WooCommerce id
     /// link, and those with a SKU or link that match nothing (explain says why for each).
     public func matchSummary(store: StoreID) -> (bySKU: Int, byLink: Int, unmatched: Int) {

@@ -52,7 +52,7 @@ extension Projection {
             }
             selected.insert(id)
         }
-        if unknownValue { selected.formUnion(matched.keys.filter { held[ProductKey(store, $0)] == nil }) }
+        if unknownValue { selected.formUnion(matchedWithUnknownValue(store: store)) }
         return selected.sorted()
     }
 

@@ -112,7 +112,7 @@ public enum CatalogueRefresh {
             after = appender.state
         }
         if let after {
-            report.matchedWithoutHeldValue = after.matchedProducts(store: store).keys.filter { after.held[ProductKey(store, $0)] == nil }.count
+            report.matchedWithoutHeldValue = after.matchedWithUnknownValue(store: store).count
             (report.matchedBySKU, report.matchedByLink, report.unmatched) = after.matchSummary(store: store)
         }
         return report
