@@ -70,7 +70,7 @@ extension SandboxStore {
         let ascending = q("order") == "asc"
         if parent == nil, q("sku") == nil, q("orderby") == "id" {
             // A full scan by id (what a refresh asks for): from the kept listing.
-            let ids = listing ?? products.values.filter { $0.parentID == 0 && $0.status != "trash" && !faults.hiddenFromListings.contains($0.id) }
+            let ids = listing ?? products.values.filter { $0.parentID == 0 && isListed($0) }
                 .map(\.id).sorted()
             listing = ids
             let ordered = ascending ? ids : Array(ids.reversed())
@@ -86,8 +86,7 @@ extension SandboxStore {
             items = items.filter { $0.parentID == 0 }
         }
         if let parent { items = items.filter { $0.parentID == parent } }
-        // `status` defaults to `any`, which leaves the trash out.
-        items = items.filter { !faults.hiddenFromListings.contains($0.id) && $0.status != "trash" }
+        items = items.filter(isListed)
         if q("orderby") == "id" {
             items.sort { ascending ? $0.id < $1.id : $0.id > $1.id }
         } else {
@@ -99,6 +98,10 @@ extension SandboxStore {
         return listingPage(of: Array(items.dropFirst((page - 1) * perPage).prefix(perPage)), total: items.count,
                          page: page, perPage: perPage, parent: parent, query: query)
     }
+
+    /// Whether listings show the product: `status` defaults to `any`, which leaves the trash
+    /// out; a `hide=` fault leaves it out too.
+    func isListed(_ p: WooProductRecord) -> Bool { p.status != "trash" && !faults.hiddenFromListings.contains(p.id) }
 
     /// One page of a listing of `total` items, with WooCommerce's paging headers.
     func listingPage(of slice: [WooProductRecord], total: Int, page: Int, perPage: Int, parent: Int64?, query: [(String, String)]) -> SandboxResponse {
