@@ -61,6 +61,14 @@ public final class Dispatcher {
         case rejected(code: String, status: Int)
         case retry(code: String?, status: Int?)
         case unauthorized(code: String, status: Int)
+
+        /// A definite answer: the item is settled (no longer in flight, nothing to retry).
+        var isFinal: Bool {
+            switch self {
+            case .acknowledged, .gone, .rejected: return true
+            case .retry, .unauthorized: return false
+            }
+        }
     }
 
     /// A request-level failure that stops this store's round.
@@ -92,6 +100,9 @@ public final class Dispatcher {
         var sending = false
         /// How many times others had written to the journal when these batches were made.
         var generation = 0
+        /// Some item got a final answer (acknowledged, rejected, gone) this round: the store
+        /// works, so a failure now is the first in a row, not one more in a run of them.
+        var progressed = false
 
         var hasMore: Bool { next < batches.count && failure == nil }
         /// Nothing is out and nothing stopped it: its remaining batches can be made again.
@@ -289,6 +300,7 @@ public final class Dispatcher {
     /// Returns how many events it appended.
     func absorb(_ outcome: BatchOutcome, into run: inout StoreRun) throws(EngineError) -> Int64 {
         let appended = try record(outcome, store: run.report.store, report: &run.report)
+        if outcome.items.contains(where: { $0.1.isFinal }) { run.progressed = true }
         if run.failure == nil, let f = outcome.failure { run.failure = f }
         if run.failure == nil, outcome.items.contains(where: { if case .retry = $0.1 { return true }; return false }) {
             run.failure = .retry("an item failed on the store's side", status: nil, code: nil, retryAfter: nil)
@@ -307,6 +319,10 @@ public final class Dispatcher {
         case nil:
             if run.status.failures != 0 || run.status.retryAt != nil { try journal.setStoreStatus(StoreStatus(store: store)) }
         case .retry(let why, _, _, let retryAfter)?:
+            // Backoff grows with failures in a row. A host that drops one request in three
+            // still answers the others: counting on through those answers backed it off like a
+            // dead one (minutes between rounds) while its updates piled up.
+            if run.progressed { run.status.failures = 0 }
             run.status.failures += 1
             let delay = policy.delay(failures: run.status.failures, retryAfter: retryAfter)
             let retryAt = Instant(microseconds: Instant.now.microseconds + Int64(delay * 1_000_000))
@@ -435,12 +451,7 @@ public final class Dispatcher {
             }
         }
         // Items with a definite answer are no longer in flight; retried ones stay marked.
-        let settled = outcome.items.compactMap { item, result, _ -> WooID? in
-            switch result {
-            case .acknowledged, .gone, .rejected: return item.key.wooID
-            case .retry, .unauthorized: return nil
-            }
-        }
+        let settled = outcome.items.compactMap { item, result, _ in result.isFinal ? item.key.wooID : nil }
         guard !events.isEmpty || !deliveries.isEmpty else { return 0 }
         let summary = try journal.write { appender in
             for e in events { try appender.append(e) }

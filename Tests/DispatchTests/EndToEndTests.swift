@@ -464,6 +464,31 @@ struct EndToEndTests {
         }
     }
 
+    @Test("§4 backoff counts failures in a row: a round in which the store settled items restarts the count, a round with no answer adds to it")
+    func backoffRestartsAfterProgress() async throws {
+        try await withHarness { h in
+            try await Self.fourProducts(h)
+            // Product 102 fails on the store's side every time; the others are answered.
+            h.servers["main"]!.setFaults(try FaultPlan(parsing: "item-error=102:500:internal_server_error"))
+            func failuresAfterRound() async throws -> Int {
+                // The harness's delays are at most 0.2 s: past them, the store is due again.
+                try await Task.sleep(nanoseconds: 300_000_000)
+                #expect(try await h.syncOnce() == 75)
+                return try h.journal.storeStatus("main").failures
+            }
+            #expect(try await failuresAfterRound() == 1)
+            // Each round another product changes and is acknowledged, beside 102's failure.
+            for round in 1...3 {
+                try h.ingest([adjustmentLine(round, 1, 1)])
+                #expect(try await failuresAfterRound() == 1, "round \(round): the store answered, so its failure is the first in a row")
+            }
+            #expect(h.held("main")[101] == 13)
+            // Nothing else to send: 102 alone fails again and again, and the backoff grows.
+            #expect(try await failuresAfterRound() == 2)
+            #expect(try await failuresAfterRound() == 3)
+        }
+    }
+
     @Test("§4 per item: an item refused with 403 pauses the store and keeps its entry")
     func perItemForbiddenPauses() async throws {
         try await withHarness { h in
