@@ -103,8 +103,12 @@ public final class Dispatcher {
         /// Some item got a final answer (acknowledged, rejected, gone) this round: the store
         /// works, so a failure now is the first in a row, not one more in a run of them.
         var progressed = false
+        /// Items that failed on the store's side this round: the round goes on without them
+        /// (a remade batch leaves them out) and ends in a backoff.
+        var retryLater = Set<WooID>()
 
         var hasMore: Bool { next < batches.count && failure == nil }
+        static let itemFailure = StoreFailure.retry("an item failed on the store's side", status: nil, code: nil, retryAfter: nil)
         /// Nothing is out and nothing stopped it: its remaining batches can be made again.
         var canRemake: Bool { !sending && failure == nil }
     }
@@ -172,7 +176,11 @@ public final class Dispatcher {
             func remake(_ i: Int) throws(EngineError) {
                 runs[i].generation = generation
                 if case .sending(let more) = try prepare(store: runs[i].report.store) {
-                    runs[i].batches = more.batches
+                    let later = runs[i].retryLater
+                    runs[i].batches = later.isEmpty ? more.batches : more.batches.compactMap { batch in
+                        let items = batch.items.filter { !later.contains($0.key.wooID) }
+                        return items.isEmpty ? nil : (batch.parent, items)
+                    }
                 } else {
                     runs[i].batches = []  // sync off, moved or disconnected meanwhile: nothing more
                 }
@@ -296,26 +304,32 @@ public final class Dispatcher {
         return .sending(StoreRun(report: report, status: status, credentials: creds, client: client, batches: batches, pace: pace))
     }
 
-    /// Records a batch's answers; the first request-level failure stops the store's round.
-    /// Returns how many events it appended.
+    /// Records a batch's answers. The first request-level failure stops the store's round, as
+    /// do an item refused for its credentials and a batch whose items all failed on the store's
+    /// side; items failing beside settled ones (one product a plugin chokes on) do not hold
+    /// back the rest of the round. Returns how many events it appended.
     func absorb(_ outcome: BatchOutcome, into run: inout StoreRun) throws(EngineError) -> Int64 {
         let appended = try record(outcome, store: run.report.store, report: &run.report)
-        if outcome.items.contains(where: { $0.1.isFinal }) { run.progressed = true }
+        let settledAny = outcome.items.contains { $0.1.isFinal }
+        if settledAny { run.progressed = true }
         if run.failure == nil, let f = outcome.failure { run.failure = f }
-        if run.failure == nil, outcome.items.contains(where: { if case .retry = $0.1 { return true }; return false }) {
-            run.failure = .retry("an item failed on the store's side", status: nil, code: nil, retryAfter: nil)
-        }
         if run.failure == nil, let unauthorized = outcome.items.first(where: { if case .unauthorized = $0.1 { return true }; return false }),
            case .unauthorized(let code, let status) = unauthorized.1 {
             run.failure = .pause("an item was refused with HTTP \(status) \(code)", status: status, code: code)
         }
+        let retried = outcome.items.compactMap { item, result, _ -> WooID? in
+            if case .retry = result { return item.key.wooID }
+            return nil
+        }
+        run.retryLater.formUnion(retried)
+        if run.failure == nil, !retried.isEmpty, !settledAny { run.failure = StoreRun.itemFailure }
         return appended
     }
 
     /// Ends a store's round: backoff after a retryable failure, a pause after a refusal.
     func finish(_ run: inout StoreRun) throws(EngineError) -> StoreRound {
         let store = run.report.store
-        switch run.failure {
+        switch run.failure ?? (run.retryLater.isEmpty ? nil : StoreRun.itemFailure) {
         case nil:
             if run.status.failures != 0 || run.status.retryAt != nil { try journal.setStoreStatus(StoreStatus(store: store)) }
         case .retry(let why, _, _, let retryAfter)?:

@@ -489,6 +489,68 @@ struct EndToEndTests {
         }
     }
 
+    /// Variations 301 and 302 (parent 300) and 401 (parent 400), fed by variants 1…3 holding
+    /// 10, 20, 30: two batches, since variations go per parent, sent one request at a time.
+    static func twoVariableProducts(_ h: DispatchHarness) async throws {
+        try await h.addStore("main", seed: #"[{"id":300,"type":"variable","variations":[{"id":301,"sku":"V1","manage_stock":true,"stock_quantity":0},{"id":302,"sku":"V2","manage_stock":true,"stock_quantity":0}]},{"id":400,"type":"variable","variations":[{"id":401,"sku":"V3","manage_stock":true,"stock_quantity":0}]}]"#)
+        h.keys["main"] = Credentials(consumerKey: "ck_main", consumerSecret: "cs_main", requestsPerSecond: 1000, maxInFlight: 1)
+        _ = try await h.refresh("main")
+        try h.ingest((1...3).map { variantLine($0, "V\($0)") } + (1...3).map { reconcileLine($0, 1, String($0 * 10)) })
+    }
+
+    /// The variations batches the store received for `parent`.
+    static func batches(_ h: DispatchHarness, parent: Int) -> Int {
+        h.servers["main"]!.requests().filter { $0.method == "POST" && $0.path.contains("/products/\(parent)/variations/batch") }.count
+    }
+
+    @Test("§4 per item: a product failing on the store's side does not hold back the rest of the round; a batch whose items all fail stops it")
+    func itemFailureDoesNotHoldBackTheRound() async throws {
+        try await withHarness { h in
+            try await Self.twoVariableProducts(h)
+            h.servers["main"]!.setFaults(try FaultPlan(parsing: "item-error=301:500:internal_server_error"))
+            #expect(try await h.syncOnce() == 75, "301 waits for a retry")
+            #expect(h.held("main")[302] == 20 && h.held("main")[401] == 30, "the batch after the failing item's went out in the same round")
+            #expect(try h.journal.state().projection.pending[ProductKey("main", 301)]?.quantity == 10)
+            #expect(try h.journal.storeStatus("main").retryAt != nil, "the failing item backs the store off")
+            #expect(Self.batches(h, parent: 300) == 1, "301 is not sent again before its backoff")
+
+            // Every item of the first batch fails: the store is failing, not one product, so the round stops.
+            try await Task.sleep(nanoseconds: 300_000_000)
+            h.servers["main"]!.setFaults(try FaultPlan(parsing: "item-error=301:500:internal_server_error,item-error=302:500:internal_server_error"))
+            try h.ingest((1...3).map { adjustmentLine(10 + $0, $0, 1) })
+            #expect(try await h.syncOnce() == 75)
+            #expect(h.held("main")[401] == 30, "the second batch was not sent")
+            #expect(try h.journal.state().projection.pending[ProductKey("main", 401)]?.quantity == 31)
+
+            h.servers["main"]!.setFaults(FaultPlan())
+            #expect(try await h.syncUntilDone() == 0)
+            #expect(h.held("main")[301] == 11 && h.held("main")[302] == 21 && h.held("main")[401] == 31)
+        }
+    }
+
+    @Test("§4 per item: when another writer makes the round remake its batches, the item that failed stays out until its backoff")
+    func remadeBatchesLeaveOutFailedItems() async throws {
+        try await withHarness { h in
+            try await Self.twoVariableProducts(h)
+            h.servers["main"]!.setFaults(try FaultPlan(parsing: "item-error=301:500:internal_server_error"))
+            let other = try Journal(path: h.journal.path, writable: true)
+            let changed = h.tmp.path("changed.jsonl")
+            try adjustmentLine(50, 2, 1).write(toFile: changed, atomically: true, encoding: .utf8)
+            let dispatcher = h.dispatcher()
+            var waves = 0
+            // After the first wave (301 failed, 302 acknowledged), another process changes 302.
+            dispatcher.afterWave = { _ in
+                waves += 1
+                if waves == 1 { _ = try? other.ingest([changed]) }
+            }
+            _ = try await dispatcher.round(stores: ["main"])
+            #expect(h.held("main")[302] == 21 && h.held("main")[401] == 30, "the remade batches went out")
+            #expect(Self.batches(h, parent: 300) == 2, "302's new value, without 301")
+            let sent301 = try h.journal.deliveries(store: "main", wooIDs: [301]).count
+            #expect(sent301 == 1, "301 was sent once this round")
+        }
+    }
+
     @Test("§4 per item: an item refused with 403 pauses the store and keeps its entry")
     func perItemForbiddenPauses() async throws {
         try await withHarness { h in
