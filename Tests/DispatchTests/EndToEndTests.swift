@@ -551,11 +551,12 @@ struct EndToEndTests {
         }
     }
 
-    @Test("§4 per item: an item refused with 403 pauses the store and keeps its entry")
+    @Test("§4 per item: an item refused with 403 pauses the store and keeps its entry, also beside an item to retry")
     func perItemForbiddenPauses() async throws {
         try await withHarness { h in
             try await Self.fourProducts(h)
-            h.servers["main"]!.setFaults(try FaultPlan(parsing: "item-error=102:403:woocommerce_rest_cannot_edit"))
+            // Beside an item failing on the store's side (retried), the refusal still pauses.
+            h.servers["main"]!.setFaults(try FaultPlan(parsing: "item-error=102:403:woocommerce_rest_cannot_edit,item-error=103:500:internal_server_error"))
             #expect(try await h.syncOnce() == 77)
             #expect(try h.journal.storeStatus("main").pausedReason?.contains("403") == true)
             #expect(try h.journal.state().projection.pending[ProductKey("main", 102)]?.quantity == 20)
