@@ -58,16 +58,19 @@ public enum CatalogueRefresh {
             // One listing per variable product: up to `max_in_flight` of them at once, at the
             // store's pace, since a shop of thousands of them would wait on each answer in turn.
             let parents = listed.values.filter { $0.type == "variable" }.map(\.id).sorted()
-            try await withThrowingTaskGroup(of: [WooProductRecord].self) { group in
+            try await withThrowingTaskGroup(of: (WooID, [WooProductRecord]?).self) { group in
                 var next = 0, done = 0
                 func launch() {
                     guard next < parents.count else { return }
                     let parent = parents[next]
                     next += 1
-                    group.addTask { try await fetcher.variations(of: parent) }
+                    group.addTask { (parent, try await fetcher.variations(of: parent)) }
                 }
                 for _ in 0..<max(1, credentials.maxInFlight) { launch() }
-                while let variations = try await group.next() {
+                while let (parent, found) = try await group.next() {
+                    // Deleted since its page was read: gone like any product missing from the
+                    // listing (confirmed with a GET below), not a reason to lose the whole read.
+                    guard let variations = found else { listed[parent] = nil; done += 1; launch(); continue }
                     for v in variations { listed[v.id] = v }
                     report.variations += variations.count
                     done += 1
@@ -158,14 +161,19 @@ public enum CatalogueRefresh {
             return out
         }
 
-        /// Every variation of `parent`.
-        func variations(of parent: WooID) async throws(WooError) -> [WooProductRecord] {
-            try await all({ "variations of product \(parent), page \($0)" }, { (page) async throws(WooError) in
-                try await client.variations(of: parent, page: page)
-            }).map { v in
-                var variation = v
-                if variation.parentID == 0 { variation.parentID = parent }
-                return variation
+        /// Every variation of `parent`; nil when the store says `parent` is no product (any more).
+        func variations(of parent: WooID) async throws(WooError) -> [WooProductRecord]? {
+            do {
+                return try await all({ "variations of product \(parent), page \($0)" }, { (page) async throws(WooError) in
+                    try await client.variations(of: parent, page: page)
+                }).map { v in
+                    var variation = v
+                    if variation.parentID == 0 { variation.parentID = parent }
+                    return variation
+                }
+            } catch {
+                if case .http(404, "woocommerce_rest_product_invalid_id"?, _, _) = error { return nil }
+                throw error
             }
         }
     }

@@ -105,6 +105,14 @@ public final class SandboxServer: Sendable {
         store.lock.lock(); defer { store.lock.unlock() }
         if var p = store.products[id] { change(&p); store.products[id] = p }
     }
+
+    /// Deletes a product for good, its variations with it (as `DELETE …?force=true` does), at
+    /// a moment a test chooses: from inside a client's run, where a request would not do.
+    public func delete(_ id: Int64) {
+        store.lock.lock(); defer { store.lock.unlock() }
+        let parent = store.products[id].flatMap { $0.parentID == 0 ? nil : $0.parentID }
+        _ = store.delete(id, parent: parent)
+    }
 }
 
 /// Collects one HTTP/1 request and answers it from the store (or drops the connection).

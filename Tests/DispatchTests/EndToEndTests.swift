@@ -187,6 +187,22 @@ struct EndToEndTests {
         }
     }
 
+    @Test("refresh: a variable product deleted after its page was read (its variations answer 404 invalid id) is gone with its variations, and the rest of the read is recorded")
+    func refreshSurvivesParentDeletedMidway() async throws {
+        try await withHarness { h in
+            try await Self.twoVariableProducts(h)
+            let server = h.servers["main"]!
+            // The merchant deletes product 300 while the refresh reads: after the products' pages,
+            // before 300's variations are listed (one listing at a time, 300 first).
+            let report = try await CatalogueRefresh.run(store: "main", journal: h.journal, credentials: h.keys["main"]!, http: h.http,
+                                                        progress: { if $0.hasPrefix("products page") { server.delete(300) } })
+            #expect(report.deleted == 3 && report.upserted == 0, "300, 301 and 302 deleted, nothing else changed")
+            let catalogue = try h.journal.state().projection.catalogue
+            #expect(catalogue.keys.map(\.wooID).sorted() == [400, 401])
+            #expect(report.variations == 1)
+        }
+    }
+
     func deleteProduct(_ h: DispatchHarness, _ id: Int64) async throws {
         let server = h.servers["main"]!
         let client = WooClient(storeURL: server.url, credentials: h.keys["main"]!, http: h.http)
