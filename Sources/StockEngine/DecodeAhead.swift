@@ -75,15 +75,13 @@ final class DecodeAhead<Item: Sendable>: @unchecked Sendable {
         }
     }
 
-    /// Stops the producer and, when `waiting`, waits until it no longer touches what it reads.
-    /// Not waiting is for a producer that owns its inputs and may be blocked on one that never
-    /// ends (an open standard input): it stops at its next item and releases them itself.
-    func stop(waiting: Bool = true) {
+    /// Stops the producer and waits until it no longer touches what it reads.
+    func stop() {
         condition.lock()
         cancelled = true
         queue.removeAll()
         condition.broadcast()
-        while waiting && !finished { condition.wait() }
+        while !finished { condition.wait() }
         condition.unlock()
     }
 

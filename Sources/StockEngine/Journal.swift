@@ -165,11 +165,9 @@ public final class Journal {
 
     /// Ingests files already opened, in one transaction; `input` is consumed.
     public func ingest(_ input: IngestInput) throws(EngineError) -> AppendSummary {
-        // From here the decoder thread owns the files and closes them when it ends. A call that
-        // fails while standard input is still open does not wait for its end-of-file: the
-        // decoder may be blocked reading it, and nothing it produces is needed any more.
+        let input = try input.spoolingStreams(in: URL(fileURLWithPath: path).deletingLastPathComponent().path)
+        // From here the decoder thread owns the files and closes them when it ends.
         let files = input.readers
-        let readsStandardInput = input.readsStandardInput
         let lines = DecodeAhead<DecodedLines> { emit in
             defer { files.forEach { $0.close() } }
             for reader in files {
@@ -179,7 +177,7 @@ public final class Journal {
                     try emit(batch)
                     batch = DecodedLines(source: reader.name)
                 }
-                try reader.forEachLine(beforeReading: send) { line, number in
+                try reader.forEachLine { line, number in
                     if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return }
                     do throws(EventError) {
                         batch.append(try EventCodec.decodeLine(line), number: number)
@@ -194,7 +192,7 @@ public final class Journal {
                 try send()
             }
         }
-        defer { lines.stop(waiting: !readsStandardInput) }
+        defer { lines.stop() }
         return try write { appender in
             try lines.forEach { batch in
                 // Through buffer pointers, so each event is lent rather than copied.

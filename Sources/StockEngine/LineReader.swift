@@ -9,7 +9,6 @@ import Darwin
 /// `Journal.ingest` consumes it; a caller that gives up before that calls `close()`.
 public struct IngestInput: Sendable {
     let readers: [LineReader]
-    let readsStandardInput: Bool
 
     /// Opens `paths` ("-" is standard input).
     public init(_ paths: [String]) throws(EngineError) {
@@ -21,10 +20,32 @@ public struct IngestInput: Sendable {
             throw error
         }
         self.readers = readers
-        readsStandardInput = paths.contains("-")
     }
 
     public func close() { readers.forEach { $0.close() } }
+
+    /// This input with every stream (standard input from a pipe or a terminal, a named pipe)
+    /// first read to its end into an unlinked file in `directory`. One call is one transaction,
+    /// and its write lock is taken before the first line is read: a fetcher piping events in as
+    /// it gets them from Katana's API (minutes, at its rate limit) held every other writer off
+    /// meanwhile — `sync` could not mark or record a single push. A regular file is read as it
+    /// is. Consumes `self`: on failure every reader is closed.
+    public func spoolingStreams(in directory: String) throws(EngineError) -> IngestInput {
+        var spooled: [LineReader] = []
+        for (i, reader) in readers.enumerated() {
+            var st = stat()
+            guard fstat(reader.fd, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG else { spooled.append(reader); continue }
+            do {
+                spooled.append(try LineReader.spool(reader, in: directory))  // closes `reader`
+            } catch {
+                (spooled + readers[(i + 1)...]).forEach { $0.close() }
+                throw error
+            }
+        }
+        return IngestInput(readers: spooled)
+    }
+
+    init(readers: [LineReader]) { self.readers = readers }
 }
 
 /// Reads a file (or standard input) line by line in large chunks, without holding it whole.
@@ -51,12 +72,56 @@ struct LineReader: Sendable {
         fd = f; name = path; ownsDescriptor = true
     }
 
+    init(fd: Int32, name: String, ownsDescriptor: Bool) {
+        self.fd = fd; self.name = name; self.ownsDescriptor = ownsDescriptor
+    }
+
     func close() { if ownsDescriptor { _ = Glibc.close(fd) } }
 
+    /// `source` read to its end into a new file in `directory` (the database's: it has room
+    /// for what is about to be appended, where /tmp may be a small tmpfs), unlinked at once so
+    /// nothing is left behind whatever happens, and a reader over that file under `source`'s
+    /// name, so errors still say `<stdin>:LINE`. `source` is closed.
+    static func spool(_ source: LineReader, in directory: String) throws(EngineError) -> LineReader {
+        defer { source.close() }
+        var template = Array((directory + "/.stocksync-ingest-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else {
+            throw EngineError(.io, "\(directory): cannot create a file to hold standard input (\(String(cString: strerror(errno))))")
+        }
+        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+        let spooled = LineReader(fd: fd, name: source.name, ownsDescriptor: true)
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = buffer.withUnsafeMutableBufferPointer { read(source.fd, $0.baseAddress!, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else {
+                spooled.close()
+                throw EngineError(.io, "\(source.name): read failed (\(String(cString: strerror(errno))))")
+            }
+            if n == 0 { break }
+            var written = 0
+            while written < n {
+                let w = buffer.withUnsafeBufferPointer { write(fd, $0.baseAddress! + written, n - written) }
+                if w < 0 && errno == EINTR { continue }
+                guard w > 0 else {
+                    let reason = String(cString: strerror(errno))
+                    spooled.close()
+                    throw EngineError(.io, "\(directory): cannot hold standard input until its end (\(reason)); nothing was appended")
+                }
+                written += w
+            }
+        }
+        guard lseek(fd, 0, SEEK_SET) == 0 else {
+            spooled.close()
+            throw EngineError(.io, "\(directory): cannot read back standard input (\(String(cString: strerror(errno))))")
+        }
+        return spooled
+    }
+
     /// Calls `body` with each line (without its newline, CR trimmed, a byte order mark opening
-    /// the input skipped) and its 1-based number;
-    /// `beforeReading` runs before each read, which may block on a pipe or a terminal.
-    func forEachLine(beforeReading: () throws -> Void = {}, _ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void) throws {
+    /// the input skipped) and its 1-based number.
+    func forEachLine(_ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void) throws {
         let chunk = 1 << 20
         var buffer = [UInt8](repeating: 0, count: chunk)
         var start = 0
@@ -73,7 +138,6 @@ struct LineReader: Sendable {
                 start = 0
             }
             if end == buffer.count { buffer.append(contentsOf: [UInt8](repeating: 0, count: buffer.count)) }
-            try beforeReading()
             let n = buffer.withUnsafeMutableBufferPointer { p in read(fd, p.baseAddress! + end, p.count - end) }
             if n < 0 {
                 if errno == EINTR { continue }

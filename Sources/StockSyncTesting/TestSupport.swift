@@ -52,23 +52,16 @@ public struct CommandResult: Sendable {
     public var status: Int32
     public var stdout: String
     public var stderr: String
-    /// With `holdingStdinOpen`: the child did not finish on its own, so the runner had to close
-    /// its standard input to end it.
-    public var neededEndOfInput = false
 }
 
 /// Runs the real `stocksync` binary as a subprocess.
 public enum CLI {
     @discardableResult
-    /// `holdingStdinOpen` keeps the child's standard input open after `stdin` is written, as a
-    /// terminal or a live pipe would, closing it only if the child is still running after
-    /// `patience` seconds (a liveness bound for a hang, not a timing measurement).
     /// `directory` is the child's working directory (default: this process's).
     /// `fileSizeLimitKiB` runs the child under `ulimit -f` with SIGXFSZ ignored, so a write past
     /// the limit fails with EFBIG as a full disk fails a write: the failure path, for real.
     public static func run(_ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:],
-                           holdingStdinOpen: Bool = false, patience: Double = 60, fileSizeLimitKiB: Int? = nil,
-                           directory: String? = nil) throws -> CommandResult {
+                           fileSizeLimitKiB: Int? = nil, directory: String? = nil) throws -> CommandResult {
         let process = Process()
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         if let limit = fileSizeLimitKiB {
@@ -90,18 +83,7 @@ public enum CLI {
         process.standardInput = input
         try process.run()
         if let stdin { input.fileHandleForWriting.write(stdin) }
-        let closedByRunner = LockedData()
-        if holdingStdinOpen {
-            let writer = input.fileHandleForWriting
-            let child = process
-            DispatchQueue.global().asyncAfter(deadline: .now() + patience) {
-                guard child.isRunning else { return }
-                closedByRunner.set(Data([1]))
-                try? writer.close()
-            }
-        } else {
-            try? input.fileHandleForWriting.close()
-        }
+        try? input.fileHandleForWriting.close()
         // Read both pipes concurrently so a full pipe never blocks the child.
         let errData = LockedData()
         let group = DispatchGroup()
@@ -115,8 +97,7 @@ public enum CLI {
         process.waitUntilExit()
         return CommandResult(status: process.terminationStatus,
                              stdout: String(decoding: outData, as: UTF8.self),
-                             stderr: String(decoding: errData.get(), as: UTF8.self),
-                             neededEndOfInput: !closedByRunner.get().isEmpty)
+                             stderr: String(decoding: errData.get(), as: UTF8.self))
     }
 }
 
