@@ -1,7 +1,7 @@
 #!/bin/bash
 # Mutation check of the test suite: applies each mutant of mutants.txt, one at a time, to a
 # scratch clone of the committed HEAD, runs `swift test`, and names every mutant the suite
-# does not catch. About 30 s per mutant on 2 cores, so it is run by hand, not by CI.
+# does not catch. About 40–70 s per mutant on 2 cores, so it is run by hand, not by CI.
 #   Tests/mutation/run.sh            every mutant
 #   Tests/mutation/run.sh D1 M5      only those
 # Exit status: 0 when every mutant run was caught, 1 otherwise.
