@@ -87,7 +87,7 @@ struct LineReader: Sendable {
         var template = Array((directory + "/.stocksync-ingest-XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else {
-            throw EngineError(.io, "\(directory): cannot create a file to hold standard input (\(String(cString: strerror(errno))))")
+            throw EngineError(.io, "\(directory): cannot create a file to hold \(source.name) until its end (\(String(cString: strerror(errno))))")
         }
         template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
         let spooled = LineReader(fd: fd, name: source.name, ownsDescriptor: true)
@@ -107,14 +107,14 @@ struct LineReader: Sendable {
                 guard w > 0 else {
                     let reason = String(cString: strerror(errno))
                     spooled.close()
-                    throw EngineError(.io, "\(directory): cannot hold standard input until its end (\(reason)); nothing was appended")
+                    throw EngineError(.io, "\(directory): cannot hold \(source.name) until its end (\(reason)); nothing was appended")
                 }
                 written += w
             }
         }
         guard lseek(fd, 0, SEEK_SET) == 0 else {
             spooled.close()
-            throw EngineError(.io, "\(directory): cannot read back standard input (\(String(cString: strerror(errno))))")
+            throw EngineError(.io, "\(directory): cannot read back \(source.name) (\(String(cString: strerror(errno))))")
         }
         return spooled
     }

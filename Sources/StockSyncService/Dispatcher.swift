@@ -108,9 +108,11 @@ public final class Dispatcher {
         var retryLater = Set<WooID>()
 
         var hasMore: Bool { next < batches.count && failure == nil }
-        static let itemFailure = StoreFailure.retry("an item failed on the store's side", status: nil, code: nil, retryAfter: nil)
         /// Nothing is out and nothing stopped it: its remaining batches can be made again.
         var canRemake: Bool { !sending && failure == nil }
+        /// How items failing on the store's side end a round (or stop it, when nothing beside
+        /// them settled): a retry with backoff, like a failed request.
+        static let itemFailure = StoreFailure.retry("an item failed on the store's side", status: nil, code: nil, retryAfter: nil)
     }
 
     /// One round over `stores`: everything sendable now is sent once.
