@@ -271,7 +271,7 @@ extension SandboxStore {
             }
             return .json(200, .object([]))
         case ("GET", "/__sandbox/requests"):
-            return .json(200, .array(seen.map { r in
+            return .json(200, .array(seen.entries.map { r in
                 .object([JSONMember("at", .number(String(Int64(r.at.timeIntervalSince1970 * 1_000_000)))), JSONMember("method", .string(r.method)),
                          JSONMember("path", .string(r.path)), JSONMember("items", .number(String(r.items))),
                          JSONMember("status", .number(String(r.status)))])

@@ -84,9 +84,16 @@ public final class SandboxServer: Sendable {
         store.faults = plan
     }
 
+    /// The requests answered, oldest first: the latest 100,000 (or `keepRequests(latest:)`).
     public func requests() -> [SeenRequest] {
         store.lock.lock(); defer { store.lock.unlock() }
-        return store.seen
+        return store.seen.entries
+    }
+
+    /// Empties the request log and keeps the latest `count` requests from now on.
+    public func keepRequests(latest count: Int) {
+        store.lock.lock(); defer { store.lock.unlock() }
+        store.seen.reset(capacity: count)
     }
 
     public func clearRequests() {

@@ -56,6 +56,30 @@ public struct SeenRequest: Sendable {
     public var status: Int
 }
 
+/// The latest requests, in a ring of fixed capacity: appending never copies.
+struct RequestLog {
+    private var ring: [SeenRequest] = []
+    /// Where the oldest entry is, once the ring is full.
+    private var start = 0
+    let capacity: Int
+
+    init(capacity: Int) { self.capacity = max(1, capacity) }
+
+    mutating func append(_ request: SeenRequest) {
+        if ring.count < capacity { ring.append(request); return }
+        ring[start] = request
+        start = (start + 1) % capacity
+    }
+
+    /// Oldest first.
+    var entries: [SeenRequest] { Array(ring[start...] + ring[..<start]) }
+
+    mutating func removeAll() { ring.removeAll(); start = 0 }
+
+    /// Empties the log and keeps the latest `capacity` requests from now on.
+    mutating func reset(capacity: Int) { self = RequestLog(capacity: capacity) }
+}
+
 /// The store's state and WooCommerce's REST semantics, as recorded against WooCommerce 10.0.2
 /// (../shared/reference/woocommerce-recordings). Guarded by the server's lock.
 final class SandboxStore: @unchecked Sendable {
@@ -70,7 +94,9 @@ final class SandboxStore: @unchecked Sendable {
     let assumeHTTPS: Bool
     var homeURL = ""
     var faults = FaultPlan() { didSet { if oldValue.hiddenFromListings != faults.hiddenFromListings { listing = nil } } }
-    var seen: [SeenRequest] = []
+    /// The requests answered: the latest 100,000, so a sandbox left running for days under a
+    /// `sync` daemon does not grow without bound.
+    var seen = RequestLog(capacity: 100_000)
     var nonces: [String: Date] = [:]
     var random = SystemRandomNumberGenerator()
     let lock = NSLock()

@@ -25,7 +25,7 @@ struct Sandbox: AsyncParsableCommand {
           stock-management=off  the store-wide stock option off: items report manage_stock false,
                            stock_quantity null, and products ignore stock writes
         Example: --faults status=503,count=20,retry-after=1
-        Inspection: GET /__sandbox/requests, GET /__sandbox/products (no auth).
+        Inspection: GET /__sandbox/requests (the latest 100,000), GET /__sandbox/products (no auth).
         """
     )
     @Option(help: "Port (default: a free ephemeral one).") var port: Int = 0

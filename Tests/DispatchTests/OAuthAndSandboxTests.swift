@@ -92,6 +92,18 @@ struct SandboxBehaviourTests {
         }
     }
 
+    @Test("the request log keeps the latest requests only (100,000 by default), in order, so a sandbox left running does not grow without bound")
+    func requestLogIsBounded() async throws {
+        try await withSandbox(seed: recordedSeed, assumeHTTPS: true) { server, http in
+            let c = RawClient(server: server, http: http)
+            server.keepRequests(latest: 4)
+            for id in 10...20 { _ = try await c.send("GET", "/wp-json/wc/v3/products/\(id)", basic: ("ck_test", "cs_test")) }
+            #expect(server.requests().map(\.path) == (17...20).map { "/wp-json/wc/v3/products/\($0)" })
+            let log = try await c.send("GET", "/__sandbox/requests")
+            #expect(log.1.components(separatedBy: "\"path\"").count - 1 == 4 && log.1.contains("/products/17") && !log.1.contains("/products/16"), "\(log.1)")
+        }
+    }
+
     @Test("a full scan by id (kept between pages) shows each change at once: a product trashed, an id hidden and shown again, a product deleted for good")
     func listingFollowsChanges() async throws {
         try await withSandbox(seed: recordedSeed, assumeHTTPS: true) { server, http in
