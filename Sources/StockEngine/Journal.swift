@@ -129,6 +129,11 @@ public final class Journal {
     public func write(waitingForWriters wait: Int32? = nil, _ produce: (inout Appender) throws -> Void) throws(EngineError) -> AppendSummary {
         guard writable else { throw EngineError(.io, "\(path): opened read-only") }
         let usual = Journal.busyTimeoutMilliseconds
+        // Loading the stored projection takes a good part of a second for a large catalogue
+        // (0.29 s at 100,000 products): done here, in a read snapshot, other writers wait only
+        // for the appends. Should one commit meanwhile, the appender finds the stored position
+        // moved and loads again, under the lock.
+        warmProjection()
         do {
             let (summary, projection) = try db.waitingForWriters(upTo: max(usual, wait ?? usual), restoring: usual) {
                 try db.writeTransaction {
@@ -143,6 +148,16 @@ public final class Journal {
         } catch {
             cachedProjection = nil
             throw EngineError.database(error, path: path)
+        }
+    }
+
+    /// Loads the stored projection into the cache unless it holds the stored position already.
+    /// A failure is left for the write to meet (and report) under its lock.
+    private func warmProjection() {
+        try? db.readTransaction {
+            let stored = try db.scalarInt("SELECT value FROM projection_meta WHERE key = 'position'") ?? 0
+            guard cachedProjection?.position != stored else { return }
+            cachedProjection = try ProjectionTables(db: db).load()
         }
     }
 
@@ -240,6 +255,9 @@ public final class Journal {
             let stored = try db.scalarInt("SELECT value FROM projection_meta WHERE key = 'position'") ?? 0
             if let cached = journal.cachedProjection, cached.position == stored {
                 projection = cached
+                // Taken, not shared: the fold's first change to each table would otherwise copy
+                // it whole (copy on write). `write` caches the result again.
+                journal.cachedProjection = nil
             } else {
                 projection = try tables.load()
             }
