@@ -154,11 +154,18 @@ public final class Journal {
     /// Loads the stored projection into the cache unless it holds the stored position already.
     /// A failure is left for the write to meet (and report) under its lock.
     private func warmProjection() {
-        try? db.readTransaction {
-            let stored = try db.scalarInt("SELECT value FROM projection_meta WHERE key = 'position'") ?? 0
-            guard cachedProjection?.position != stored else { return }
-            cachedProjection = try ProjectionTables(db: db).load()
-        }
+        try? db.readTransaction { _ = try storedProjection() }
+    }
+
+    /// The stored projection: the cached one when it holds the stored position (every change to
+    /// the tables comes with a new position), else loaded and cached. Called inside a
+    /// transaction, so that the position and the tables are read in one snapshot.
+    func storedProjection() throws -> Projection {
+        let stored = try db.scalarInt("SELECT value FROM projection_meta WHERE key = 'position'") ?? 0
+        if let cached = cachedProjection, cached.position == stored { return cached }
+        let loaded = try ProjectionTables(db: db).load()
+        cachedProjection = loaded
+        return loaded
     }
 
     /// Appends already-built events (CLI commands, tests).
@@ -252,15 +259,10 @@ public final class Journal {
             let last = try db.scalarInt("SELECT recorded_at FROM journal WHERE position = ?", [.integer(head)]) ?? 0
             recordedAt = max(Instant.now.microseconds, last)
             next = head + 1
-            let stored = try db.scalarInt("SELECT value FROM projection_meta WHERE key = 'position'") ?? 0
-            if let cached = journal.cachedProjection, cached.position == stored {
-                projection = cached
-                // Taken, not shared: the fold's first change to each table would otherwise copy
-                // it whole (copy on write). `write` caches the result again.
-                journal.cachedProjection = nil
-            } else {
-                projection = try tables.load()
-            }
+            projection = try journal.storedProjection()
+            // Taken, not shared: the fold's first change to each table would otherwise copy it
+            // whole (copy on write). `write` caches the result again.
+            journal.cachedProjection = nil
             if projection.position != head {
                 // The projection tables were lost or are behind: rebuild them from the journal
                 // first, in this transaction.

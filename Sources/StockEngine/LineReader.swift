@@ -93,12 +93,8 @@ struct LineReader: Sendable {
         let spooled = LineReader(fd: fd, name: source.name, ownsDescriptor: true)
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while true {
-            let n = buffer.withUnsafeMutableBufferPointer { read(source.fd, $0.baseAddress!, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else {
-                spooled.close()
-                throw EngineError(.io, "\(source.name): read failed (\(String(cString: strerror(errno))))")
-            }
+            let n: Int
+            do throws(EngineError) { n = try buffer.withUnsafeMutableBufferPointer { p throws(EngineError) in try source.read(into: p) } } catch { spooled.close(); throw error }
             if n == 0 { break }
             var written = 0
             while written < n {
@@ -117,6 +113,15 @@ struct LineReader: Sendable {
             throw EngineError(.io, "\(directory): cannot read back \(source.name) (\(String(cString: strerror(errno))))")
         }
         return spooled
+    }
+
+    /// Reads what is there into `buffer` (0 at the end), again when a signal interrupts.
+    func read(into buffer: UnsafeMutableBufferPointer<UInt8>) throws(EngineError) -> Int {
+        while true {
+            let n = Glibc.read(fd, buffer.baseAddress!, buffer.count)
+            if n >= 0 { return n }
+            guard errno == EINTR else { throw EngineError(.io, "\(name): read failed (\(String(cString: strerror(errno))))") }
+        }
     }
 
     /// Calls `body` with each line (without its newline, CR trimmed, a byte order mark opening
@@ -138,11 +143,7 @@ struct LineReader: Sendable {
                 start = 0
             }
             if end == buffer.count { buffer.append(contentsOf: [UInt8](repeating: 0, count: buffer.count)) }
-            let n = buffer.withUnsafeMutableBufferPointer { p in read(fd, p.baseAddress! + end, p.count - end) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw EngineError(.io, "\(name): read failed (\(String(cString: strerror(errno))))")
-            }
+            let n = try buffer.withUnsafeMutableBufferPointer { p in try read(into: UnsafeMutableBufferPointer(rebasing: p[end...])) }
             let eof = n == 0
             end += n
             if !openingChecked {

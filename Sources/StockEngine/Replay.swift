@@ -81,11 +81,7 @@ extension Journal {
                 do {
                     current = try db.readTransaction { () throws -> (Projection, Int64) in
                         let head = try db.scalarInt("SELECT max(position) FROM journal") ?? 0
-                        let stored = try db.scalarInt("SELECT value FROM projection_meta WHERE key = 'position'") ?? 0
-                        if let cached = cachedProjection, cached.position == stored { return (cached, head) }
-                        let loaded = try ProjectionTables(db: db).load()
-                        cachedProjection = loaded
-                        return (loaded, head)
+                        return (try storedProjection(), head)
                     }
                 } catch {
                     current = nil

@@ -68,11 +68,14 @@ public enum CatalogueRefresh {
                 }
                 for _ in 0..<max(1, credentials.maxInFlight) { launch() }
                 while let (parent, found) = try await group.next() {
-                    // Deleted since its page was read: gone like any product missing from the
-                    // listing (confirmed with a GET below), not a reason to lose the whole read.
-                    guard let variations = found else { listed[parent] = nil; done += 1; launch(); continue }
-                    for v in variations { listed[v.id] = v }
-                    report.variations += variations.count
+                    if let variations = found {
+                        for v in variations { listed[v.id] = v }
+                        report.variations += variations.count
+                    } else {
+                        // Deleted since its page was read: gone like any product missing from the
+                        // listing (confirmed with a GET below), not a reason to lose the whole read.
+                        listed[parent] = nil
+                    }
                     done += 1
                     progress("variations of \(done)/\(parents.count) variable products")
                     launch()
