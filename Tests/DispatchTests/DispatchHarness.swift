@@ -40,11 +40,13 @@ final class DispatchHarness {
         return Event(id: "h\(counter)-\(UUID().uuidString)", at: Instant.now.description, payload: payload)
     }
 
-    func ingest(_ lines: [String]) throws {
+    /// Ingests `lines` through the harness's journal, or through `other` (a connection of its
+    /// own, as another process would).
+    func ingest(_ lines: [String], through other: Journal? = nil) throws {
         let file = tmp.path("in\(counter).jsonl")
         counter += 1
         try lines.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
-        _ = try journal.ingest([file])
+        _ = try (other ?? journal).ingest([file])
     }
 
     /// Refreshes `store`, retrying passing failures on the harness's short delays; `said` gets

@@ -78,6 +78,35 @@ struct EndToEndTests {
         }
     }
 
+    @Test("§4 the running dispatcher wakes for another process's write instead of waiting out its idle time")
+    func daemonWakesOnOthersWrites() async throws {
+        /// Waits begun, shared with the loop's stop check.
+        final class Waits: @unchecked Sendable {
+            private let lock = NSLock()
+            private var count = 0
+            var value: Int { lock.withLock { count } }
+            func begin() -> Int { lock.withLock { count += 1; return count } }
+        }
+        try await withHarness { h in
+            try await h.addStore("main", seed: #"[{"id":10,"sku":"A","manage_stock":true}]"#)
+            _ = try await h.refresh("main")
+            try h.ingest([variantLine(1, "A")])
+            let other = try Journal(path: h.tmp.path("h.db"), writable: true)
+            let waits = Waits()
+            let d = h.dispatcher()
+            d.idleWait = 3_600
+            // The first wait begins after an idle round; another connection then appends a change.
+            // Woken by it, the daemon sends it and waits again, which ends the run.
+            d.whileIdle = { if waits.begin() == 1 { try? h.ingest([reconcileLine(1, 1, "4")], through: other) } }
+            // Only a bound for a failing run, which would otherwise wait out its hour.
+            let giveUp = Date().addingTimeInterval(60)
+            try await d.run(stores: { ["main"] }, shouldStop: { waits.value >= 2 || Date() > giveUp }) { _ in }
+            #expect(try h.journal.head() > 3, "the other connection appended")
+            #expect(h.held("main")[10] == 4, "the change was sent while the daemon's idle hour had hardly begun")
+            #expect(waits.value == 2)
+        }
+    }
+
     @Test("a product deleted in WooCommerce: its item fails, the rest of the batch completes, the product leaves the catalogue")
     func deletedProduct() async throws {
         try await withHarness { h in
