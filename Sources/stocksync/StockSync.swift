@@ -27,10 +27,15 @@ struct DatabaseOptions: ParsableArguments {
         return "./stocksync.db"
     }
 
-    /// `creating`: the command starts a journal when there is none (`ingest`, `store connect`);
-    /// every other command needs an existing one.
-    func open(writable: Bool, creating: Bool = false) throws(EngineError) -> Journal {
-        try Journal(path: path, writable: writable, creating: creating)
+    /// Every command but `ingest` and `store connect` needs an existing journal.
+    func open(writable: Bool) throws(EngineError) -> Journal {
+        try Journal(path: path, writable: writable, creating: false)
+    }
+
+    /// `ingest` and `store connect` start a journal when there is none, with their first write:
+    /// a new database appears only when that write succeeds (`Journal.write(creatingIfMissing:)`).
+    func write<R>(_ write: (Journal) throws(EngineError) -> R) throws(EngineError) -> R {
+        try Journal.write(creatingIfMissing: path, write)
     }
 }
 
@@ -112,9 +117,18 @@ struct Ingest: ParsableCommand {
             if files.contains("-") && isatty(STDIN_FILENO) == 1 {
                 warn("reading events from standard input, one JSON object per line; end with Ctrl-D")
             }
-            let journal: Journal
-            do { journal = try database.open(writable: true, creating: true) } catch { input.close(); throw error }
-            let summary = try journal.ingest(input)
+            // `ingest` consumes the input; when no journal could be opened, it is closed here.
+            var consumed = false
+            let summary: Journal.AppendSummary
+            do {
+                summary = try database.write { journal throws(EngineError) in
+                    consumed = true
+                    return try journal.ingest(input)
+                }
+            } catch {
+                if !consumed { input.close() }
+                throw error
+            }
             var line = "appended \(summary.appended), duplicates \(summary.duplicates)"
             if let first = summary.firstPosition, let last = summary.lastPosition { line += " (positions \(first)–\(last))" }
             emit(line)

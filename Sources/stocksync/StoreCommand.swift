@@ -85,9 +85,8 @@ struct StoreCommand: ParsableCommand {
                                         katanaOrdersReduceStock: settings.katanaOrdersReduceStock?.bool ?? true,
                                         floorAtZero: settings.floorAtZero?.bool ?? false)
                 try StoreCommand.refuseOptOutWithoutSync(new, requested: settings.katanaOrdersReduceStock)
-                let journal = try database.open(writable: true, creating: true)
                 var earlier: (url: String, catalogue: (count: Int, words: String))? = nil
-                _ = try journal.write { appender in
+                _ = try database.write { journal throws(EngineError) in try journal.write { appender in
                     if appender.state.stores[id]?.connected == true {
                         throw EngineError(.badInput, "store '\(id)' is already connected (use 'store reconfigure')")
                     }
@@ -95,7 +94,7 @@ struct StoreCommand: ParsableCommand {
                         earlier = (old.settings.url, StoreCommand.catalogueSize(of: id, in: appender.state))
                     }
                     try appender.append(StoreCommand.event(.storeConnected(new)))
-                }
+                } }
                 emit("connected store '\(id)' (\(url), location \(location), stock sync \(sync.rawValue)); nothing is pushed until stock changes or 'resync'")
                 // A reconnected store keeps its catalogue (SPEC §2.6 rule 10). Read from another
                 // site, its product ids would receive updates meant for other products.

@@ -170,7 +170,7 @@ struct CLITests {
         #expect(r.status == 65)
         #expect(r.stderr.contains("bad.jsonl:2"))
         #expect(r.stderr.contains("data.location_id"))
-        #expect(try journalCount() == 0)
+        #expect(!FileManager.default.fileExists(atPath: db), "a refused first ingest leaves no database")
         tmp.remove()
     }
 
@@ -190,7 +190,7 @@ struct CLITests {
         let state = try CLI.run(["ingest", "--db", db, try write("big.jsonl", lines)])
         #expect(state.status == 65)
         #expect(state.stderr.contains("big.jsonl:1701") && state.stderr.contains("nowhere"), "\(state.stderr)")
-        #expect(try journalCount() == 0)
+        #expect(!FileManager.default.fileExists(atPath: db), "a refused first ingest leaves no database")
         lines[1_700] = adjustment(1_701)
         #expect(try CLI.run(["ingest", "--db", db, try write("big.jsonl", lines)]).status == 0)
         #expect(try journalCount() == 3_000)
@@ -728,6 +728,76 @@ struct WriterLockTests {
         // A timeout that is not a number is said to be ignored, not ignored silently.
         let unreadable = try CLI.run(["stock", "--db", db], environment: ["STOCKSYNC_BUSY_TIMEOUT_MS": "5s"])
         #expect(unreadable.status == 0 && unreadable.stderr.contains("STOCKSYNC_BUSY_TIMEOUT_MS='5s' is not a number of milliseconds"), "\(unreadable.stderr)")
+    }
+}
+
+@Suite("A new journal appears whole or not at all", .serialized)
+struct NewJournalTests {
+    @Test("a first ingest that fails (a line the state refuses, a bad piped line) leaves no database behind, nor its draft; one that succeeds leaves the database alone")
+    func refusedFirstWrite() throws {
+        let tmp = TemporaryDirectory("stocksync-new")
+        defer { tmp.remove() }
+        let db = tmp.path("s.db")
+        let bad = tmp.path("bad.jsonl")
+        // Valid JSON, refused by the state: it is only found while appending.
+        try #"{"id":"d1","type":"store.disconnected","at":"2026-11-26T10:00:00Z","data":{"store":"x"}}"#.write(toFile: bad, atomically: true, encoding: .utf8)
+        let refused = try CLI.run(["ingest", "--db", db, bad])
+        #expect(refused.status == 65 && refused.stderr.contains("unknown store 'x'"), "\(refused.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.url.path) == ["bad.jsonl"])
+        // Nothing was created, so a read-only command still finds no database.
+        #expect(try CLI.run(["stock", "--db", db]).status == 74)
+        let piped = try CLI.run(["ingest", "--db", db, "-"], stdin: Data("\(CLITests.variant)\nnot json\n".utf8))
+        #expect(piped.status == 65 && piped.stderr.contains("<stdin>:2"), "\(piped.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.url.path) == ["bad.jsonl"])
+        let good = try CLI.run(["ingest", "--db", db, "-"], stdin: Data(CLITests.variant.utf8))
+        #expect(good.status == 0, "\(good.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.url.path).sorted() == ["bad.jsonl", "s.db"])
+        #expect(try Journal(path: db, writable: false).head() == 1)
+        #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 0)
+    }
+
+    @Test("an abandoned draft (a first ingest killed midway) is removed by the next first write; a draft still being written is left alone")
+    func abandonedDrafts() throws {
+        let tmp = TemporaryDirectory("stocksync-new")
+        defer { tmp.remove() }
+        let db = tmp.path("s.db")
+        for name in [".s.db.new-dead0001", ".s.db.new-dead0001-wal", ".s.db.new-dead0001-shm"] {
+            #expect(FileManager.default.createFile(atPath: tmp.path(name), contents: Data("x".utf8)))
+        }
+        // Another database's draft, and a live one: the lock of the process writing it.
+        #expect(FileManager.default.createFile(atPath: tmp.path(".t.db.new-other001"), contents: Data()))
+        #expect(FileManager.default.createFile(atPath: tmp.path(".s.db.new-live0001"), contents: Data()))
+        let live = open(tmp.path(".s.db.new-live0001"), O_RDONLY)
+        defer { close(live) }
+        #expect(flock(live, LOCK_EX | LOCK_NB) == 0)
+        let r = try CLI.run(["store", "connect", "main", "--url", "https://shop.example.com", "--location", "1", "--stock-sync", "off", "--db", db])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.url.path).sorted() == [".s.db.new-live0001", ".t.db.new-other001", "s.db"])
+    }
+
+    @Test("a database another process creates while the first write is drafted is kept: the call exits 75 with nothing written")
+    func createdMeanwhile() throws {
+        let tmp = TemporaryDirectory("stocksync-new")
+        defer { tmp.remove() }
+        let db = tmp.path("s.db")
+        let file = tmp.path("v.jsonl")
+        try CLITests.variant.write(toFile: file, atomically: true, encoding: .utf8)
+        let lost = CLITests.connect.replacingOccurrences(of: "c1", with: "c2")
+        try lost.write(toFile: tmp.path("c.jsonl"), atomically: true, encoding: .utf8)
+        do {
+            _ = try Journal.write(creatingIfMissing: db) { journal throws(EngineError) in
+                let summary = try journal.ingest([tmp.path("c.jsonl")])
+                // Another process starts the journal meanwhile.
+                _ = try Journal(path: db, writable: true, creating: true).ingest([file])
+                return summary
+            }
+            Issue.record("the call replaced or joined the other process's database")
+        } catch {
+            #expect(error.kind == .temporary && error.message.contains("another process created this database meanwhile"), "\(error)")
+        }
+        let kept = try Journal(path: db, writable: false)
+        #expect(try kept.head() == 1 && kept.event(at: 1)?.id == "v1")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.url.path).filter { $0.hasPrefix(".") }.isEmpty)
     }
 }
 
