@@ -163,6 +163,18 @@ public struct Projection: Sendable {
         changes = ProjectionChanges()
     }
 
+    /// Brings a stored projection to `position`, when only the tables given changed since its
+    /// own position (a persistence layer knows which it wrote): stock cells, the outbox, what
+    /// the stores hold. No derived index depends on them, so none is rebuilt; a change to the
+    /// variants, stores or catalogue needs a whole load instead.
+    public mutating func advance(to position: Int64, cells: [CellKey: StockCell]?, pending: [ProductKey: PendingPush]?,
+                                 held: [ProductKey: Int64]?) {
+        self.position = position
+        if let cells { self.cells = cells }
+        if let pending { self.pending = pending }
+        if let held { self.held = held }
+    }
+
     public mutating func takeChanges() -> ProjectionChanges {
         defer { changes = ProjectionChanges() }
         return changes

@@ -14,6 +14,12 @@ public final class Journal {
     /// The projection as of its position, kept between calls: every change to the projection
     /// tables comes with a new position, so an equal stored position proves it is current.
     var cachedProjection: Projection?
+    /// Whether every write to this file marks the projection tables it changes (schema
+    /// version 6 on): a file an older build may still write is always reloaded whole.
+    let marksTables: Bool
+    /// How often the stored projection was loaded whole and brought forward table by table
+    /// (tests check that both paths run).
+    var loads = (whole: 0, advanced: 0)
     /// Whether the operator was told that the projection tables could not be used.
     var warnedAboutTables = false
     /// Document records held in memory before they are written (tests lower it).
@@ -48,6 +54,7 @@ public final class Journal {
             do { try db.execute("PRAGMA synchronous=FULL") } catch { throw EngineError.database(error, path: path) }
         }
         let projectionsDropped = try Schema.prepare(db, writable: writable)
+        do { marksTables = try db.scalarInt("PRAGMA user_version") ?? 0 >= Schema.tablesMarkedSince } catch { throw EngineError.database(error, path: path) }
         if writable {
             do { try db.execute(Schema.projectionTables) } catch { throw EngineError.database(error, path: path) }
         }
@@ -160,10 +167,22 @@ public final class Journal {
     /// The stored projection: the cached one when it holds the stored position (every change to
     /// the tables comes with a new position), else loaded and cached. Called inside a
     /// transaction, so that the position and the tables are read in one snapshot.
+    /// Another writer's change to the stock alone (most of them) is read table by table
+    /// instead (`ProjectionTables.advance`).
     func storedProjection() throws -> Projection {
         let stored = try db.scalarInt("SELECT value FROM projection_meta WHERE key = 'position'") ?? 0
-        if let cached = cachedProjection, cached.position == stored { return cached }
+        if let cached = cachedProjection {
+            if cached.position == stored { return cached }
+            // Out of the cache until advanced: should a read fail, the next call loads it whole.
+            cachedProjection = nil
+            if marksTables, let advanced = try ProjectionTables(db: db).advance(cached, to: stored) {
+                loads.advanced += 1
+                cachedProjection = advanced
+                return advanced
+            }
+        }
         let loaded = try ProjectionTables(db: db).load()
+        loads.whole += 1
         cachedProjection = loaded
         return loaded
     }

@@ -15,17 +15,7 @@ struct ProjectionTables {
                 throw EngineError(.io, "\(db.path): corrupt stored variant: not a variant declaration")
             }
         }
-        var cells: [CellKey: StockCell] = [:]
-        cells.reserveCapacity(Int(try db.scalarInt("SELECT count(*) FROM cells") ?? 0))
-        let c = try db.prepare("SELECT variant_id, location_id, in_stock, committed_total, expected, committed_sync, committed_sync_woocommerce FROM cells")
-        while try c.step() {
-            func q(_ i: Int32) throws -> Quantity {
-                guard let q = c.withBytes(i, { Quantity.parseStored($0.assumingMemoryBound(to: UInt8.self)) }) else { throw EngineError(.io, "\(db.path): corrupt quantity in cells") }
-                return q
-            }
-            cells[CellKey(c.int(0), c.int(1))] = StockCell(inStock: try q(2), committedTotal: try q(3), expected: try q(4),
-                                                           committedSync: try q(5), committedSyncWooCommerce: try q(6))
-        }
+        let cells = try loadCells()
         var stores: [StoreState] = []
         let s = try db.prepare("SELECT store, url, location_id, stock_sync, katana_orders_reduce_stock, floor_at_zero, connected FROM stores")
         while try s.step() {
@@ -41,14 +31,59 @@ struct ProjectionTables {
             catalogue.append(WooProduct(store: p.text(0), wooID: p.int(1), parentID: p.optionalInt(2), sku: p.optionalText(3),
                                         dateCreated: date, type: p.optionalText(5)))
         }
+        return Projection(position: position, variants: variants, cells: cells, stores: stores, catalogue: catalogue,
+                          pending: try loadPending(), held: try loadHeld())
+    }
+
+    /// `cached` brought to `position` by reading only the tables written since its own
+    /// position (their marks say which), or nil when a whole load is needed: the variants,
+    /// stores or catalogue changed (the matching indices come from them). A `sync` daemon
+    /// reloads after every other process's write; most of those (an `ingest` of stock changes)
+    /// touch cells and the outbox only, which read in a fraction of a whole load.
+    ///
+    /// Only for a file at schema version 6 or later when `cached` was read: every write since
+    /// a file reached it marks its tables, so a table without a mark has not changed since.
+    /// (An older file may still be written by an older build, which marks nothing.)
+    func advance(_ cached: Projection, to position: Int64) throws -> Projection? {
+        guard cached.position < position else { return nil }
+        var changedAt: [String: Int64] = [:]
+        let m = try db.prepare("SELECT key, value FROM projection_meta WHERE key LIKE 'changed:%'")
+        while try m.step() { changedAt[m.text(0)] = m.int(1) }
+        func changed(_ table: Table) -> Bool { changedAt[Table.markKey(table), default: 0] > cached.position }
+        if changed(Table.variants) || changed(Table.stores) || changed(Table.catalogue) { return nil }
+        var advanced = cached
+        advanced.advance(to: position, cells: changed(Table.cells) ? try loadCells() : nil,
+                         pending: changed(Table.outbox) ? try loadPending() : nil, held: changed(Table.held) ? try loadHeld() : nil)
+        return advanced
+    }
+
+    private func loadCells() throws -> [CellKey: StockCell] {
+        var cells: [CellKey: StockCell] = [:]
+        cells.reserveCapacity(Int(try db.scalarInt("SELECT count(*) FROM cells") ?? 0))
+        let c = try db.prepare("SELECT variant_id, location_id, in_stock, committed_total, expected, committed_sync, committed_sync_woocommerce FROM cells")
+        while try c.step() {
+            func q(_ i: Int32) throws -> Quantity {
+                guard let q = c.withBytes(i, { Quantity.parseStored($0.assumingMemoryBound(to: UInt8.self)) }) else { throw EngineError(.io, "\(db.path): corrupt quantity in cells") }
+                return q
+            }
+            cells[CellKey(c.int(0), c.int(1))] = StockCell(inStock: try q(2), committedTotal: try q(3), expected: try q(4),
+                                                           committedSync: try q(5), committedSyncWooCommerce: try q(6))
+        }
+        return cells
+    }
+
+    private func loadPending() throws -> [ProductKey: PendingPush] {
         var pending: [ProductKey: PendingPush] = [:]
         let o = try db.prepare("SELECT store, woo_id, quantity, position FROM outbox")
         while try o.step() { pending[ProductKey(o.text(0), o.int(1))] = PendingPush(quantity: o.int(2), position: o.int(3)) }
+        return pending
+    }
+
+    private func loadHeld() throws -> [ProductKey: Int64] {
         var held: [ProductKey: Int64] = [:]
         let h = try db.prepare("SELECT store, woo_id, quantity FROM held")
         while try h.step() { held[ProductKey(h.text(0), h.int(1))] = h.int(2) }
-        return Projection(position: position, variants: variants, cells: cells, stores: stores, catalogue: catalogue,
-                          pending: pending, held: held)
+        return held
     }
 
     /// A variant row's declaration: binary (`BinaryPayload`) since schema version 5, JSON text
@@ -66,19 +101,20 @@ struct ProjectionTables {
     /// inserts then walk forward.
     func save(_ projection: inout Projection) throws {
         let changes = projection.takeChanges()
-        try write(Table.variants, changes.variants.sorted()) { projection.variants[$0].map(Table.row) }
-        try write(Table.cells, changes.allCells ? projection.cells.keys.sorted() : changes.cells.sorted()) {
+        var written: [Table] = []
+        try write(Table.variants, changes.variants.sorted(), noting: &written) { projection.variants[$0].map(Table.row) }
+        try write(Table.cells, changes.allCells ? projection.cells.keys.sorted() : changes.cells.sorted(), noting: &written) {
             Table.row($0, projection.cell($0))
         }
-        try write(Table.stores, changes.stores.sorted()) { projection.stores[$0].map(Table.row) }
+        try write(Table.stores, changes.stores.sorted(), noting: &written) { projection.stores[$0].map(Table.row) }
         if changes.allProducts {
-            _ = try replaceProducts(with: projection)
+            _ = try replaceProducts(with: projection, noting: &written)
         } else {
-            try write(Table.catalogue, changes.products.sorted()) { projection.catalogue[$0].map(Table.row) }
-            try write(Table.outbox, changes.pending.sorted()) { key in projection.pending[key].map { Table.row(key, $0) } }
-            try write(Table.held, changes.held.sorted()) { key in projection.held[key].map { Table.row(key, $0) } }
+            try write(Table.catalogue, changes.products.sorted(), noting: &written) { projection.catalogue[$0].map(Table.row) }
+            try write(Table.outbox, changes.pending.sorted(), noting: &written) { key in projection.pending[key].map { Table.row(key, $0) } }
+            try write(Table.held, changes.held.sorted(), noting: &written) { key in projection.held[key].map { Table.row(key, $0) } }
         }
-        try savePosition(projection.position)
+        try savePosition(projection.position, changed: written)
     }
 
     /// Makes every table hold exactly `projection` (a rebuild), writing only the rows that
@@ -100,16 +136,23 @@ struct ProjectionTables {
         corrected += try replace(Table.stores, projection.stores.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
             projection.stores[$0].map(Table.row)
         }
-        corrected += try replaceProducts(with: projection)
-        try savePosition(projection.position)
+        var written: [Table] = []
+        corrected += try replaceProducts(with: projection, noting: &written)
+        // Every table is marked: a rebuild's projection is new to every process.
+        try savePosition(projection.position, changed: Table.projection)
         return (corrected, reencoded)
     }
 
     /// `replaceAll` for the catalogue, outbox and held tables alone.
-    private func replaceProducts(with projection: Projection) throws -> Int {
-        try replace(Table.catalogue, Table.ordered(projection.catalogue)) { projection.catalogue[$0].map(Table.row) }
-            + replace(Table.outbox, Table.ordered(projection.pending)) { key in projection.pending[key].map { Table.row(key, $0) } }
-            + replace(Table.held, Table.ordered(projection.held)) { key in projection.held[key].map { Table.row(key, $0) } }
+    /// Notes in `written` each table it had to change.
+    private func replaceProducts(with projection: Projection, noting written: inout [Table]) throws -> Int {
+        let counts = [
+            (Table.catalogue, try replace(Table.catalogue, Table.ordered(projection.catalogue)) { projection.catalogue[$0].map(Table.row) }),
+            (Table.outbox, try replace(Table.outbox, Table.ordered(projection.pending)) { key in projection.pending[key].map { Table.row(key, $0) } }),
+            (Table.held, try replace(Table.held, Table.ordered(projection.held)) { key in projection.held[key].map { Table.row(key, $0) } }),
+        ]
+        written += counts.filter { $0.1 > 0 }.map(\.0)
+        return counts.map(\.1).reduce(0, +)
     }
 
     /// Makes `table` hold the rows of `keys` (in SQLite's order), each made when needed.
@@ -120,9 +163,11 @@ struct ProjectionTables {
         }
     }
 
-    /// Writes the row of each key, or deletes it where `row` gives none.
-    private func write<Key: TableKey>(_ table: Table, _ keys: [Key], row: (Key) -> [SQLiteValue]?) throws {
+    /// Writes the row of each key, or deletes it where `row` gives none; notes the table in
+    /// `written` when there was any.
+    private func write<Key: TableKey>(_ table: Table, _ keys: [Key], noting written: inout [Table], row: (Key) -> [SQLiteValue]?) throws {
         guard !keys.isEmpty else { return }
+        written.append(table)
         let put = try db.prepare(table.insert)
         let delete = try db.prepare(table.delete)
         for key in keys {
@@ -130,8 +175,12 @@ struct ProjectionTables {
         }
     }
 
-    private func savePosition(_ position: Int64) throws {
-        try db.execute("INSERT OR REPLACE INTO projection_meta (key, value) VALUES ('position', \(position))")
+    /// Records the position the tables reflect, and for each table in `changed` that it was
+    /// written at this position (what `advance` reads).
+    private func savePosition(_ position: Int64, changed: [Table]) throws {
+        let put = try db.prepare("INSERT OR REPLACE INTO projection_meta (key, value) VALUES (?, ?)")
+        try put.run([.text("position"), .integer(position)])
+        for table in changed { try put.run([.text(Table.markKey(table)), .integer(position)]) }
     }
 }
 
@@ -151,6 +200,12 @@ struct Table {
     static let held = Table(name: "held", columns: ["store", "woo_id", "quantity"], keyColumns: 2)
     static let documents = Table(name: "documents", columns: ["kind", "id", "updated_seconds", "updated_nanos", "position", "deleted", "effects"],
                                  keyColumns: 2)
+
+    /// The tables a `Projection` is stored in.
+    static let projection = [variants, cells, stores, catalogue, outbox, held]
+
+    /// The `projection_meta` key holding the position of the table's last change.
+    static func markKey(_ table: Table) -> String { "changed:" + table.name }
 
     var insert: String { Database.insertOrReplaceSQL(into: name, columns: columns) }
     var delete: String { Database.deleteSQL(from: name, keys: Array(columns.prefix(keyColumns))) }

@@ -5,7 +5,9 @@ import SQLite
 enum Schema {
     /// "STKS".
     static let applicationID: Int64 = 0x5354_4B53
-    static let currentVersion: Int64 = 5
+    static let currentVersion: Int64 = 6
+    /// The first version whose writes mark each projection table they change.
+    static let tablesMarkedSince: Int64 = 6
     /// The oldest version read-only commands can use as it is.
     static let readableWithoutMigration: Int64 = 4
 
@@ -48,6 +50,12 @@ enum Schema {
         projectionTableNames.map { "DELETE FROM \($0);" }.joined() + "DELETE FROM projection_meta;",
         // 4 → 5: variant declarations are written in the binary encoding too. Rows written as
         // JSON stay and still read; the version marks files an older build cannot read.
+        "-- no table changes",
+        // 5 → 6: `projection_meta` records the position of each projection table's last change
+        // ('changed:cells', …), which a long-running process reads to reload only those tables.
+        // The version keeps older builds, which would write tables without marking them, out.
+        // No mark is needed for what happened before: a projection kept in memory is read after
+        // the file reached this version.
         "-- no table changes",
     ]
 

@@ -84,6 +84,37 @@ struct ReplayEquivalenceTests {
         #expect(try journal.verify() == [])
     }
 
+    @Test("§3.1 two processes writing by turns: each brings its kept projection forward from the other's writes (table by table when only stock, outbox or held values changed) and equals a whole load", arguments: Array(UInt64(1)...12))
+    func twoWriters(seed: UInt64) throws {
+        let tmp = TemporaryDirectory()
+        defer { tmp.remove() }
+        var generator = HistoryGenerator(seed: seed, shape: .init(variants: 40, locations: 3, stores: 3))
+        let lines = generator.history(events: 400)
+        var random = SeededRandom(seed: seed &+ 99)
+        let path = tmp.path("a.db")
+        let writers = [try Journal(path: path, writable: true), try Journal(path: path, writable: true)]
+        var index = 0, chunk = 0
+        while index < lines.count {
+            let n = Int.random(in: 1...30, using: &random)
+            let file = tmp.path("chunk\(chunk).jsonl")
+            try lines[index..<min(lines.count, index + n)].joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+            _ = try writers[Int.random(in: 0...1, using: &random)].ingest([file])
+            index += n; chunk += 1
+            let whole = try Journal(path: path, writable: false).state().projection
+            for (i, writer) in writers.enumerated() {
+                let kept = try writer.state().projection
+                #expect(kept.position == whole.position && kept.cells == whole.cells && kept.pending == whole.pending
+                        && kept.held == whole.held, "writer \(i) after chunk \(chunk): stock, outbox or held values differ")
+                #expect(kept.variants == whole.variants && kept.catalogue == whole.catalogue && kept.stores == whole.stores,
+                        "writer \(i) after chunk \(chunk): variants, catalogue or stores differ")
+                #expect(try snapshot(writer) == snapshot(Journal(path: path, writable: false)), "writer \(i) after chunk \(chunk): matches differ")
+            }
+        }
+        #expect(writers.map(\.loads.advanced).reduce(0, +) > 0, "some writes of the other changed stock only")
+        #expect(writers.map(\.loads.whole).reduce(0, +) > 2, "some changed the catalogue, variants or stores")
+        #expect(try writers[0].verify() == [])
+    }
+
     @Test("an ingest that changes most cells and product rows writes them all, and a later small one only its own: both equal a rebuild")
     func ingestWritingEveryCell() throws {
         let tmp = TemporaryDirectory()
@@ -102,6 +133,21 @@ struct ReplayEquivalenceTests {
         #expect(try journal.verify() == [])
         _ = try journal.ingest([tmp.path("small.jsonl")])
         #expect(try journal.verify() == [])
+        // Another process's resync of both stores changes the outbox rows of most of the
+        // catalogue, through that same whole-table save: a reader keeping the projection sees it.
+        func ingest(_ type: String, _ data: (String) -> String) throws {
+            let lines = ["main", "store1"].map { #"{"id":"\#(type)-\#($0)","type":"\#(type)","at":"2026-11-26T10:00:00Z","data":{\#(data($0))}}"# }
+            try lines.joined(separator: "\n").write(toFile: tmp.path("\(type).jsonl"), atomically: true, encoding: .utf8)
+            _ = try journal.ingest([tmp.path("\(type).jsonl")])
+        }
+        try ingest("store.reconfigured") { #""store":"\#($0)","stock_sync":true"# }
+        let other = try Journal(path: tmp.path("a.db"), writable: false)
+        let before = try other.state().projection.pending
+        try ingest("store.resync_requested") { #""store":"\#($0)""# }
+        let after = try other.state().projection
+        #expect(try after.pending == journal.state().projection.pending)
+        #expect(after.pending.count(where: { before[$0.key] != $0.value }) > 1_024, "enough changed outbox rows for the whole-table save")
+        #expect(other.loads == (whole: 1, advanced: 1), "brought forward from the outbox table alone")
     }
 
     @Test("more document records than the write-behind buffer holds: ingest, replay, --at and verify stay exact, and replay says it rewrote the documents whole")
