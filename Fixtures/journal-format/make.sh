@@ -14,7 +14,8 @@
 # history.jsonl as the build that made v4, and 52979fa the same documents, cells,
 # variants and catalogue rows: v4 stands for every version-4 database.
 # v5 was made by the build that introduced schema 5 (variant rows in the binary encoding,
-# resyncs that list products).
+# resyncs that list products); v6 by the build that introduced schema 6 (e0a7d28: each
+# projection table's last change marked in projection_meta).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${STOCKSYNC:-$here/../../.build/release/stocksync}

@@ -15,7 +15,7 @@ struct JournalFormatTests {
     static let dir = Checkout.fixtures.appendingPathComponent("journal-format")
 
     /// The schema versions with a fixture, each written by the build that introduced it.
-    static let versions = [4, 5]
+    static let versions = [4, 5, 6]
 
     static func text(_ name: String, version: Int = 4) throws -> String {
         try String(contentsOf: dir.appendingPathComponent("v\(version)/\(name)"), encoding: .utf8)
@@ -52,6 +52,22 @@ struct JournalFormatTests {
         #expect(transfer == Set(StockTransfer.Status.allCases.prefix(3).map(\.rawValue)), "\(advice)")
     }
 
+    @Test("a version-5 file read without migrating is loaded whole after every write, marks or not: an older build may still be writing it, and marks nothing")
+    func unmarkedWrites() throws {
+        let tmp = TemporaryDirectory("stocksync-format")
+        defer { tmp.remove() }
+        let db = try Self.load(version: 5, tmp)
+        let reader = try Journal(path: db, writable: false)
+        #expect(try reader.state().projection.catalogue[ProductKey("main", 999)] == nil)
+        // An older build adds a product: written here (which migrates the file), then the file
+        // is put back as that build would have left it, without marks, at version 5.
+        let line = #"{"id":"p999","type":"woo.product.upserted","at":"2026-11-26T10:00:00Z","data":{"store":"main","woo_id":999,"sku":"NEW-1","date_created":"2026-01-01T00:00:00"}}"#
+        try line.write(toFile: tmp.path("p.jsonl"), atomically: true, encoding: .utf8)
+        _ = try Journal(path: db, writable: true).ingest([tmp.path("p.jsonl")])
+        try SQLiteFixture(path: db).execute("DELETE FROM projection_meta WHERE key LIKE 'changed:%'; PRAGMA user_version = 5")
+        #expect(try reader.state().projection.catalogue[ProductKey("main", 999)]?.sku == "NEW-1")
+    }
+
     @Test("a database written by each schema version reads as it was written: the same export byte for byte, the same stock, outbox and stores, replay --verify agrees with its stored tables, explain reads its documents and deliveries, and it takes new events",
           arguments: versions)
     func readsAsWritten(version: Int) throws {
@@ -64,6 +80,8 @@ struct JournalFormatTests {
         // Resyncs that list their products came with version 5 too.
         #expect(try fixture.strings("SELECT DISTINCT typeof(data) FROM variants") == [version < 5 ? "text" : "blob"])
         #expect(try Self.text("expected-log.jsonl", version: version).contains(#""woo_ids":["#) == (version >= 5))
+        // Each projection table's last change is marked since version 6.
+        #expect(try fixture.strings("SELECT count(*) FROM projection_meta WHERE key LIKE 'changed:%'") == [version < 6 ? "0" : "6"])
 
         let log = try CLI.run(["log", "--json", "--db", db])
         #expect(log.status == 0, "\(log.stderr)")
