@@ -56,22 +56,15 @@ struct EndToEndTests {
 
     @Test("the running dispatcher reports a store when it sent something or its state changed: the idle rounds after a send are no news")
     func daemonReportsNews() async throws {
-        /// Rounds begun, shared with the loop's stop check.
-        final class Rounds: @unchecked Sendable {
-            private let lock = NSLock()
-            private var count = 0
-            var value: Int { lock.withLock { count } }
-            func begin() { lock.withLock { count += 1 } }
-        }
         try await withHarness { h in
             try await h.addStore("main", seed: #"[{"id":10,"sku":"A","manage_stock":true}]"#)
             _ = try await h.refresh("main")
             try h.ingest([variantLine(1, "A"), reconcileLine(1, 1, "4")])
-            let rounds = Rounds()
+            let rounds = Tally()
             var reported: [StoreRound] = []
             // The store list is asked for once per round, as it begins: the loop ends before a
             // fourth, after one round that sends and two idle ones.
-            try await h.dispatcher().run(stores: { rounds.begin(); return ["main"] }, shouldStop: { rounds.value >= 3 }) { reported.append($0) }
+            try await h.dispatcher().run(stores: { rounds.add(); return ["main"] }, shouldStop: { rounds.value >= 3 }) { reported.append($0) }
             #expect(rounds.value == 3)
             #expect(reported.map(\.sent) == [1], "one report, of the send: \(reported.map { "\($0.state) sent \($0.sent)" })")
             #expect(h.held("main")[10] == 4)
@@ -80,24 +73,17 @@ struct EndToEndTests {
 
     @Test("§4 the running dispatcher wakes for another process's write instead of waiting out its idle time")
     func daemonWakesOnOthersWrites() async throws {
-        /// Waits begun, shared with the loop's stop check.
-        final class Waits: @unchecked Sendable {
-            private let lock = NSLock()
-            private var count = 0
-            var value: Int { lock.withLock { count } }
-            func begin() -> Int { lock.withLock { count += 1; return count } }
-        }
         try await withHarness { h in
             try await h.addStore("main", seed: #"[{"id":10,"sku":"A","manage_stock":true}]"#)
             _ = try await h.refresh("main")
             try h.ingest([variantLine(1, "A")])
             let other = try Journal(path: h.tmp.path("h.db"), writable: true)
-            let waits = Waits()
+            let waits = Tally()
             let d = h.dispatcher()
             d.idleWait = 3_600
             // The first wait begins after an idle round; another connection then appends a change.
             // Woken by it, the daemon sends it and waits again, which ends the run.
-            d.whileIdle = { if waits.begin() == 1 { try? h.ingest([reconcileLine(1, 1, "4")], through: other) } }
+            d.whileIdle = { if waits.add() == 1 { try? h.ingest([reconcileLine(1, 1, "4")], through: other) } }
             // Only a bound for a failing run, which would otherwise wait out its hour.
             let giveUp = Date().addingTimeInterval(60)
             try await d.run(stores: { ["main"] }, shouldStop: { waits.value >= 2 || Date() > giveUp }) { _ in }
@@ -646,4 +632,13 @@ struct EndToEndTests {
             #expect(try h.journal.deliveries(store: "main").allSatisfy { $0.httpStatus == 200 && $0.echoed == nil })
         }
     }
+}
+
+/// A count shared between a running dispatcher's callbacks and its loop's stop check.
+final class Tally: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    var value: Int { lock.withLock { count } }
+    /// Counts one more and returns the new count.
+    @discardableResult func add() -> Int { lock.withLock { count += 1; return count } }
 }
