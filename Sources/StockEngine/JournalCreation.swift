@@ -14,7 +14,9 @@ extension Journal {
         if try Journal.databaseFileExists(path) || path.isEmpty || path == ":memory:" {
             return try write(Journal(path: path, writable: true, creating: true))
         }
-        let url = URL(fileURLWithPath: path)
+        // A symbolic link with no file behind it yet is made to point at the new database, as
+        // SQLite would have created the file it names.
+        let url = URL(fileURLWithPath: Journal.linkTarget(path))
         let directory = url.deletingLastPathComponent().path
         let prefix = ".\(url.lastPathComponent).new-"
         Journal.removeAbandonedDrafts(in: directory, prefix: prefix)
@@ -38,14 +40,14 @@ extension Journal {
         } catch {
             throw error.naming(draft, as: path)
         }
-        if link(draft, path) != 0 {
+        if link(draft, url.path) != 0 {
             let code = errno
             if code == EEXIST {
                 throw EngineError(.temporary, "\(path): another process created this database meanwhile; nothing was written, run the command again")
             }
             // A file system without hard links (some network and FAT mounts) gets a rename, which
             // would replace a database created in the instant since this check.
-            guard [EPERM, ENOTSUP, EOPNOTSUPP, ENOSYS].contains(code), !(try Journal.databaseFileExists(path)), rename(draft, path) == 0 else {
+            guard [EPERM, ENOTSUP, EOPNOTSUPP, ENOSYS].contains(code), !(try Journal.databaseFileExists(url.path)), rename(draft, url.path) == 0 else {
                 throw EngineError(.io, "\(path): cannot create the database: \(String(cString: strerror(code)))")
             }
         }
@@ -56,6 +58,21 @@ extension Journal {
             close(entries)
         }
         return result
+    }
+
+    /// The file `path` names through any symbolic links (relative ones from their own directory).
+    static func linkTarget(_ path: String) -> String {
+        var current = path
+        for _ in 0..<32 {
+            var st = stat()
+            guard lstat(current, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK else { break }
+            var bytes = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let count = readlink(current, &bytes, bytes.count - 1)
+            guard count > 0 else { break }
+            let target = String(decoding: bytes[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            current = target.hasPrefix("/") ? target : URL(fileURLWithPath: current).deletingLastPathComponent().path + "/" + target
+        }
+        return current
     }
 
     /// Removes the drafts of new databases that no process is writing any more (a first

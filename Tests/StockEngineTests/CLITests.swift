@@ -756,6 +756,19 @@ struct NewJournalTests {
         #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 0)
     }
 
+    @Test("--db naming a symbolic link with no file behind it yet: the first ingest creates the file the link names, and the link stays")
+    func firstWriteThroughLink() throws {
+        let tmp = TemporaryDirectory("stocksync-new")
+        defer { tmp.remove() }
+        try FileManager.default.createDirectory(atPath: tmp.path("data"), withIntermediateDirectories: false)
+        try FileManager.default.createSymbolicLink(atPath: tmp.path("s.db"), withDestinationPath: "data/real.db")
+        let r = try CLI.run(["ingest", "--db", tmp.path("s.db"), "-"], stdin: Data(CLITests.variant.utf8))
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: tmp.path("s.db")) == "data/real.db")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.path("data")) == ["real.db"])
+        #expect(try Journal(path: tmp.path("data/real.db"), writable: false).head() == 1)
+    }
+
     @Test("an abandoned draft (a first ingest killed midway) is removed by the next first write; a draft still being written is left alone")
     func abandonedDrafts() throws {
         let tmp = TemporaryDirectory("stocksync-new")
