@@ -540,11 +540,12 @@ public final class Dispatcher {
 
     /// Waits for the next round: until `deadline`, or sooner when another process appends to
     /// the journal (an `ingest`, a reconfiguration), so a change reaches the store in tens of
-    /// milliseconds rather than up to a second later. Each round after such a write reloads the
-    /// projection (0.3 s for 100,000 products), so a wake comes no sooner than the last round
-    /// took after it: under a stream of writes the daemon then spends at most half a core
-    /// reloading, and a large catalogue is looked at about as often as before.
-    /// A failed look wakes it too: the round reports the database's error.
+    /// milliseconds rather than up to a second later. Each round after such a write reloads
+    /// what it changed (the stock cells and outbox of an `ingest`, tens of milliseconds for
+    /// 100,000 products; the whole projection, 0.3 s, after a catalogue change), so a wake comes
+    /// no sooner than the last round took after it: under a stream of writes the daemon then
+    /// spends at most half a core reloading. A failed look wakes it too: the round reports the
+    /// database's error.
     private func idle(until deadline: Date, lastRound: TimeInterval) async {
         let head = try? journal.head()
         whileIdle()
