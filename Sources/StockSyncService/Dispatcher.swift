@@ -544,8 +544,8 @@ public final class Dispatcher {
     /// what it changed (the stock cells and outbox of an `ingest`, tens of milliseconds for
     /// 100,000 products; the whole projection, 0.3 s, after a catalogue change), so a wake comes
     /// no sooner than the last round took after it: under a stream of writes the daemon then
-    /// spends at most half a core reloading. A failed look wakes it too: the round reports the
-    /// database's error.
+    /// spends at most half a core reloading. A look that fails while it waits wakes it too (the
+    /// round reports the database's error); without a first look it waits until `deadline`.
     private func idle(until deadline: Date, lastRound: TimeInterval) async {
         let head = try? journal.head()
         whileIdle()
