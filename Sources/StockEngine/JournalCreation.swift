@@ -24,13 +24,16 @@ extension Journal {
         // Held while the draft is written, so that a later call knows it is not abandoned.
         // Closed only after SQLite closed the file: closing a descriptor of a file drops every
         // POSIX lock the process holds on it, SQLite's included.
+        func cannotCreate(_ code: Int32) -> EngineError {
+            EngineError(.io, "\(path): cannot create the database: \(String(cString: strerror(code)))")
+        }
         let claim = open(draft, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard claim >= 0 else { throw EngineError(.io, "\(path): cannot create the database: \(String(cString: strerror(errno)))") }
+        guard claim >= 0 else { throw cannotCreate(errno) }
         defer {
             Journal.removeFiles(of: draft)
             close(claim)
         }
-        guard flock(claim, LOCK_EX | LOCK_NB) == 0 else { throw EngineError(.io, "\(path): cannot create the database: \(String(cString: strerror(errno)))") }
+        guard flock(claim, LOCK_EX | LOCK_NB) == 0 else { throw cannotCreate(errno) }
         let result: R
         do throws(EngineError) {
             let journal = try Journal(path: draft, writable: true, creating: true)
@@ -48,15 +51,12 @@ extension Journal {
             // A file system without hard links (some network and FAT mounts) gets a rename, which
             // would replace a database created in the instant since this check.
             guard [EPERM, ENOTSUP, EOPNOTSUPP, ENOSYS].contains(code), !(try Journal.databaseFileExists(url.path)), rename(draft, url.path) == 0 else {
-                throw EngineError(.io, "\(path): cannot create the database: \(String(cString: strerror(code)))")
+                throw cannotCreate(code)
             }
         }
-        // The new name must survive a power cut as the commit inside it would.
-        let entries = open(directory, O_RDONLY)
-        if entries >= 0 {
-            _ = fsync(entries)
-            close(entries)
-        }
+        // The new name must survive a power cut as the commit inside it would. The write is
+        // committed and named by now: a failed sync is not reported as a failed write.
+        try? Journal.flushToDisk(directory)
         return result
     }
 
@@ -79,7 +79,7 @@ extension Journal {
     /// `ingest` interrupted by Ctrl-C or killed): nobody holds their lock.
     static func removeAbandonedDrafts(in directory: String, prefix: String) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
-        for name in names where name.hasPrefix(prefix) && !["-wal", "-shm", "-journal"].contains(where: name.hasSuffix) {
+        for name in names where name.hasPrefix(prefix) && !sidecarSuffixes.contains(where: name.hasSuffix) {
             let draft = directory + "/" + name
             let fd = open(draft, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { continue }
@@ -88,9 +88,12 @@ extension Journal {
         }
     }
 
-    /// Removes a database file and the WAL and shared-memory files SQLite keeps beside it.
+    /// The files SQLite keeps beside a database, by the suffix of their names.
+    static let sidecarSuffixes = ["-wal", "-shm", "-journal"]
+
+    /// Removes a database file and the files SQLite keeps beside it.
     static func removeFiles(of path: String) {
-        for suffix in ["", "-wal", "-shm", "-journal"] { unlink(path + suffix) }
+        for suffix in [""] + sidecarSuffixes { unlink(path + suffix) }
     }
 }
 

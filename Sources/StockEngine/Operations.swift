@@ -230,7 +230,7 @@ extension Journal {
             return position
         } catch {
             // Nothing half-written: the file is this call's own.
-            for suffix in ["", "-wal", "-shm", "-journal"] { try? FileManager.default.removeItem(atPath: target + suffix) }
+            Journal.removeFiles(of: target)
             throw EngineError(.io, "\(target): cannot write the backup (nothing was kept): \(error)")
         }
     }

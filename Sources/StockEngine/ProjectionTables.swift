@@ -108,7 +108,7 @@ struct ProjectionTables {
         }
         try write(Table.stores, changes.stores.sorted(), noting: &written) { projection.stores[$0].map(Table.row) }
         if changes.allProducts {
-            _ = try replaceProducts(with: projection, noting: &written)
+            written += try replaceProducts(with: projection).filter { $0.rows > 0 }.map(\.table)
         } else {
             try write(Table.catalogue, changes.products.sorted(), noting: &written) { projection.catalogue[$0].map(Table.row) }
             try write(Table.outbox, changes.pending.sorted(), noting: &written) { key in projection.pending[key].map { Table.row(key, $0) } }
@@ -136,23 +136,20 @@ struct ProjectionTables {
         corrected += try replace(Table.stores, projection.stores.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
             projection.stores[$0].map(Table.row)
         }
-        var written: [Table] = []
-        corrected += try replaceProducts(with: projection, noting: &written)
+        corrected += try replaceProducts(with: projection).map(\.rows).reduce(0, +)
         // Every table is marked: a rebuild's projection is new to every process.
         try savePosition(projection.position, changed: Table.projection)
         return (corrected, reencoded)
     }
 
-    /// `replaceAll` for the catalogue, outbox and held tables alone.
-    /// Notes in `written` each table it had to change.
-    private func replaceProducts(with projection: Projection, noting written: inout [Table]) throws -> Int {
-        let counts = [
+    /// `replaceAll` for the catalogue, outbox and held tables alone: how many rows each had
+    /// to change.
+    private func replaceProducts(with projection: Projection) throws -> [(table: Table, rows: Int)] {
+        [
             (Table.catalogue, try replace(Table.catalogue, Table.ordered(projection.catalogue)) { projection.catalogue[$0].map(Table.row) }),
             (Table.outbox, try replace(Table.outbox, Table.ordered(projection.pending)) { key in projection.pending[key].map { Table.row(key, $0) } }),
             (Table.held, try replace(Table.held, Table.ordered(projection.held)) { key in projection.held[key].map { Table.row(key, $0) } }),
         ]
-        written += counts.filter { $0.1 > 0 }.map(\.0)
-        return counts.map(\.1).reduce(0, +)
     }
 
     /// Makes `table` hold the rows of `keys` (in SQLite's order), each made when needed.
