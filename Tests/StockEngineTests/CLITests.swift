@@ -7,8 +7,11 @@ import Testing
 /// The `stocksync` command line as a user meets it: exit codes and messages of SPEC §7,
 /// all-or-nothing ingest, JSON shapes, point-in-time queries. Runs the real binary.
 @Suite("stocksync CLI (SPEC §7)", .serialized)
-struct CLITests {
+final class CLITests {
     let tmp = TemporaryDirectory("stocksync-cli")
+    // Swift Testing makes one instance per test, so this removes every test's files,
+    // whether the test passed or stopped at a failed `#require`.
+    deinit { tmp.remove() }
     var db: String { tmp.path("s.db") }
 
     func write(_ name: String, _ lines: [String]) throws -> String {
@@ -38,7 +41,6 @@ struct CLITests {
             #expect(r.stderr.contains(db))
         }
         #expect(!FileManager.default.fileExists(atPath: db))
-        tmp.remove()
     }
 
     @Test("only ingest and store connect start a journal: other writers on a missing database exit 74 and create nothing; a path is always a file (no empty, :memory: or URI databases that vanish on close)")
@@ -71,7 +73,6 @@ struct CLITests {
         let connect = try CLI.run(["store", "connect", "main", "--url", "https://shop.example.com", "--location", "1", "--stock-sync", "off", "--db", db])
         #expect(connect.status == 0, "\(connect.stderr)")
         #expect(try journalCount() == 1)
-        tmp.remove()
     }
 
     @Test("ingest prints the appended and duplicate counts; duplicates are never errors")
@@ -82,7 +83,6 @@ struct CLITests {
         #expect(r.stdout.hasPrefix("appended 4, duplicates 1"))
         let again = try CLI.run(["ingest", "--db", db, file])
         #expect(again.stdout.hasPrefix("appended 0, duplicates 5"))
-        tmp.remove()
     }
 
     @Test("rule 14: a duplicate id with other content is skipped (exit 0, first event kept) with a warning naming file, line, id and the kept position; the same content in another form is silent")
@@ -104,7 +104,6 @@ struct CLITests {
         #expect(!r.stderr.contains("edits.jsonl:1:") && !r.stderr.contains("edits.jsonl:6:"), "only the first three are named: \(r.stderr)")
         #expect(r.stderr.contains("2 more duplicate ids carried other content") && r.stderr.contains("5 skipped event(s) differ"), "\(r.stderr)")
         #expect(try CLI.run(["stock", "--db", db, "--json"]).stdout == stock, "the first events stand")
-        tmp.remove()
     }
 
     @Test("an id is its whole string: ids that differ only after an escaped NUL are two events, and export keeps them")
@@ -114,7 +113,6 @@ struct CLITests {
         #expect(r.stdout.hasPrefix("appended 2, duplicates 0"), "\(r.stdout)")
         let exported = try CLI.run(["log", "--db", db, "--json"]).stdout
         #expect(exported.contains(#""id":"x\u0000a""#) && exported.contains(#""id":"x\u0000b""#), "\(exported)")
-        tmp.remove()
     }
 
     @Test("a byte order mark opening a file or standard input is skipped (RFC 8259; Windows editors write one); anywhere else it is bad JSON")
@@ -130,7 +128,6 @@ struct CLITests {
         #expect(inside.status == 65)
         #expect(inside.stderr.contains("inside.jsonl:2"), "\(inside.stderr)")
         #expect(try journalCount() == 3)
-        tmp.remove()
     }
 
     @Test("a file saved with Windows line endings ingests: CRLF, blank CRLF lines skipped, a last blank line of CR alone")
@@ -138,7 +135,6 @@ struct CLITests {
         // Joined with "\n", so every line ends "\r\n" except the last, a lone "\r".
         let r = try CLI.run(["ingest", "--db", db, try write("crlf.jsonl", [Self.connect + "\r", "\r", Self.product + "\r", "\r", Self.variant + "\r", "\r"])])
         #expect(r.status == 0 && r.stdout.hasPrefix("appended 3, duplicates 0"), "\(r.stdout)\(r.stderr)")
-        tmp.remove()
     }
 
     @Test("a file that is not JSON Lines says so: a JSON array of events gets the format named, a UTF-16 file its encoding; a line over 16 MiB stops the read (65)")
@@ -159,7 +155,6 @@ struct CLITests {
         let long = try CLI.run(["ingest", "--db", db, huge])
         #expect(long.status == 65 && long.stderr.contains("huge.json:1: line longer than 16 MiB"), "\(long.stderr)")
         #expect(try !FileManager.default.fileExists(atPath: db) || journalCount() == 0)
-        tmp.remove()
     }
 
     @Test("a bad line anywhere appends nothing from the whole call and names file, line and field (65)")
@@ -171,7 +166,6 @@ struct CLITests {
         #expect(r.stderr.contains("bad.jsonl:2"))
         #expect(r.stderr.contains("data.location_id"))
         #expect(!FileManager.default.fileExists(atPath: db), "a refused first ingest leaves no database")
-        tmp.remove()
     }
 
     @Test("lines are decoded ahead in batches, yet a bad line deep in a big file still names its line and appends nothing")
@@ -194,7 +188,6 @@ struct CLITests {
         lines[1_700] = adjustment(1_701)
         #expect(try CLI.run(["ingest", "--db", db, try write("big.jsonl", lines)]).status == 0)
         #expect(try journalCount() == 3_000)
-        tmp.remove()
     }
 
     @Test("ingest from a pipe holds no write lock while its input is still coming (a fetcher piping events as Katana's API gives them): another writer goes ahead meanwhile; the call then appends all or nothing, naming a bad line <stdin>:LINE")
@@ -236,7 +229,6 @@ struct CLITests {
         #expect(r.stderr.contains("<stdin>:2") && r.stderr.contains("nowhere"), "\(r.stderr)")
         #expect(try journalCount() == 4)
         #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.url.path).allSatisfy { !$0.hasPrefix(".stocksync-ingest") }, "no spool file left")
-        tmp.remove()
     }
 
     @Test("bad input of every kind: invalid JSON, wrong type, unknown type and status, state contradictions")
@@ -259,7 +251,6 @@ struct CLITests {
         #expect(try journalCount() == 1)
         let missing = try CLI.run(["ingest", "--db", db, tmp.path("nope.jsonl")])
         #expect(missing.status == 74)
-        tmp.remove()
     }
 
     @Test("a corrupt, foreign or newer-schema database file is refused with 74; an empty one or a directory is named as such, and ingest starts a journal in an empty one")
@@ -293,7 +284,6 @@ struct CLITests {
             #expect(directory.status == 74 && directory.stderr.contains("is a directory; give the database file's path"), "\(args): \(directory.stderr)")
         }
         #expect(try CLI.run(["ingest", "--db", empty, try write("c4.jsonl", [Self.connect])]).status == 0)
-        tmp.remove()
     }
 
     @Test("stock --json has exactly the keys of the issue; --store and --sku filter; --at takes positions and times, and names a store not yet connected then")
@@ -321,7 +311,6 @@ struct CLITests {
         let outbox = try CLI.run(["outbox", "--db", db, "--json"])
         #expect(outbox.stdout.trimmingCharacters(in: .whitespacesAndNewlines) ==
             #"{"pending":[{"store":"main","woo_id":11,"parent_id":null,"quantity":7,"position":4}]}"#)
-        tmp.remove()
     }
 
     @Test("stock --store S shows only rows at S's location, each with S alone under stores; --sku keeps every location of that SKU; both combine")
@@ -349,7 +338,6 @@ struct CLITests {
         #expect(desk.map { [$0.variant, $0.location] } == [[101, 1], [101, 2]], "\(desk)")
         let both = try rows(["--store", "eu-shop", "--sku", "CHAIR-BLK"])
         #expect(both.map { [$0.variant, $0.location] } == [[103, 2]] && both.first?.stores == ["eu-shop"], "\(both)")
-        tmp.remove()
     }
 
     @Test("export writes a SKU that a spreadsheet would run as a formula with WooCommerce's ' escape, which its importer takes off; commas and quotes are quoted")
@@ -365,7 +353,6 @@ struct CLITests {
         #expect(try CLI.run(["ingest", "--db", db, try write("e.jsonl", lines)]).status == 0)
         let csv = try CLI.run(["export", "--store", "main", "--db", db])
         #expect(csv.stdout == "ID,SKU,Stock\n11,'=SUM(A1),0\n12,'-7,0\n13,\"a,\"\"b\",0\n14,x=1,0\n", "\(csv.stdout)")
-        tmp.remove()
     }
 
     @Test("text output shows control characters from outside (an escape sequence in a SKU or an id) as \\u{…} instead of sending them to the terminal; JSON keeps them exact")
@@ -381,7 +368,6 @@ struct CLITests {
         #expect(unknown.status == 65 && unknown.stderr.contains(#"unknown SKU 'X\u{1B}]0;title\u{7}'"#)
                 && !unknown.stderr.unicodeScalars.contains { $0.value == 0x1B }, "\(unknown.stderr.debugDescription)")
         #expect(try CLI.run(["stock", "--db", db, "--json"]).stdout.contains(#""sku":"A\u001b[2J\u0007B""#))
-        tmp.remove()
     }
 
     @Test("--at TIME means the last event recorded at or before it; one ingest call is never split")
@@ -396,7 +382,6 @@ struct CLITests {
         let recorded = try #require(Int64(try SQLiteFixture(path: db).strings("SELECT recorded_at FROM journal WHERE position = 4").first ?? ""))
         let exact = try CLI.run(["stock", "--db", db, "--json", "--at", Instant(microseconds: recorded).description])
         #expect(exact.stdout.hasPrefix(#"{"position":4,"#), "\(exact.stdout)\(exact.stderr)")
-        tmp.remove()
     }
 
     /// The clock was an hour ahead when the last call was recorded and has since been set back
@@ -412,7 +397,6 @@ struct CLITests {
         #expect(try raw.strings("SELECT recorded_at FROM journal WHERE position = 3") == [String(ahead)])
         let now = try CLI.run(["stock", "--db", db, "--json", "--at", Instant.now.description])
         #expect(now.stdout.hasPrefix(#"{"position":0,"#), "nothing was recorded before now, as far as the journal knows")
-        tmp.remove()
     }
 
     @Test("log --json | ingest - into a new database reproduces the same state")
@@ -428,7 +412,6 @@ struct CLITests {
         #expect(try CLI.run(["log", "--db", copy, "--json"]).stdout == exported.stdout)
         let page = try CLI.run(["log", "--db", db, "--json", "--from", "3", "--limit", "2"])
         #expect(page.stdout.split(separator: "\n").map { $0.hasPrefix(#"{"position":3"#) || $0.hasPrefix(#"{"position":4"#) } == [true, true])
-        tmp.remove()
     }
 
     @Test("log pages: --from 0 is the first position and --limit counts from there; the largest values neither crash nor wrap")
@@ -445,7 +428,6 @@ struct CLITests {
         #expect(try positions(["--from", "2", "--limit", String(Int64.max)]) == ["2", "3"])
         #expect(try positions(["--from", String(Int64.max), "--limit", "2"]) == [])
         #expect(try CLI.run(["log", "--db", db, "--from=-1"]).status == 64)
-        tmp.remove()
     }
 
     @Test("store commands: validation of §2.1 and §2.6 rule 10 (a disconnected store is named as such), an empty reconfigure refused (64), list --json shape, STOCKSYNC_DB")
@@ -474,7 +456,6 @@ struct CLITests {
             #"{"stores":[{"store":"test","url":"https://t.example.com","location_id":2,"stock_sync":true,"katana_orders_reduce_stock":false,"floor_at_zero":false,"paused":false}]}"#)
         let log = try CLI.run(["log", "--json"], environment: env)
         #expect(!log.stdout.contains("consumer"), "no secrets in the journal")
-        tmp.remove()
     }
 
     @Test("§2.6 rule 10: a store connected again keeps its catalogue, and the CLI says so, warning to refresh when the address differs (also on a reconfigured address)")
@@ -497,7 +478,6 @@ struct CLITests {
         let moved = try CLI.run(["store", "reconfigure", "main", "--url", "https://shop2.example.com", "--db", db])
         #expect(moved.status == 0 && moved.stderr.contains("keeps its catalogue (7 products, read from https://shop.example.com)"), "\(moved.stderr)")
         #expect(try CLI.run(["store", "reconfigure", "main", "--floor-at-zero", "on", "--db", db]).stderr.isEmpty)
-        tmp.remove()
     }
 
     @Test("a store URL is the site's address alone: credentials in it are refused without being repeated, and so are a port out of range, a query, a fragment or the REST path")
@@ -526,7 +506,6 @@ struct CLITests {
         #expect(ingested.status == 65 && ingested.stderr.contains("data.url") && !ingested.stderr.contains("s3cret"), "\(ingested.stderr)")
         #expect(try !CLI.run(["log", "--json"], environment: env).stdout.contains("s3cret"))
         #expect(try journalCount() == 1)
-        tmp.remove()
     }
 
     @Test("explain shows the calculation and the match; an unknown SKU exits 65")
@@ -552,7 +531,6 @@ struct CLITests {
         #expect(try CLI.run(["store", "reconfigure", "main", "--floor-at-zero", "on", "--db", db]).status == 0)
         let floored = try CLI.run(["explain", "DESK-OAK", "--store", "main", "--db", db]).stdout
         #expect(floored.contains("floor at zero on") && floored.contains("Synced = floor(19 − 5), at least 0 = 14"), "\(floored)")
-        tmp.remove()
     }
 
     @Test("explain lists the latest 20 contributions under a heading and sums the earlier ones into one line; --all lists each")
@@ -569,7 +547,6 @@ struct CLITests {
         #expect(short.stdout.contains("  In stock: 325\n      +15         5 earlier contributions together (explain --all lists each)\n"), "\(short.stdout)")
         let all = try CLI.run(["explain", "A", "--store", "main", "--all", "--db", db]).stdout
         #expect(all.split(separator: "\n").filter { $0.contains("stock adjustment") }.count == 25 && !all.contains("earlier contributions"), "\(all)")
-        tmp.remove()
     }
 
     @Test("explain names a WooCommerce SKU that differs only in case or spaces when nothing matches: matching stays exact")
@@ -588,7 +565,6 @@ struct CLITests {
         #expect(typed.stderr.contains(#"unknown SKU ' a' (no declared variant carries it); SKUs that differ only in case or spaces: "A" (variant 1); store 'main' has WooCommerce product 12 with this SKU"#), "\(typed.stderr)")
         let unrelated = try CLI.run(["explain", "ZZ", "--store", "main", "--db", db])
         #expect(unrelated.status == 65 && unrelated.stderr == "stocksync: unknown SKU 'ZZ' (no declared variant carries it)\n", "\(unrelated.stderr)")
-        tmp.remove()
     }
 
     @Test("computed quantities beyond the input limits (0.5 × a rate of 0.333333333, sums past 15 digits) are stored and read back: the next ingest and replay --verify work")
@@ -602,7 +578,6 @@ struct CLITests {
         #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 0)
         let stock = try CLI.run(["stock", "--json", "--db", db]).stdout
         #expect(stock.contains(#""expected":"0.1666666665""#) && stock.contains(#""in_stock":"2999999999999999.999999997""#), "\(stock)")
-        tmp.remove()
     }
 
     @Test("reads over lost projection tables answer from the journal and say so; replay rebuilds them; replay --verify detects tampering (exit 1)")
@@ -623,7 +598,6 @@ struct CLITests {
         let verify = try CLI.run(["replay", "--verify", "--db", db])
         #expect(verify.status == 1)
         #expect(verify.stderr.contains("stock row"))
-        tmp.remove()
     }
 
     @Test("replay over intact tables rewrites nothing; over tampered ones it corrects exactly the rows that differ")
@@ -645,7 +619,6 @@ struct CLITests {
         #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 0)
         #expect(try CLI.run(["stock", "--db", db, "--json"]).stdout == expected)
         #expect(try CLI.run(["replay", "--db", db]).stdout.contains("(0 stored rows corrected)"))
-        tmp.remove()
     }
 
     @Test("an ingest over stale projection tables rebuilds them from the journal first, even when it appends nothing")

@@ -12,6 +12,7 @@ struct SQLiteLayerTests {
     @Test("SQLite keeps no memory statistics once a connection has been opened")
     func noMemoryStatistics() throws {
         let tmp = TemporaryDirectory()
+        defer { tmp.remove() }
         let db = try Database(path: tmp.path("t.db"))
         try db.execute("CREATE TABLE t (x); INSERT INTO t VALUES (randomblob(100000))")
         var current: Int64 = 0, highest: Int64 = 0
@@ -22,6 +23,7 @@ struct SQLiteLayerTests {
     @Test("a bound string is stored as exactly its text: empty is not NULL, non-ASCII and long strings are whole")
     func boundText() throws {
         let tmp = TemporaryDirectory()
+        defer { tmp.remove() }
         let db = try Database(path: tmp.path("t.db"))
         try db.execute("CREATE TABLE t (n INTEGER, x)")
         let values = ["", "é-ü 東京", String(repeating: "long text ", count: 20), "a\u{0}b"]
@@ -44,6 +46,7 @@ struct SQLiteLayerTests {
     @Test("a new journal gets 16 KiB pages; one made with SQLite's default 4 KiB keeps them and still takes appends")
     func pageSize() throws {
         let tmp = TemporaryDirectory()
+        defer { tmp.remove() }
         func pageSize(_ path: String) throws -> String { try SQLiteFixture(path: path).strings("PRAGMA page_size").first ?? "" }
         let event = Event(id: "e1", at: "2025-01-01T00:00:00Z", payload: .variantUpserted(VariantDeclaration(variantID: 1, sku: "A", kind: .product)))
 
@@ -65,6 +68,7 @@ struct SQLiteLayerTests {
     @Test("a file given 16 KiB pages keeps its page cache within the size asked for, not four times it")
     func cacheAfterPageSize() throws {
         let tmp = TemporaryDirectory()
+        defer { tmp.remove() }
         let db = try Database(path: tmp.path("t.db"))
         try db.setPageSize(16_384)
         try db.execute("PRAGMA journal_mode=WAL; CREATE TABLE t (x)")

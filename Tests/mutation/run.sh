@@ -4,7 +4,7 @@
 # does not catch. About 40–70 s per mutant on 2 cores, so it is run by hand, not by CI.
 #   Tests/mutation/run.sh            every mutant
 #   Tests/mutation/run.sh D1 M5      only those
-# Exit status: 0 when every mutant run was caught, 1 otherwise.
+# Exit status: 0 when every mutant run was caught, 1 otherwise. Only the logs are left behind.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -29,7 +29,10 @@ while IFS='~' read -r name file from to; do
     missed=$((missed + 1))
   else
     # A mutant that makes something hang (a stop that never returns) is caught by the time limit.
-    timeout 1200 swift test --skip-build > "$work/$name.test" 2>&1
+    # The tests' scratch files go under $work: a mutant that crashes the test process leaves
+    # them behind (tens of MB each), and they are removed with the clone below.
+    mkdir -p "$work/tmp"
+    TMPDIR="$work/tmp" timeout 1200 swift test --skip-build > "$work/$name.test" 2>&1
     status=$?
     if [ "$status" -eq 0 ]; then
       echo "$name: SURVIVED — no test fails ($file)"
@@ -42,5 +45,7 @@ while IFS='~' read -r name file from to; do
   fi
   cp "$work/original" "$file"
 done < "$list"
+# The clone's build (about 2 GB) and the tests' leftovers go; the logs stay.
+rm -rf "$work/repo" "$work/tmp"
 echo "$missed mutant(s) not caught; logs in $work"
 [ "$missed" -eq 0 ]
