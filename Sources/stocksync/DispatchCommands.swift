@@ -260,7 +260,7 @@ struct Resync: ParsableCommand {
             """)
     @OptionGroup var database: DatabaseOptions
     @Option(help: "The store.") var store: String
-    @Option(name: .customLong("sku"), help: ArgumentHelp("Only the products this Katana SKU feeds (repeatable).", valueName: "sku"))
+    @Option(name: .customLong("sku"), parsing: .unconditionalSingleValue, help: ArgumentHelp("Only the products this Katana SKU feeds (repeatable).", valueName: "sku"))
     var skus: [String] = []
     @Option(name: .customLong("woo-id"), help: ArgumentHelp("Only this WooCommerce product or variation (repeatable).", valueName: "id"))
     var wooIDs: [Int64] = []
@@ -307,8 +307,8 @@ struct Deliveries: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show the attempts, oldest first.")
         @OptionGroup var database: DatabaseOptions
         @Option(help: "Only this store.") var store: String?
-        @Option(help: "Only products carrying this SKU.") var sku: String?
-        @Option(help: "Only the latest N attempts (after --store and --sku).") var last: Int?
+        @Option(parsing: .unconditional, help: "Only products carrying this SKU.") var sku: String?
+        @Option(parsing: .unconditional, help: "Only the latest N attempts (after --store and --sku).") var last: Int?
         @Flag(help: "JSON output.") var json = false
 
         func validate() throws {

@@ -155,8 +155,8 @@ struct Stock: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "The projected stock table: In stock, Committed, Expected and what each store receives.")
     @OptionGroup var database: DatabaseOptions
     @Option(help: "Only rows at this store's location, with this store alone.") var store: String?
-    @Option(help: "Only variants carrying this SKU.") var sku: String?
-    @Option(help: ArgumentHelp("A journal position, or an RFC 3339 time (what the engine knew then).", valueName: "position|time"))
+    @Option(parsing: .unconditional, help: "Only variants carrying this SKU.") var sku: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("A journal position, or an RFC 3339 time (what the engine knew then).", valueName: "position|time"))
     var at: String?
     @Flag(help: "JSON output.") var json = false
 
@@ -188,7 +188,7 @@ struct Explain: ParsableCommand {
     @Argument(help: "The SKU (Katana variant code).") var sku: String?
     @Option(help: "The store.") var store: String
     @Option(help: "Explain a variant by id (for a variant without SKU).") var variant: Int64?
-    @Option(help: ArgumentHelp("A journal position, or an RFC 3339 time.", valueName: "position|time")) var at: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("A journal position, or an RFC 3339 time.", valueName: "position|time")) var at: String?
     @Flag(help: "List every contribution; by default each heading lists the latest \(StockEngine.Explain.defaultLimit) and sums the earlier ones.") var all = false
 
     func validate() throws {
@@ -222,8 +222,8 @@ struct Outbox: ParsableCommand {
 struct Log: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "The journal, oldest first; --json writes the interchange format.")
     @OptionGroup var database: DatabaseOptions
-    @Option(help: "Start at this position.") var from: Int64 = 1
-    @Option(help: "At most this many events.") var limit: Int64?
+    @Option(parsing: .unconditional, help: "Start at this position.") var from: Int64 = 1
+    @Option(parsing: .unconditional, help: "At most this many events.") var limit: Int64?
     @Flag(help: "JSON Lines in the interchange format, with positions.") var json = false
 
     func validate() throws {

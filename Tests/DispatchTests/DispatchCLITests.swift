@@ -69,7 +69,8 @@ struct DispatchCLITests {
         // The latest attempts only, still oldest first: the last one sent is product 12 (SKU C).
         let latest = try CLI.run(["deliveries", "--db", db, "--last", "1"]).stdout.split(separator: "\n")
         #expect(latest.count == 1 && latest[0].contains("  main  12  C  "), "\(latest)")
-        #expect(try CLI.run(["deliveries", "--db", db, "--last", "-1"]).status == 64)
+        let negative = try CLI.run(["deliveries", "--db", db, "--last", "-1"])
+        #expect(negative.status == 64 && negative.stderr.contains("--last must be ≥ 0"), "\(negative.stderr)")
         let typo = try CLI.run(["deliveries", "--db", db, "--store", "mian"])
         #expect(typo.status == 65 && typo.stderr.contains("unknown store 'mian'"), "a typo is not 'No deliveries.': \(typo.stdout)")
         let csv = try CLI.run(["export", "--store", "main", "--db", db])

@@ -299,6 +299,10 @@ final class CLITests {
         #expect(atThree.stdout.hasPrefix(#"{"position":3,"variants":[]}"#))
         #expect(try CLI.run(["stock", "--db", db, "--at", "5"]).status == 65)
         #expect(try CLI.run(["stock", "--db", db, "--at=-1"]).status == 65)
+        // Written apart, a value that starts with '-' is still the option's value, not a flag
+        // (the argument parser's default would say "Missing value for '--at'").
+        let negative = try CLI.run(["stock", "--db", db, "--at", "-1"])
+        #expect(negative.status == 65 && negative.stderr.contains("position -1 is negative"), "\(negative.stderr)")
         #expect(try CLI.run(["stock", "--db", db, "--at", "yesterday"]).status == 64)
         let before = try CLI.run(["stock", "--db", db, "--json", "--at", "2000-01-01T00:00:00Z"])
         #expect(before.stdout.hasPrefix(#"{"position":0,"#))
@@ -306,6 +310,13 @@ final class CLITests {
         #expect(after.stdout.hasPrefix(#"{"position":4,"#))
         #expect(try CLI.run(["stock", "--db", db, "--json", "--sku", "B"]).stdout.hasPrefix(#"{"position":4,"variants":[]}"#))
         #expect(try CLI.run(["stock", "--db", db, "--store", "ghost"]).status == 65)
+        // A SKU may start with '-': `--sku -B` looks it up rather than taking it for a flag.
+        let dashed = try CLI.run(["ingest", "--db", db, try write("dash.jsonl", [
+            #"{"id":"v2","type":"variant.upserted","at":"2026-11-26T10:00:00Z","data":{"variant_id":2,"sku":"-B","kind":"product"}}"#,
+            #"{"id":"a2","type":"stock_adjustment.upserted","at":"2026-11-26T10:00:00Z","data":{"adjustment_id":2,"updated_at":"2026-11-26T10:00:00Z","location_id":1,"rows":[{"variant_id":2,"quantity":3}]}}"#])])
+        #expect(dashed.status == 0, "\(dashed.stderr)")
+        let bySKU = try CLI.run(["stock", "--db", db, "--json", "--sku", "-B"])
+        #expect(bySKU.status == 0 && bySKU.stdout.hasPrefix(#"{"position":6,"variants":[{"variant_id":2,"sku":"-B","#), "\(bySKU.stdout)\(bySKU.stderr)")
         let early = try CLI.run(["stock", "--db", db, "--store", "main", "--at", "0"])
         #expect(early.status == 65 && early.stderr.contains("store 'main' was not connected as of journal position 0"), "\(early.stderr)")
         let outbox = try CLI.run(["outbox", "--db", db, "--json"])
@@ -428,6 +439,10 @@ final class CLITests {
         #expect(try positions(["--from", "2", "--limit", String(Int64.max)]) == ["2", "3"])
         #expect(try positions(["--from", String(Int64.max), "--limit", "2"]) == [])
         #expect(try CLI.run(["log", "--db", db, "--from=-1"]).status == 64)
+        for option in ["--from", "--limit"] {
+            let negative = try CLI.run(["log", "--db", db, option, "-1"])
+            #expect(negative.status == 64 && negative.stderr.contains("\(option) must be ≥ 0"), "\(negative.stderr)")
+        }
     }
 
     @Test("store commands: validation of §2.1 and §2.6 rule 10 (a disconnected store is named as such), an empty reconfigure refused (64), list --json shape, STOCKSYNC_DB")
