@@ -375,6 +375,7 @@ struct DispatchCLITests {
         #expect(try head() == before, "nothing appended")
         for (args, why) in [(["--sku", "NOPE"], "--sku: 'NOPE' is the SKU of no Katana variant"),
                             (["--sku", "a"], "--sku: 'a' is the SKU of no Katana variant (SKUs are case-sensitive)"),
+                            (["--sku", "-A"], "--sku: '-A' is the SKU of no Katana variant"),
                             (["--woo-id", "999"], "--woo-id: product 999 is not in store 'main''s catalogue"),
                             (["--sku", "A", "--woo-id", "999"], "--woo-id: product 999")] {
             let r = try CLI.run(["resync", "--store", "main", "--db", db] + args)

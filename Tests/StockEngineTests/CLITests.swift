@@ -538,6 +538,8 @@ final class CLITests {
         #expect(eu.stdout.contains("also carrying the SKU"))
         let past = try CLI.run(["explain", "DESK-OAK", "--store", "main", "--db", db, "--at", "30"])
         #expect(past.stdout.contains("as of journal position 30"))
+        let negative = try CLI.run(["explain", "DESK-OAK", "--store", "main", "--db", db, "--at", "-1"])
+        #expect(negative.status == 65 && negative.stderr.contains("position -1 is negative"), "\(negative.stderr)")
         // The documents of a past state are rebuilt aside and read back from there.
         #expect(past.stdout.contains("sales order WC-1001 (id 1001, PENDING, source woocommerce)"))
         #expect(past.stdout.contains("+20         inventory reconciliation at position 21"))
