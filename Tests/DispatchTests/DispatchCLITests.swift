@@ -65,6 +65,8 @@ struct DispatchCLITests {
               case .array(let rows)? = top.first?.value, case .object(let row)? = rows.first else { Issue.record("shape"); return }
         #expect(row.map(\.key) == ["at", "store", "woo_id", "parent_id", "sku", "position", "sent", "http_status", "error_code", "echoed"])
         #expect(rows.count == 1)
+        let dashed = try CLI.run(["deliveries", "--db", db, "--json", "--sku", "-A"])
+        #expect(dashed.status == 0 && dashed.stdout == "{\"deliveries\":[]}\n", "a SKU starting with '-' is looked up: \(dashed.stdout)\(dashed.stderr)")
         #expect(try CLI.run(["deliveries", "--db", db, "--store", "main"]).stdout.contains("main"))
         // The latest attempts only, still oldest first: the last one sent is product 12 (SKU C).
         let latest = try CLI.run(["deliveries", "--db", db, "--last", "1"]).stdout.split(separator: "\n")
