@@ -15,6 +15,9 @@ list="$work/repo/Tests/mutation/mutants.txt"
 dups=$(grep -v '^#' "$list" | cut -d'~' -f1 | grep . | sort | uniq -d)
 [ -z "$dups" ] || { echo "mutant names used twice in mutants.txt: $dups"; exit 1; }
 swift build --build-tests > "$work/build.log" 2>&1 || { echo "the unmutated build fails: $work/build.log"; exit 1; }
+# The tests' scratch files go under $work: a mutant that crashes the test process leaves
+# them behind (tens of MB each), and they are removed with the clone at the end.
+mkdir -p "$work/tmp"
 missed=0
 while IFS='~' read -r name file from to; do
   case "$name" in ''|'#'*) continue ;; esac
@@ -29,9 +32,6 @@ while IFS='~' read -r name file from to; do
     missed=$((missed + 1))
   else
     # A mutant that makes something hang (a stop that never returns) is caught by the time limit.
-    # The tests' scratch files go under $work: a mutant that crashes the test process leaves
-    # them behind (tens of MB each), and they are removed with the clone below.
-    mkdir -p "$work/tmp"
     TMPDIR="$work/tmp" timeout 1200 swift test --skip-build > "$work/$name.test" 2>&1
     status=$?
     if [ "$status" -eq 0 ]; then
