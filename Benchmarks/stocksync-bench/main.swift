@@ -1,7 +1,7 @@
 // stocksync-bench: measures ingest, replay and point-in-time query throughput on a seeded
 // synthetic history, beside a bare-SQLite baseline on the same rows in the same run.
 //
-//   swift run -c release stocksync-bench [--events N] [--seed S] [--json] [--keep DIR]
+//   swift run -c release stocksync-bench [--events N] [--variants V] [--seed S] [--json] [--keep DIR]
 import AsyncHTTPClient
 import Foundation
 import NIOPosix
@@ -15,6 +15,8 @@ import StockSyncTesting
 
 struct Options {
     var events = 1_000_000
+    /// The catalogue's size, which sets the fold's working set (cells, document records).
+    var variants = 10_000
     var seed: UInt64 = 42
     var json = false
     var keep: String? = nil
@@ -29,11 +31,14 @@ struct Options {
         while i < args.count {
             switch args[i] {
             case "--events": events = Int(value()) ?? { fail("--events takes an integer") }()
+            case "--variants":
+                variants = Int(value()) ?? { fail("--variants takes an integer") }()
+                guard variants >= 10 else { fail("--variants must be at least 10") }
             case "--seed": seed = UInt64(value()) ?? { fail("--seed takes an integer") }()
             case "--json": json = true
             case "--keep": keep = value()
             case "-h", "--help":
-                print("usage: stocksync-bench [--events N] [--seed S] [--json] [--keep DIR]")
+                print("usage: stocksync-bench [--events N] [--variants V] [--seed S] [--json] [--keep DIR]")
                 exit(0)
             default: fail("unknown argument \(args[i])")
             }
@@ -74,11 +79,11 @@ let dir = options.keep.map { URL(fileURLWithPath: $0) } ?? FileManager.default.t
 try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
 defer { if options.keep == nil { try? FileManager.default.removeItem(at: dir) } }
 
-// 1. Generate the history (10,000 variants, 3 locations, 2 stores), streamed to a file.
+// 1. Generate the history (10,000 variants unless told, 3 locations, 2 stores), streamed to a file.
 let historyPath = dir.appendingPathComponent("history.jsonl").path
 _ = FileManager.default.createFile(atPath: historyPath, contents: nil)
 guard let out = FileHandle(forWritingAtPath: historyPath) else { fail("cannot write \(historyPath)") }
-var generator = HistoryGenerator(seed: options.seed, shape: .init(variants: 10_000, locations: 3, stores: 2))
+var generator = HistoryGenerator(seed: options.seed, shape: .init(variants: options.variants, locations: 3, stores: 2))
 var buffer = ""
 var lines = 0
 for line in generator.preamble() where lines < options.events { buffer += line + "\n"; lines += 1 }
