@@ -33,7 +33,7 @@ struct Options {
             case "--events": events = Int(value()) ?? { fail("--events takes an integer") }()
             case "--variants":
                 variants = Int(value()) ?? { fail("--variants takes an integer") }()
-                guard variants >= 10 else { fail("--variants must be at least 10") }
+                guard (10...1_000_000).contains(variants) else { fail("--variants must be between 10 and 1,000,000") }
             case "--seed": seed = UInt64(value()) ?? { fail("--seed takes an integer") }()
             case "--json": json = true
             case "--keep": keep = value()
