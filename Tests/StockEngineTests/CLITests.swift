@@ -638,6 +638,30 @@ final class CLITests {
         #expect(try CLI.run(["replay", "--db", db]).stdout.contains("(0 stored rows corrected)"))
     }
 
+    @Test("replay --verify finds a difference in each stored table alone and names it: stock rows, pending pushes, held values, catalogue, stores, variants, document records")
+    func verifyNamesEachTable() throws {
+        _ = try CLI.run(["ingest", "--db", db, Checkout.fixtures.appendingPathComponent("demo/history.jsonl").path])
+        let sql = try SQLiteFixture(path: db)
+        // One table at a time: a verify that compared only some tables would pass the others.
+        let tampering: [(sql: String, named: String)] = [
+            ("UPDATE cells SET in_stock = '999' WHERE variant_id = 101 AND location_id = 1", "stock row"),
+            ("UPDATE outbox SET quantity = quantity + 1 WHERE store = 'main' AND woo_id = 501", "pending push"),
+            ("INSERT INTO held VALUES ('main', 501, 5)", "held value"),
+            ("DELETE FROM catalogue WHERE store = 'main' AND woo_id = 501", "catalogue product"),
+            ("UPDATE stores SET floor_at_zero = 1 - floor_at_zero WHERE store = 'main'", "store"),
+            ("DELETE FROM variants WHERE variant_id = 102", "variant"),
+            ("UPDATE documents SET position = position + 1 WHERE (kind, id) = (SELECT kind, id FROM documents ORDER BY kind, id LIMIT 1)", "document"),
+        ]
+        for (change, named) in tampering {
+            try sql.execute(change)
+            let verify = try CLI.run(["replay", "--verify", "--db", db])
+            #expect(verify.status == 1, "\(named): \(verify.stderr)")
+            #expect(verify.stderr.contains(named), "\(named): \(verify.stderr)")
+            #expect(try CLI.run(["replay", "--db", db]).stdout.contains("(1 stored rows corrected)"), "\(named)")
+            #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 0, "\(named)")
+        }
+    }
+
     @Test("an ingest over stale projection tables rebuilds them from the journal first, even when it appends nothing")
     func ingestRebuildsStaleProjections() throws {
         _ = try CLI.run(["ingest", "--db", db, Checkout.fixtures.appendingPathComponent("demo/history.jsonl").path])
