@@ -86,6 +86,23 @@ struct EventCodecTests {
         #expect(error(#"{"id":"x","type":"store.resync_requested","at":"2026-11-26T10:00:00Z","data":{"store":"main","woo_ids":null}}"#) == nil)
     }
 
+    @Test("string escapes read as RFC 8259 says (\\/, the control escapes, \\u with surrogate pairs); a lone or reversed surrogate is refused")
+    func stringEscapes() throws {
+        let cases: [(json: String, text: String)] = [
+            (#""a\/b""#, "a/b"),
+            (#""\"\\\b\f\n\r\t""#, "\"\\\u{08}\u{0C}\n\r\t"),
+            (#""caf\u00e9 \u00C9""#, "café É"),
+            (#""\ud83d\ude00 \uD834\uDD1E""#, "😀 𝄞"),
+            (#""\uffff""#, "\u{FFFF}"),
+        ]
+        for (json, text) in cases {
+            #expect(try JSONReader.parse(json) == .string(text), "\(json)")
+        }
+        for json in [#""\udc00""#, #""\ude00\ud83d""#, #""\ud83d""#, #""\ud83dx""#, #""\ud83d\u0041""#] {
+            #expect(throws: JSONSyntaxError.self, "\(json)") { try JSONReader.parse(json) }
+        }
+    }
+
     @Test("§3.2: unknown fields are ignored (forward compatibility), even given twice")
     func unknownFields() throws {
         let e = try EventCodec.decodeLine(#"{"id":"x","type":"variant.deleted","at":"2026-11-26T10:00:00Z","extra":1,"extra":2,"data":{"variant_id":1,"future":{"a":[1]}}}"#)

@@ -938,6 +938,9 @@ struct OperatorCommandTests {
         #expect(pruned.stdout == "pruned 1 deliveries recorded before 2026-03-01T01:00:00+01:00, 1 remain\n")
         let left = try CLI.run(["deliveries", "--json", "--db", db]).stdout
         #expect(left.contains(#""sent":4"#) && !left.contains(#""sent":5"#))
+        // "Before" is strict: the attempt recorded at that very instant stays.
+        let atInstant = try CLI.run(["deliveries", "prune", "--before", "2026-06-01T02:00:00+02:00", "--db", db])
+        #expect(atInstant.stdout == "pruned 0 deliveries recorded before 2026-06-01T02:00:00+02:00, 1 remain\n", "\(atInstant.stdout)")
         #expect(try CLI.run(["log", "--json", "--db", db]).stdout == before, "the journal is untouched")
         #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 0)
     }
