@@ -70,6 +70,9 @@ struct EventCodecTests {
         #expect(error(#"{"id":"","type":"variant.deleted","at":"2026-11-26T10:00:00Z","data":{"variant_id":1}}"#)?.field == "id")
         #expect(error(#"{"id":"x","type":"stock_adjustment.upserted","at":"2026-11-26T10:00:00Z","data":{"adjustment_id":1,"updated_at":"2026-11-26T10:00:00Z","location_id":1,"rows":[{"variant_id":1,"quantity":true}]}}"#)?.field == "data.rows[0].quantity")
         #expect(error(#"{"id":"x","type":"purchase_order.upserted","at":"2026-11-26T10:00:00Z","data":{"order_id":1,"updated_at":"2026-11-26T10:00:00Z","status":"DRAFT","location_id":1,"rows":[{"row_id":1,"variant_id":1,"quantity":1,"conversion_rate":0}]}}"#)?.field == "data.rows[0].conversion_rate")
+        // A store id names a store: an empty one is refused wherever a store is named.
+        #expect(error(#"{"id":"x","type":"store.disconnected","at":"2026-11-26T10:00:00Z","data":{"store":""}}"#)?.field == "data.store")
+        #expect(error(#"{"id":"x","type":"variant.upserted","at":"2026-11-26T10:00:00Z","data":{"variant_id":1,"kind":"product","woo_links":[{"store":"","woo_id":5}]}}"#)?.field == "data.woo_links[0].store")
         #expect(error(#"{"id":"x""#)?.field == nil)
         #expect(error("[1,2]") != nil)
         // §3.2: an id is 1 to 200 characters.
