@@ -290,9 +290,10 @@ struct Replay: ParsableCommand {
                 }
             } else {
                 let rebuilt = try database.open(writable: true).rebuild()
+                let rows = rebuilt.rowsCorrected == 1 ? "row" : "rows"
                 var corrected = rebuilt.documentsRewritten
-                    ? "document records rewritten whole, being too many to compare; \(rebuilt.rowsCorrected) other stored rows corrected"
-                    : "\(rebuilt.rowsCorrected) stored rows corrected"
+                    ? "document records rewritten whole, being too many to compare; \(rebuilt.rowsCorrected) other stored \(rows) corrected"
+                    : "\(rebuilt.rowsCorrected) stored \(rows) corrected"
                 if rebuilt.rowsReencoded > 0 { corrected += "; \(rebuilt.rowsReencoded) right but rewritten in this version's encoding" }
                 emit("replayed \(rebuilt.position) events; projections and outbox rebuilt (\(corrected))")
             }

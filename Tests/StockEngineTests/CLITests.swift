@@ -657,7 +657,7 @@ final class CLITests {
             let verify = try CLI.run(["replay", "--verify", "--db", db])
             #expect(verify.status == 1, "\(named): \(verify.stderr)")
             #expect(verify.stderr.contains(named), "\(named): \(verify.stderr)")
-            #expect(try CLI.run(["replay", "--db", db]).stdout.contains("(1 stored rows corrected)"), "\(named)")
+            #expect(try CLI.run(["replay", "--db", db]).stdout.contains("(1 stored row corrected)"), "\(named)")
             #expect(try CLI.run(["replay", "--verify", "--db", db]).status == 0, "\(named)")
         }
     }

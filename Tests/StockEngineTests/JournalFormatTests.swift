@@ -114,7 +114,7 @@ struct JournalFormatTests {
         // One old row that is wrong (its SKU edited by hand) still counts as a correction.
         if version < 5 { try fixture.execute("UPDATE variants SET data = replace(data, '\"WOOD\"', '\"WOOF\"') WHERE variant_id = 2") }
         let replay = try CLI.run(["replay", "--db", db])
-        let summary = version < 5 ? "(1 stored rows corrected; 3 right but rewritten in this version's encoding)" : "(0 stored rows corrected)"
+        let summary = version < 5 ? "(1 stored row corrected; 3 right but rewritten in this version's encoding)" : "(0 stored rows corrected)"
         #expect(replay.status == 0 && replay.stdout.contains(summary), "\(replay.stdout)\(replay.stderr)")
         #expect(try CLI.run(["replay", "--db", db]).stdout.contains("(0 stored rows corrected)"))
     }
