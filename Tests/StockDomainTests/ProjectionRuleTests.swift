@@ -418,6 +418,8 @@ struct DeferredNettingTests {
             }
             #expect(netting.changes.map(\.key) == inline.netChanges.map(\.key), "line \(i + 1)")
             #expect(netting.changes.map(\.delta) == inline.netChanges.map(\.delta), "line \(i + 1)")
+            // Each cell once: the trigger is the net change of the whole event (rule 11), never a step of it.
+            #expect(Set(netting.changes.map(\.key)).count == netting.changes.count, "line \(i + 1)")
             nettedCells += netting.changes.count
             widest = max(widest, netting.changes.count)
         }
