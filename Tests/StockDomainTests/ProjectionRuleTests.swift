@@ -287,26 +287,22 @@ struct ProjectionRuleTests {
         let f = try Fold(basic + [adjustment(1, 1, "-2")])
         #expect(f.cell(1, 1).inStock == Quantity(-2))
 
-        func line(_ type: String, _ data: String) -> String {
-            #"{"id":"x","type":"\#(type)","at":"2026-11-26T10:00:00Z","data":{\#(data)}}"#
-        }
-        let so = #""order_id":1,"updated_at":"2026-11-26T10:00:00Z","status":"PENDING","location_id":1,"source":"katana","rows":"#
         let mo = #""order_id":1,"updated_at":"2026-11-26T10:00:00Z","status":"IN_PROGRESS","location_id":1,"variant_id":1,"#
         let po = #""order_id":1,"updated_at":"2026-11-26T10:00:00Z","status":"NOT_RECEIVED","location_id":1,"rows":"#
         let st = #""transfer_id":1,"updated_at":"2026-11-26T10:00:00Z","status":"received","source_location_id":1,"target_location_id":2,"rows":"#
         let refused: [(line: String, field: String)] = [
-            (line("sales_order.upserted", so + #"[{"row_id":1,"variant_id":1,"quantity":"-0.5"}]"#), "data.rows[0].quantity"),
-            (line("sales_order.upserted", so + #"[{"row_id":1,"variant_id":1,"quantity":2,"fulfilled_quantity":-1}]"#), "data.rows[0].fulfilled_quantity"),
-            (line("manufacturing_order.upserted", mo + #""planned_quantity":-1,"ingredients":[]"#), "data.planned_quantity"),
-            (line("manufacturing_order.upserted", mo + #""planned_quantity":1,"completed_quantity":-1,"ingredients":[]"#), "data.completed_quantity"),
-            (line("manufacturing_order.upserted", mo + #""planned_quantity":1,"ingredients":[{"variant_id":2,"planned_quantity":-3}]"#), "data.ingredients[0].planned_quantity"),
-            (line("manufacturing_order.upserted", mo + #""planned_quantity":1,"ingredients":[{"variant_id":2,"planned_quantity":3,"consumed_quantity":-3}]"#), "data.ingredients[0].consumed_quantity"),
-            (line("purchase_order.upserted", po + #"[{"row_id":1,"variant_id":1,"quantity":-4}]"#), "data.rows[0].quantity"),
-            (line("purchase_order.upserted", po + #"[{"row_id":1,"variant_id":1,"quantity":4,"received_quantity":-4}]"#), "data.rows[0].received_quantity"),
-            (line("purchase_order.upserted", po + #"[{"row_id":1,"variant_id":1,"quantity":4,"conversion_rate":"-0.5"}]"#), "data.rows[0].conversion_rate"),
-            (line("purchase_order.upserted", po + #"[{"row_id":1,"variant_id":1,"quantity":4,"conversion_rate":0}]"#), "data.rows[0].conversion_rate"),
-            (line("stock_transfer.upserted", st + #"[{"variant_id":1,"quantity":-1}]"#), "data.rows[0].quantity"),
-            (line("variant.upserted", #""variant_id":3,"sku":"K","kind":"product","components":[{"variant_id":1,"quantity":0}]"#), "data.components[0].quantity"),
+            (salesOrder(1, "PENDING", rows: #"{"row_id":1,"variant_id":1,"quantity":"-0.5"}"#), "data.rows[0].quantity"),
+            (salesOrder(1, "PENDING", rows: #"{"row_id":1,"variant_id":1,"quantity":2,"fulfilled_quantity":-1}"#), "data.rows[0].fulfilled_quantity"),
+            (ev("manufacturing_order.upserted", mo + #""planned_quantity":-1,"ingredients":[]"#), "data.planned_quantity"),
+            (ev("manufacturing_order.upserted", mo + #""planned_quantity":1,"completed_quantity":-1,"ingredients":[]"#), "data.completed_quantity"),
+            (ev("manufacturing_order.upserted", mo + #""planned_quantity":1,"ingredients":[{"variant_id":2,"planned_quantity":-3}]"#), "data.ingredients[0].planned_quantity"),
+            (ev("manufacturing_order.upserted", mo + #""planned_quantity":1,"ingredients":[{"variant_id":2,"planned_quantity":3,"consumed_quantity":-3}]"#), "data.ingredients[0].consumed_quantity"),
+            (ev("purchase_order.upserted", po + #"[{"row_id":1,"variant_id":1,"quantity":-4}]"#), "data.rows[0].quantity"),
+            (ev("purchase_order.upserted", po + #"[{"row_id":1,"variant_id":1,"quantity":4,"received_quantity":-4}]"#), "data.rows[0].received_quantity"),
+            (ev("purchase_order.upserted", po + #"[{"row_id":1,"variant_id":1,"quantity":4,"conversion_rate":"-0.5"}]"#), "data.rows[0].conversion_rate"),
+            (ev("purchase_order.upserted", po + #"[{"row_id":1,"variant_id":1,"quantity":4,"conversion_rate":0}]"#), "data.rows[0].conversion_rate"),
+            (ev("stock_transfer.upserted", st + #"[{"variant_id":1,"quantity":-1}]"#), "data.rows[0].quantity"),
+            (variant(3, "K", #","components":[{"variant_id":1,"quantity":0}]"#), "data.components[0].quantity"),
         ]
         for (text, field) in refused {
             var refusal: EventError? = nil
@@ -314,10 +310,10 @@ struct ProjectionRuleTests {
             #expect(refusal?.field == field, "\(text): \(String(describing: refusal))")
         }
         // Zero is a quantity like any other where the rule says ≥ 0.
-        for text in [line("sales_order.upserted", so + #"[{"row_id":1,"variant_id":1,"quantity":0,"fulfilled_quantity":0}]"#),
-                     line("manufacturing_order.upserted", mo + #""planned_quantity":0,"completed_quantity":0,"ingredients":[{"variant_id":2,"planned_quantity":0,"consumed_quantity":0}]"#),
-                     line("purchase_order.upserted", po + #"[{"row_id":1,"variant_id":1,"quantity":0,"received_quantity":0}]"#),
-                     line("stock_transfer.upserted", st + #"[{"variant_id":1,"quantity":0}]"#)] {
+        for text in [salesOrder(1, "PENDING", rows: #"{"row_id":1,"variant_id":1,"quantity":0,"fulfilled_quantity":0}"#),
+                     ev("manufacturing_order.upserted", mo + #""planned_quantity":0,"completed_quantity":0,"ingredients":[{"variant_id":2,"planned_quantity":0,"consumed_quantity":0}]"#),
+                     ev("purchase_order.upserted", po + #"[{"row_id":1,"variant_id":1,"quantity":0,"received_quantity":0}]"#),
+                     ev("stock_transfer.upserted", st + #"[{"variant_id":1,"quantity":0}]"#)] {
             #expect((try? EventCodec.decodeLine(text)) != nil, "\(text)")
         }
     }
