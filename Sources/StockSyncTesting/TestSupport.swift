@@ -107,3 +107,40 @@ final class LockedData: @unchecked Sendable {
     func set(_ d: Data) { lock.lock(); data = d; lock.unlock() }
     func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
 }
+
+/// Seeds for the randomized tests. `swift test` runs the ones each test names; with
+/// `STOCKSYNC_SOAK=N` in the environment it runs N times as many, the new ones numbered after
+/// them: a deeper search for rare histories than CI has time for, before a release or after a
+/// change to the fold. Anything but a whole number from 1 to 1,000 counts as 1, and
+/// `soakSetting` says why, so a test can refuse it.
+public enum Soak {
+    public static let variable = "STOCKSYNC_SOAK"
+
+    /// The environment's factor, or a message naming what is wrong with it.
+    public static func soakSetting(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Result<Int, SoakSettingError> {
+        guard let text = environment[variable] else { return .success(1) }
+        guard let n = Int(text), (1...1_000).contains(n) else {
+            return .failure(SoakSettingError(message: "\(variable)=\(text): expected a whole number from 1 to 1000"))
+        }
+        return .success(n)
+    }
+
+    /// `base`, then `base.count × (factor − 1)` more seeds after its largest.
+    public static func seeds(_ base: [UInt64], factor: Int) -> [UInt64] {
+        guard factor > 1, let last = base.max() else { return base }
+        return base + (1...UInt64(base.count * (factor - 1))).map { last + $0 }
+    }
+
+    /// `base` widened by the environment's factor.
+    public static func seeds(_ base: [UInt64]) -> [UInt64] {
+        seeds(base, factor: (try? soakSetting().get()) ?? 1)
+    }
+
+    public static func seeds(_ base: ClosedRange<UInt64>) -> [UInt64] { seeds(Array(base)) }
+}
+
+/// A `STOCKSYNC_SOAK` value that is not a factor.
+public struct SoakSettingError: Error, Equatable, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}

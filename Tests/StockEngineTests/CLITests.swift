@@ -275,7 +275,7 @@ final class CLITests {
 
         // An empty file (what a refused first ingest leaves): readers say so, ingest starts the journal in it.
         let empty = tmp.path("empty.db")
-        FileManager.default.createFile(atPath: empty, contents: nil)
+        try #require(FileManager.default.createFile(atPath: empty, contents: nil))
         let read = try CLI.run(["stock", "--db", empty])
         #expect(read.status == 74 && read.stderr.contains("database is empty"), "\(read.stderr)")
         // A directory given for the file: said so, not SQLite's "disk I/O error".

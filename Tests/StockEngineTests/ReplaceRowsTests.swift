@@ -79,7 +79,7 @@ struct ReplaceRowsTests {
         #expect(try contents(db) == rows.reversed())
     }
 
-    @Test("random tables and random targets: the table ends as the target, touching exactly the rows that differ", arguments: [UInt64(1), 2, 3, 4, 5])
+    @Test("random tables and random targets: the table ends as the target, touching exactly the rows that differ", arguments: Soak.seeds(1...5))
     func randomized(seed: UInt64) throws {
         var random = SeededRandom(seed: seed)
         let stores = ["a", "B", "é", "a b", "ab", ""]

@@ -20,7 +20,7 @@ struct ReplayEquivalenceTests {
         return out
     }
 
-    @Test("inline == replayed == re-ingested export, and --at N == a journal cut at N", arguments: Array(UInt64(1)...40))
+    @Test("inline == replayed == re-ingested export, and --at N == a journal cut at N", arguments: Soak.seeds(1...40))
     func equivalence(seed: UInt64) throws {
         let tmp = TemporaryDirectory()
         defer { tmp.remove() }
@@ -84,7 +84,7 @@ struct ReplayEquivalenceTests {
         #expect(try journal.verify() == [])
     }
 
-    @Test("§3.1 two processes writing by turns: each brings its kept projection forward from the other's writes (table by table when only stock, outbox or held values changed) and equals a whole load", arguments: Array(UInt64(1)...12))
+    @Test("§3.1 two processes writing by turns: each brings its kept projection forward from the other's writes (table by table when only stock, outbox or held values changed) and equals a whole load", arguments: Soak.seeds(1...12))
     func twoWriters(seed: UInt64) throws {
         let tmp = TemporaryDirectory()
         defer { tmp.remove() }

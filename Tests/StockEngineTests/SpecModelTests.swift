@@ -10,7 +10,7 @@ import Testing
 /// quantities in complete statuses.
 @Suite("The engine against a naive model of the spec")
 struct SpecModelTests {
-    @Test("stock rows and pending pushes equal the model's, at the end and part-way", arguments: Array(UInt64(1)...30))
+    @Test("stock rows and pending pushes equal the model's, at the end and part-way", arguments: Soak.seeds(1...30))
     func agreesWithModel(seed: UInt64) throws {
         let tmp = TemporaryDirectory()
         defer { tmp.remove() }
@@ -73,7 +73,7 @@ struct SpecModelTests {
         #expect(lines.filter { $0.contains(#""type":"store.resync_requested""#) && $0.contains("woo_ids") }.count > 15, "few narrowed resyncs")
     }
 
-    @Test("explain's contributions add up: In stock, Committed for sync, Katana's Committed and Expected are the sums of the lines under them, whether every one is listed or the earlier ones are summed into one line", arguments: Array(UInt64(1)...8))
+    @Test("explain's contributions add up: In stock, Committed for sync, Katana's Committed and Expected are the sums of the lines under them, whether every one is listed or the earlier ones are summed into one line", arguments: Soak.seeds(1...8))
     func explainAddsUp(seed: UInt64) throws {
         let tmp = TemporaryDirectory()
         defer { tmp.remove() }
