@@ -79,7 +79,9 @@ struct ReplaceRowsTests {
         #expect(try contents(db) == rows.reversed())
     }
 
-    @Test("random tables and random targets: the table ends as the target, touching exactly the rows that differ", arguments: Soak.seeds(1...5))
+    static let seeds: ClosedRange<UInt64> = 1...5
+
+    @Test("random tables and random targets: the table ends as the target, touching exactly the rows that differ", arguments: Soak.seeds(ReplaceRowsTests.seeds))
     func randomized(seed: UInt64) throws {
         var random = SeededRandom(seed: seed)
         let stores = ["a", "B", "é", "a b", "ab", ""]
@@ -123,7 +125,10 @@ struct ReplaceRowsTests {
         #expect(try contents(db) == target)
         let changed = after.filter { before[$0.key] != $0.value }.count
         let removed = before.keys.filter { after[$0] == nil }.count
-        #expect(changed > 10 && removed > 3 && after.count - changed > 10, "a history that exercises every case")
+        if Self.seeds.contains(seed) {
+            // These seeds are chosen to reach every case; a soak seed may miss one.
+            #expect(changed > 10 && removed > 3 && after.count - changed > 10, "a history that exercises every case")
+        }
         #expect(result.written == changed && result.deleted == removed, "written \(result.written) of \(changed), deleted \(result.deleted) of \(removed)")
     }
 }
