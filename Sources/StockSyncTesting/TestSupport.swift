@@ -112,12 +112,12 @@ final class LockedData: @unchecked Sendable {
 /// `STOCKSYNC_SOAK=N` in the environment it runs N times as many, the new ones numbered after
 /// them: a deeper search for rare histories than CI has time for, before a release or after a
 /// change to the fold. Anything but a whole number from 1 to 1,000 counts as 1, and
-/// `soakSetting` says why, so a test can refuse it.
+/// `factor(_:)` says why, so a test can refuse it.
 public enum Soak {
     public static let variable = "STOCKSYNC_SOAK"
 
     /// The environment's factor, or a message naming what is wrong with it.
-    public static func soakSetting(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Result<Int, SoakSettingError> {
+    public static func factor(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Result<Int, SoakSettingError> {
         guard let text = environment[variable] else { return .success(1) }
         guard let n = Int(text), (1...1_000).contains(n) else {
             return .failure(SoakSettingError(message: "\(variable)=\(text): expected a whole number from 1 to 1000"))
@@ -133,7 +133,7 @@ public enum Soak {
 
     /// `base` widened by the environment's factor.
     public static func seeds(_ base: [UInt64]) -> [UInt64] {
-        seeds(base, factor: (try? soakSetting().get()) ?? 1)
+        seeds(base, factor: (try? factor().get()) ?? 1)
     }
 
     public static func seeds(_ base: ClosedRange<UInt64>) -> [UInt64] { seeds(Array(base)) }

@@ -13,10 +13,10 @@ struct SoakTests {
 
     @Test("unset means 1; anything but a whole number from 1 to 1000 is refused, naming the variable and its value")
     func setting() {
-        #expect(Soak.soakSetting([:]) == .success(1))
-        #expect(Soak.soakSetting(["STOCKSYNC_SOAK": "20"]) == .success(20))
+        #expect(Soak.factor([:]) == .success(1))
+        #expect(Soak.factor(["STOCKSYNC_SOAK": "20"]) == .success(20))
         for bad in ["0", "-2", "x", "2.5", "1001", ""] {
-            guard case .failure(let error) = Soak.soakSetting(["STOCKSYNC_SOAK": bad]) else {
+            guard case .failure(let error) = Soak.factor(["STOCKSYNC_SOAK": bad]) else {
                 Issue.record("STOCKSYNC_SOAK=\(bad) was taken")
                 continue
             }
@@ -27,6 +27,6 @@ struct SoakTests {
     /// A mistyped value would otherwise run the usual seeds alone, and pass unnoticed.
     @Test("this run's STOCKSYNC_SOAK, if set, is a factor")
     func thisRun() throws {
-        _ = try Soak.soakSetting().get()
+        _ = try Soak.factor().get()
     }
 }
