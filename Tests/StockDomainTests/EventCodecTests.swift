@@ -102,8 +102,7 @@ struct EventCodecTests {
             #expect(try JSONReader.parse(json) == .string(text), "\(json)")
         }
         for json in [#""\udc00""#, #""\ude00\ud83d""#, #""\ud83d""#, #""\ud83dx""#, #""\ud83d\u0041""#] {
-            var refusal: JSONSyntaxError? = nil
-            do { _ = try JSONReader.parse(json) } catch { refusal = error }
+            let refusal = #expect(throws: JSONSyntaxError.self, "\(json)") { try JSONReader.parse(json) }
             #expect(refusal?.message == "unpaired surrogate", "\(json): \(String(describing: refusal))")
         }
     }

@@ -305,8 +305,7 @@ struct ProjectionRuleTests {
             (variant(3, "K", #","components":[{"variant_id":1,"quantity":0}]"#), "data.components[0].quantity"),
         ]
         for (text, field) in refused {
-            var refusal: EventError? = nil
-            do { _ = try EventCodec.decodeLine(text) } catch { refusal = error }
+            let refusal = #expect(throws: EventError.self, "\(text)") { try EventCodec.decodeLine(text) }
             #expect(refusal?.field == field, "\(text): \(String(describing: refusal))")
         }
         // Zero is a quantity like any other where the rule says ≥ 0.
