@@ -28,92 +28,136 @@ enum DocumentEffects {
         var effects: [Effect] = []
         effects.reserveCapacity(order.rows.count * 4)
         for (i, row) in order.rows.enumerated() {
-            let field = { "data.rows[\(i)]" }
-            let cell = CellKey(row.variantID, row.locationID ?? order.locationID)
-            let fulfilled = row.fulfilledQuantity ?? (order.status.isFulfilled ? row.quantity : .zero)
-            let rest = order.status.isFulfilled ? Quantity.zero : try openRest(row.quantity, fulfilled, field())
-            effects.append(Effect(cell, .committedSync, rest))
-            if order.isFromWooCommerce { effects.append(Effect(cell, .committedSyncWooCommerce, rest)) }
-            effects.append(Effect(cell, .committedTotal, rest))
-            let components = recipe(row.variantID)
-            if components.isEmpty {
-                effects.append(Effect(cell, .inStock, negate(fulfilled)))
-            } else {
-                // A kit is assembled at shipment: its components move, the kit's own stock does not (rule 1).
-                effects.append(Effect(cell, .inStock, .zero))
-                for component in components {
-                    let c = CellKey(component.variantID, cell.location)
-                    effects.append(Effect(c, .committedTotal, try mul(rest, component.quantity, field())))
-                    effects.append(Effect(c, .inStock, negate(try mul(fulfilled, component.quantity, field()))))
-                }
-            }
+            try salesRow(row, i, status: order.status, locationID: order.locationID, fromWooCommerce: order.isFromWooCommerce,
+                         components: recipe(row.variantID), into: &effects)
         }
         return effects
     }
 
+    // Each rule below is written once, per row, for both readers of documents: the decoded
+    // snapshots above, and replay's reading of journal bytes in place (`DocumentBytes`).
+
+    static func salesRow<S: EffectSink>(_ row: SalesOrder.Row, _ i: Int, status: SalesOrder.Status, locationID: LocationID,
+                                        fromWooCommerce: Bool, components: [VariantDeclaration.Component],
+                                        into effects: inout S) throws(EventError) {
+        let field = { "data.rows[\(i)]" }
+        let cell = CellKey(row.variantID, row.locationID ?? locationID)
+        let fulfilled = row.fulfilledQuantity ?? (status.isFulfilled ? row.quantity : .zero)
+        let rest = status.isFulfilled ? Quantity.zero : try openRest(row.quantity, fulfilled, field())
+        effects.append(Effect(cell, .committedSync, rest))
+        if fromWooCommerce { effects.append(Effect(cell, .committedSyncWooCommerce, rest)) }
+        effects.append(Effect(cell, .committedTotal, rest))
+        if components.isEmpty {
+            effects.append(Effect(cell, .inStock, negate(fulfilled)))
+        } else {
+            // A kit is assembled at shipment: its components move, the kit's own stock does not (rule 1).
+            effects.append(Effect(cell, .inStock, .zero))
+            for component in components {
+                let c = CellKey(component.variantID, cell.location)
+                effects.append(Effect(c, .committedTotal, try mul(rest, component.quantity, field())))
+                effects.append(Effect(c, .inStock, negate(try mul(fulfilled, component.quantity, field()))))
+            }
+        }
+    }
+
     static func manufacturingOrder(_ order: ManufacturingOrder) throws(EventError) -> [Effect] {
-        let done = order.status == .done
-        let output = CellKey(order.variantID, order.locationID)
-        let completed = order.completedQuantity ?? (done ? order.plannedQuantity : .zero)
         var effects: [Effect] = []
         effects.reserveCapacity(2 + order.ingredients.count * 2)
-        effects.append(Effect(output, .expected, done ? .zero : try openRest(order.plannedQuantity, completed, "data.planned_quantity")))
-        effects.append(Effect(output, .inStock, completed))
+        try manufacturingOutput(status: order.status, locationID: order.locationID, variantID: order.variantID,
+                                planned: order.plannedQuantity, completed: order.completedQuantity, into: &effects)
         for (i, ingredient) in order.ingredients.enumerated() {
-            let cell = CellKey(ingredient.variantID, order.locationID)
-            let consumed = ingredient.consumedQuantity ?? (done ? ingredient.plannedQuantity : .zero)
-            let rest = done ? .zero : try openRest(ingredient.plannedQuantity, consumed, "data.ingredients[\(i)]")
-            effects.append(Effect(cell, .committedTotal, rest))
-            effects.append(Effect(cell, .inStock, negate(consumed)))
+            try ingredientRow(ingredient, i, status: order.status, locationID: order.locationID, into: &effects)
         }
         return effects
+    }
+
+    static func manufacturingOutput<S: EffectSink>(status: ManufacturingOrder.Status, locationID: LocationID, variantID: VariantID,
+                                                   planned: Quantity, completed: Quantity?, into effects: inout S) throws(EventError) {
+        let done = status == .done
+        let output = CellKey(variantID, locationID)
+        let completed = completed ?? (done ? planned : .zero)
+        effects.append(Effect(output, .expected, done ? .zero : try openRest(planned, completed, "data.planned_quantity")))
+        effects.append(Effect(output, .inStock, completed))
+    }
+
+    static func ingredientRow<S: EffectSink>(_ ingredient: ManufacturingOrder.Ingredient, _ i: Int, status: ManufacturingOrder.Status,
+                                             locationID: LocationID, into effects: inout S) throws(EventError) {
+        let done = status == .done
+        let cell = CellKey(ingredient.variantID, locationID)
+        let consumed = ingredient.consumedQuantity ?? (done ? ingredient.plannedQuantity : .zero)
+        let rest = done ? .zero : try openRest(ingredient.plannedQuantity, consumed, "data.ingredients[\(i)]")
+        effects.append(Effect(cell, .committedTotal, rest))
+        effects.append(Effect(cell, .inStock, negate(consumed)))
     }
 
     static func purchaseOrder(_ order: PurchaseOrder) throws(EventError) -> [Effect] {
         var effects: [Effect] = []
         effects.reserveCapacity(order.rows.count * 2)
-        let draft = order.status == .draft
-        let received = order.status == .received
         for (i, row) in order.rows.enumerated() {
-            let field = { "data.rows[\(i)]" }
-            let cell = CellKey(row.variantID, row.locationID ?? order.locationID)
-            if draft {
-                // DRAFT has no effect (rule 5), but its rows are named (rule 13).
-                effects.append(Effect(cell, .expected, .zero))
-                continue
-            }
-            let rate = row.conversionRate ?? Quantity(1)
-            let got = row.receivedQuantity ?? (received ? row.quantity : .zero)
-            let rest = received ? .zero : try openRest(row.quantity, got, field())
-            effects.append(Effect(cell, .expected, try mul(rest, rate, field())))
-            effects.append(Effect(cell, .inStock, try mul(got, rate, field())))
+            try purchaseRow(row, i, status: order.status, locationID: order.locationID, into: &effects)
         }
         return effects
     }
 
+    static func purchaseRow<S: EffectSink>(_ row: PurchaseOrder.Row, _ i: Int, status: PurchaseOrder.Status, locationID: LocationID,
+                                           into effects: inout S) throws(EventError) {
+        let field = { "data.rows[\(i)]" }
+        let cell = CellKey(row.variantID, row.locationID ?? locationID)
+        if status == .draft {
+            // DRAFT has no effect (rule 5), but its rows are named (rule 13).
+            effects.append(Effect(cell, .expected, .zero))
+            return
+        }
+        let received = status == .received
+        let rate = row.conversionRate ?? Quantity(1)
+        let got = row.receivedQuantity ?? (received ? row.quantity : .zero)
+        let rest = received ? .zero : try openRest(row.quantity, got, field())
+        effects.append(Effect(cell, .expected, try mul(rest, rate, field())))
+        effects.append(Effect(cell, .inStock, try mul(got, rate, field())))
+    }
+
     static func stockAdjustment(_ adjustment: StockAdjustment) -> [Effect] {
-        adjustment.rows.map { Effect(CellKey($0.variantID, adjustment.locationID), .inStock, $0.quantity) }
+        var effects: [Effect] = []
+        effects.reserveCapacity(adjustment.rows.count)
+        for row in adjustment.rows { adjustmentRow(row, locationID: adjustment.locationID, into: &effects) }
+        return effects
+    }
+
+    static func adjustmentRow<S: EffectSink>(_ row: StockAdjustment.Row, locationID: LocationID, into effects: inout S) {
+        effects.append(Effect(CellKey(row.variantID, locationID), .inStock, row.quantity))
     }
 
     static func stockTransfer(_ transfer: StockTransfer) -> [Effect] {
         var effects: [Effect] = []
         effects.reserveCapacity(transfer.rows.count * 2)
         for row in transfer.rows {
-            let source = CellKey(row.variantID, transfer.sourceLocationID)
-            let target = CellKey(row.variantID, transfer.targetLocationID)
-            switch transfer.status {
-            case .draft:
-                effects.append(Effect(source, .inStock, .zero))
-                effects.append(Effect(target, .inStock, .zero))
-            case .inTransit:
-                // In transit lowers the source only (rule 6).
-                effects.append(Effect(source, .inStock, negate(row.quantity)))
-                effects.append(Effect(target, .inStock, .zero))
-            case .received:
-                effects.append(Effect(source, .inStock, negate(row.quantity)))
-                effects.append(Effect(target, .inStock, row.quantity))
-            }
+            transferRow(row, status: transfer.status, source: transfer.sourceLocationID, target: transfer.targetLocationID, into: &effects)
         }
         return effects
     }
+
+    static func transferRow<S: EffectSink>(_ row: StockTransfer.Row, status: StockTransfer.Status, source: LocationID, target: LocationID,
+                                           into effects: inout S) {
+        let from = CellKey(row.variantID, source)
+        let to = CellKey(row.variantID, target)
+        switch status {
+        case .draft:
+            effects.append(Effect(from, .inStock, .zero))
+            effects.append(Effect(to, .inStock, .zero))
+        case .inTransit:
+            // In transit lowers the source only (rule 6).
+            effects.append(Effect(from, .inStock, negate(row.quantity)))
+            effects.append(Effect(to, .inStock, .zero))
+        case .received:
+            effects.append(Effect(from, .inStock, negate(row.quantity)))
+            effects.append(Effect(to, .inStock, row.quantity))
+        }
+    }
 }
+
+/// Where the rules above put the effects they compute: an array of them, or their packed bytes.
+protocol EffectSink {
+    mutating func append(_ effect: Effect)
+}
+
+extension Array: EffectSink where Element == Effect {}

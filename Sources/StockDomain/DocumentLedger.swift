@@ -22,6 +22,8 @@ public struct DocumentLedger: Sendable {
     public var deferred: [UInt8] = []
     /// Where the last document event's added effects start in `deferred`.
     public private(set) var deferredSplit = 0
+    /// The effects of the snapshot `applyInPlace` is reading, before it knows they apply.
+    var scratch = BinaryPayload.Writer(bytes: [])
 
     public init() {}
 
@@ -74,6 +76,36 @@ public struct DocumentLedger: Sendable {
             }
         default:
             return false
+        }
+        return true
+    }
+
+    /// Replay's reading thread (`defersNetting`): folds in the document snapshot whose binary
+    /// journal payload is `bytes`, read in place (`DocumentBytes`), and returns true. Returns
+    /// false, having changed nothing, for any other payload and for one it cannot take in place
+    /// (corrupt, out of range): the caller then decodes it and calls `apply`, as before.
+    public mutating func applyInPlace<D: DocumentStore>(_ bytes: UnsafeRawBufferPointer, at position: Int64, documents: inout D) throws -> Bool {
+        guard defersNetting else { return false }
+        scratch.bytes.removeAll(keepingCapacity: true)
+        let read: DocumentBytes.Snapshot?
+        do { read = try DocumentBytes.read(bytes, recipes: kitRecipes, into: &scratch) } catch { return false }
+        guard let snapshot = read else { return false }
+        deferredSplit = deferred.count
+        try documents.withRecord(for: snapshot.key) { record in
+            // As `applySnapshot`: after a deletion, or older than the applied one, it is ignored (rule 8).
+            if record != nil {
+                if record!.deleted { return }
+                if let applied = record!.updatedAt, snapshot.updatedAt < applied { return }
+                record!.effects.appendPacked(to: &deferred)
+                deferredSplit = deferred.count
+                record!.updatedAt = snapshot.updatedAt
+                record!.position = position
+                record!.effects.replace(packed: scratch.bytes)
+            } else {
+                record = DocumentRecord(updatedAt: snapshot.updatedAt, position: position, deleted: false,
+                                        effects: EffectList(trusted: scratch.bytes))
+            }
+            deferred.append(contentsOf: scratch.bytes)
         }
         return true
     }

@@ -28,6 +28,17 @@ public struct EffectList: Equatable, Sendable, Sequence {
         swap(&w.bytes, &packed)
     }
 
+    /// Effects already packed by this module's own writer, copied to storage of their own size
+    /// (the writer's may be larger, and a record keeps its storage as long as the document).
+    init(trusted bytes: [UInt8]) { packed = bytes.withUnsafeBufferPointer { Array($0) } }
+
+    /// Replaces the effects with ones already packed, rewriting the bytes in place when their
+    /// storage is not shared.
+    mutating func replace(packed bytes: [UInt8]) {
+        packed.removeAll(keepingCapacity: true)
+        packed.append(contentsOf: bytes)
+    }
+
     /// Appends the packed bytes to `bytes`.
     public func appendPacked(to bytes: inout [UInt8]) { bytes.append(contentsOf: packed) }
 

@@ -26,14 +26,20 @@ extension Journal {
                     let s = try Journal.rows(reader, from: first, through: last, withIdentity: false)
                     while try s.step() {
                         let position = s.int(0)
-                        let payload = try Journal.payload(s, path: path)
+                        let start = ledger.deferred.count
                         do {
-                            let start = ledger.deferred.count
-                            if try ledger.apply(payload, at: position, documents: &documents) {
+                            // Document snapshots, most of the journal, are read in place; the rest decoded.
+                            var document = try s.withBytes(2) { try ledger.applyInPlace($0, at: position, documents: &documents) }
+                            if !document {
+                                let payload = try Journal.payload(s, path: path)
+                                document = try ledger.apply(payload, at: position, documents: &documents)
+                                if !document {
+                                    batch.steps.append(.payload(position, batch.payloads.count))
+                                    batch.payloads.append(payload)
+                                }
+                            }
+                            if document {
                                 batch.steps.append(.document(position, EffectRanges(start: start, split: ledger.deferredSplit, end: ledger.deferred.count)))
-                            } else {
-                                batch.steps.append(.payload(position, batch.payloads.count))
-                                batch.payloads.append(payload)
                             }
                         } catch let error as EventError {
                             batch.steps.append(.refused(position, error))
