@@ -26,9 +26,11 @@ extension DocumentKey {
 
 extension ProductKey {
     public func _rawHashValue(seed: Int) -> Int {
-        // WooCommerce ids are unique within a store and rarely shared across a merchant's few
-        // stores; equal ids of two stores only collide, and equality still tells them apart.
-        mixHash(UInt64(bitPattern: wooID) ^ UInt64(truncatingIfNeeded: store.utf8.count) << 58 ^ UInt64(bitPattern: Int64(seed)))
+        // The id alone: equal keys must hash alike, and store ids are compared as Swift strings,
+        // where canonically equivalent spellings ("é" as one scalar or as e + U+0301) are equal
+        // though their bytes, and byte counts, differ. Equal ids of a merchant's few stores only
+        // collide, and equality still tells them apart.
+        mixHash(UInt64(bitPattern: wooID) ^ UInt64(bitPattern: Int64(seed)))
     }
 }
 

@@ -349,11 +349,14 @@ public struct Projection: Sendable {
             let allChanged = t.before.committedSync != t.after.committedSync
             let wooChanged = t.before.committedSyncWooCommerce != t.after.committedSyncWooCommerce
             guard inStockChanged || allChanged || wooChanged else { continue }
-            for target in pushTargets where target.locationID == t.key.location {
-                let committedChanged = target.rule.onlyWooCommerceOrders ? wooChanged : allChanged
+            // By index: copying a target out would count a reference to its store id for every
+            // touched cell, where only a push needs one.
+            for i in pushTargets.indices where pushTargets[i].locationID == t.key.location {
+                let rule = pushTargets[i].rule
+                let committedChanged = rule.onlyWooCommerceOrders ? wooChanged : allChanged
                 guard inStockChanged || committedChanged else { continue }
-                guard let wooID = matchedWooID(t.key.variant, store: target.store, slot: target.slot) else { continue }
-                trigger(ProductKey(target.store, wooID), target: t.after.synced(target.rule), position: position)
+                guard let wooID = matchedWooID(t.key.variant, store: pushTargets[i].store, slot: pushTargets[i].slot) else { continue }
+                trigger(ProductKey(pushTargets[i].store, wooID), target: t.after.synced(rule), position: position)
             }
         }
         touched.removeAll(keepingCapacity: true)
@@ -379,13 +382,21 @@ public struct Projection: Sendable {
 
     /// SPEC §2.6 rule 11, on a trigger with target t.
     mutating func trigger(_ key: ProductKey, target: Int64, position: Int64) {
-        if pending[key]?.quantity == target { return }
-        if held[key] == target {
-            removePending(key)
-            return
+        let known = held[key]
+        // One access to the pending entry, read and written in place.
+        let changed = Projection.settle(&pending[key], target: target, known: known, position: position)
+        if changed { noteChanged(key, in: .outbox) }
+    }
+
+    /// Rule 11 on one pending entry; returns whether it changed.
+    static func settle(_ entry: inout PendingPush?, target: Int64, known: Int64?, position: Int64) -> Bool {
+        if entry?.quantity == target { return false }
+        if known == target {
+            defer { entry = nil }
+            return entry != nil
         }
-        pending[key] = PendingPush(quantity: target, position: position)
-        noteChanged(key, in: .outbox)
+        entry = PendingPush(quantity: target, position: position)
+        return true
     }
 
     /// SPEC §2.6 rule 11, on `woo.stock.acknowledged`.

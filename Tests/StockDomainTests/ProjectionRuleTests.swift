@@ -346,6 +346,22 @@ struct ProjectionRuleTests {
                                                                          committedSync: .zero, committedSyncWooCommerce: .zero) })
     }
 
+    @Test("store ids are compared as strings: two spellings of one id (é as one scalar, or e + U+0301) name one store in the catalogue, the outbox and what it holds")
+    func storeIDSpellings() throws {
+        let (composed, decomposed) = ("\u{E9}-shop", "e\u{301}-shop")
+        #expect(composed == decomposed && Array(composed.utf8) != Array(decomposed.utf8))
+        let ids = 1...40
+        var f = try Fold([connect(composed, 1)] + ids.flatMap { [product(decomposed, $0, "S\($0)"), variant($0, "S\($0)"), reconcile($0, 1, "5")] })
+        #expect(f.projection.catalogue.count == ids.count)
+        #expect(ids.allSatisfy { f.pending(composed, WooID($0))?.quantity == 5 })
+        // The dispatcher's acknowledgements, spelt the other way, settle those same entries.
+        try f.apply(ids.map { ack(decomposed, $0, 5, 5) })
+        #expect(f.projection.pending.isEmpty)
+        #expect(ids.allSatisfy { f.projection.held[ProductKey(composed, WooID($0))] == 5 })
+        try f.apply([reconcile(1, 1, "5")])
+        #expect(f.projection.pending.isEmpty, "the store is known to hold 5")
+    }
+
     @Test("changed cells are named one by one until they are many, then all cells are marked changed")
     func changedCellsSwitchToAll() throws {
         var f = try Fold(basic + (1...1_000).map { reconcile($0, 1, "1") })
