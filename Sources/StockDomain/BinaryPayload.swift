@@ -428,10 +428,14 @@ public enum BinaryPayload {
 
         mutating func timestamp() throws(EventError) -> Timestamp {
             let text = try string()
+            return Timestamp(text: text, instant: try instant())
+        }
+        /// A timestamp's instant, after its text.
+        mutating func instant() throws(EventError) -> Instant {
             let seconds = try int()
             let nanos = try unsigned()
             guard nanos < 1_000_000_000 else { throw EventError(field: nil, "binary payload has a bad timestamp") }
-            return Timestamp(text: text, instant: Instant(seconds: seconds, nanoseconds: Int32(nanos)))
+            return Instant(seconds: seconds, nanoseconds: Int32(nanos))
         }
         mutating func optionalTimestamp() throws(EventError) -> Timestamp? { try byte() == 0 ? nil : try timestamp() }
 

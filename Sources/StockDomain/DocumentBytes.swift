@@ -121,9 +121,6 @@ extension BinaryPayload.Reader {
     /// The instant of a timestamp, as `timestamp()` reads and checks it, without its text.
     mutating func timestampInstant() throws(EventError) -> Instant {
         try skipString()
-        let seconds = try int()
-        let nanos = try unsigned()
-        guard nanos < 1_000_000_000 else { throw EventError(field: nil, "binary payload has a bad timestamp") }
-        return Instant(seconds: seconds, nanoseconds: Int32(nanos))
+        return try instant()
     }
 }

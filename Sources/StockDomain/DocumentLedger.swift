@@ -92,10 +92,8 @@ public struct DocumentLedger: Sendable {
         guard let snapshot = read else { return false }
         deferredSplit = deferred.count
         try documents.withRecord(for: snapshot.key) { record in
-            // As `applySnapshot`: after a deletion, or older than the applied one, it is ignored (rule 8).
+            guard DocumentLedger.applies(snapshot.updatedAt, over: record) else { return }
             if record != nil {
-                if record!.deleted { return }
-                if let applied = record!.updatedAt, snapshot.updatedAt < applied { return }
                 record!.effects.appendPacked(to: &deferred)
                 deferredSplit = deferred.count
                 record!.updatedAt = snapshot.updatedAt
@@ -110,16 +108,22 @@ public struct DocumentLedger: Sendable {
         return true
     }
 
-    /// A snapshot is ignored after a deletion or when older than the applied one (rule 8);
-    /// otherwise the frozen effect of the previous snapshot is reverted and the new one applied.
+    /// A snapshot is ignored after a deletion or when older than the applied one (rule 8).
+    @inline(__always)
+    static func applies(_ updatedAt: Instant, over record: DocumentRecord?) -> Bool {
+        guard let record else { return true }
+        if record.deleted { return false }
+        if let applied = record.updatedAt, updatedAt < applied { return false }
+        return true
+    }
+
+    /// Unless `applies` says otherwise, the frozen effect of the previous snapshot is reverted
+    /// and the new one applied.
     /// The record is updated in place: its effects' bytes are rewritten, not reallocated.
     mutating func applySnapshot<D: DocumentStore>(_ key: DocumentKey, _ updatedAt: Instant, _ position: Int64, _ documents: inout D,
                                                   effects: () throws(EventError) -> [Effect]) throws {
         try documents.withRecord(for: key) { record in
-            if record != nil {
-                if record!.deleted { return }
-                if let applied = record!.updatedAt, updatedAt < applied { return }
-            }
+            guard DocumentLedger.applies(updatedAt, over: record) else { return }
             let new = try effects()
             if record != nil {
                 try revert(record!.effects)
