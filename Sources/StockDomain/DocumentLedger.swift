@@ -80,22 +80,23 @@ public struct DocumentLedger: Sendable {
         return true
     }
 
-    /// Replay's reading thread (`defersNetting`): folds in the document snapshot whose binary
-    /// journal payload is `bytes`, read in place (`DocumentBytes`), and returns true. Returns
-    /// false, having changed nothing, for any other payload and for one it cannot take in place
-    /// (corrupt, out of range): the caller then decodes it and calls `apply`, as before.
+    /// `apply` for a document snapshot given as its binary journal payload, read in place
+    /// (`DocumentBytes`): no `EventPayload`, no `[Effect]`, the very bytes the record keeps.
+    /// Replay's reading thread and ingest's writing thread try it first. Returns false, having
+    /// changed nothing, for any other payload and for one it cannot take in place (corrupt, out
+    /// of range): the caller then decodes it and calls `apply`, which reports what is wrong.
     public mutating func applyInPlace<D: DocumentStore>(_ bytes: UnsafeRawBufferPointer, at position: Int64, documents: inout D) throws -> Bool {
-        guard defersNetting else { return false }
         scratch.bytes.removeAll(keepingCapacity: true)
         let read: DocumentBytes.Snapshot?
         do { read = try DocumentBytes.read(bytes, recipes: kitRecipes, into: &scratch) } catch { return false }
         guard let snapshot = read else { return false }
-        deferredSplit = deferred.count
+        if defersNetting { deferredSplit = deferred.count } else { netting.reset() }
+        // As `applySnapshot`, step by step.
         try documents.withRecord(for: snapshot.key) { record in
             guard DocumentLedger.applies(snapshot.updatedAt, over: record) else { return }
             if record != nil {
-                record!.effects.appendPacked(to: &deferred)
-                deferredSplit = deferred.count
+                try revert(record!.effects)
+                if defersNetting { deferredSplit = deferred.count }
                 record!.updatedAt = snapshot.updatedAt
                 record!.position = position
                 record!.effects.replace(packed: scratch.bytes)
@@ -103,7 +104,7 @@ public struct DocumentLedger: Sendable {
                 record = DocumentRecord(updatedAt: snapshot.updatedAt, position: position, deleted: false,
                                         effects: EffectList(trusted: scratch.bytes))
             }
-            deferred.append(contentsOf: scratch.bytes)
+            if defersNetting { deferred.append(contentsOf: scratch.bytes) } else { try netting.add(packed: scratch.bytes) }
         }
         return true
     }
@@ -175,6 +176,10 @@ public struct CellNetting: Sendable {
 
     mutating func subtract(_ effects: EffectList) throws(EventError) {
         try EffectList.forEach(in: effects.packed) { e throws(EventError) in try accumulate(e.cell, e.field, Quantity(raw: -e.amount.raw)) }
+    }
+
+    mutating func add(packed: [UInt8]) throws(EventError) {
+        try EffectList.forEach(in: packed) { e throws(EventError) in try accumulate(e.cell, e.field, e.amount) }
     }
 
     mutating func accumulate(_ key: CellKey, _ field: EffectField, _ amount: Quantity) throws(EventError) {

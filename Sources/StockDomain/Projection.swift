@@ -298,6 +298,15 @@ public struct Projection: Sendable {
         self.position = position
     }
 
+    /// `apply` for a document snapshot given as its binary journal payload, read in place
+    /// (`DocumentLedger.applyInPlace`); false, having changed nothing, for any other payload
+    /// or one that must be decoded (the caller then calls `apply` with the decoded payload).
+    public mutating func applyInPlace<D: DocumentStore>(_ bytes: UnsafeRawBufferPointer, at position: Int64, documents: inout D) throws -> Bool {
+        guard try ledger.applyInPlace(bytes, at: position, documents: &documents) else { return false }
+        try apply(ledger.netChanges[...], at: position)
+        return true
+    }
+
     /// Folds in a document event that the ledger has already applied, as its net changes:
     /// replay's stock stage, while the ledger runs ahead on the reading thread.
     public mutating func apply(_ cellChanges: ArraySlice<CellChange>, at position: Int64) throws {

@@ -325,7 +325,10 @@ public final class Journal {
                 }
                 return
             }
-            try projection.apply(event.pointee.payload, at: next, documents: &documents)
+            // Document snapshots, most of what is ingested, are folded from their encoded bytes.
+            if try !projection.applyInPlace(encodedPayload, at: next, documents: &documents) {
+                try projection.apply(event.pointee.payload, at: next, documents: &documents)
+            }
             if summary.firstPosition == nil { summary.firstPosition = next }
             summary.lastPosition = next
             summary.appended += 1

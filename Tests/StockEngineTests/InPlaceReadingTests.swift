@@ -2,10 +2,11 @@ import StockDomain
 import StockSyncTesting
 import Testing
 
-/// Replay's reading thread takes document snapshots straight from their journal bytes
-/// (`DocumentLedger.applyInPlace`) instead of decoding them first. It must hand the stock stage
-/// exactly what decoding would have, and leave every payload it cannot take to decoding.
-@Suite("Replay's in-place reading of document snapshots")
+/// Replay's reading thread and ingest's writing thread take document snapshots straight from
+/// their journal bytes (`DocumentLedger.applyInPlace`) instead of decoding them first. That must
+/// come out exactly as decoding would have, and every payload it cannot take must be left to
+/// decoding.
+@Suite("In-place reading of document snapshots (replay and ingest)")
 struct InPlaceReadingTests {
     static func line(_ type: String, _ data: String) -> String {
         #"{"id":"t","type":"\#(type)","at":"2026-11-26T10:00:00Z","data":{\#(data)}}"#
@@ -15,21 +16,21 @@ struct InPlaceReadingTests {
         try EventCodec.decodeLine(line(type, data)).payload
     }
 
-    /// Two ledgers as replay's reading thread runs them: one decodes every payload, the other
-    /// reads in place where it can.
+    /// Two ledgers run alike, as replay's reading thread (`defersNetting`) or as ingest's inline
+    /// fold: one decodes every payload, the other reads in place where it can.
     struct Pair {
         var decoding = DocumentLedger(), inPlace = DocumentLedger()
         var decodingDocuments = InMemoryDocuments(), inPlaceDocuments = InMemoryDocuments()
         var takenInPlace = 0
 
-        init() {
-            decoding.defersNetting = true
-            inPlace.defersNetting = true
+        init(defersNetting: Bool = true) {
+            decoding.defersNetting = defersNetting
+            inPlace.defersNetting = defersNetting
         }
 
-        /// Applies one payload both ways and checks they agree on the outcome, the effects handed
-        /// over (reverted and added) and the records. Returns the outcome: "true" (a document
-        /// event), "false", or the error.
+        /// Applies one payload both ways and checks they agree on the outcome, on what they hand
+        /// the stock stage (the reverted and added effects, or the net change per cell) and on
+        /// the records. Returns the outcome: "true" (a document event), "false", or the error.
         @discardableResult
         mutating func apply(_ payload: EventPayload, at position: Int64, _ note: @autoclosure () -> String) throws -> String {
             func outcome(_ body: () throws -> Bool) -> String {
@@ -42,10 +43,15 @@ struct InPlaceReadingTests {
             let taken = read ? "true" : outcome { try inPlace.apply(payload, at: position, documents: &inPlaceDocuments) }
             if read { takenInPlace += 1 }
             #expect(taken == decoded, "\(note())")
-            #expect(Array(inPlace.deferred[inPlaceStart..<inPlace.deferredSplit]) == Array(decoding.deferred[start..<decoding.deferredSplit]),
-                    "reverted effects, \(note())")
-            #expect(Array(inPlace.deferred[inPlace.deferredSplit...]) == Array(decoding.deferred[decoding.deferredSplit...]),
-                    "added effects, \(note())")
+            if decoding.defersNetting {
+                #expect(Array(inPlace.deferred[inPlaceStart..<inPlace.deferredSplit]) == Array(decoding.deferred[start..<decoding.deferredSplit]),
+                        "reverted effects, \(note())")
+                #expect(Array(inPlace.deferred[inPlace.deferredSplit...]) == Array(decoding.deferred[decoding.deferredSplit...]),
+                        "added effects, \(note())")
+            } else if decoded == "true" {
+                #expect(inPlace.netChanges.map(\.key) == decoding.netChanges.map(\.key), "net change's cells, \(note())")
+                #expect(inPlace.netChanges.map(\.delta) == decoding.netChanges.map(\.delta), "net change, \(note())")
+            }
             #expect(inPlaceDocuments.records == decodingDocuments.records, "records, \(note())")
             return decoded
         }
@@ -53,11 +59,11 @@ struct InPlaceReadingTests {
 
     static let seeds: ClosedRange<UInt64> = 1...6
 
-    @Test("generated histories: each snapshot read in place hands over the same reverted and added effects, and keeps the same records, as decoding it (every document type and status, kits, edits, stale snapshots, deletions)",
+    @Test("generated histories: each snapshot read in place hands over the same reverted and added effects (replay) or net change (ingest), and keeps the same records, as decoding it (every document type and status, kits, edits, stale snapshots, deletions)",
           arguments: Soak.seeds(seeds))
     func sameAsDecoding(seed: UInt64) throws {
         var generator = HistoryGenerator(seed: seed, shape: .init(variants: 200, locations: 3, stores: 2))
-        var pair = Pair()
+        var pair = Pair(), inline = Pair(defersNetting: false)
         var snapshots = 0
         for (i, line) in generator.history(events: 3_000).enumerated() {
             let payload = try EventCodec.decodeLine(line).payload
@@ -66,10 +72,11 @@ struct InPlaceReadingTests {
                 snapshots += 1
             default: break
             }
-            try pair.apply(payload, at: Int64(i + 1), "seed \(seed), line \(i + 1)")
+            try pair.apply(payload, at: Int64(i + 1), "replay, seed \(seed), line \(i + 1)")
+            try inline.apply(payload, at: Int64(i + 1), "ingest, seed \(seed), line \(i + 1)")
         }
-        // Every document snapshot went the in-place way: the comparison above is about it.
-        #expect(snapshots > 1_000 && pair.takenInPlace == snapshots, "seed \(seed)")
+        // Every document snapshot went the in-place way: the comparisons above are about it.
+        #expect(snapshots > 1_000 && pair.takenInPlace == snapshots && inline.takenInPlace == snapshots, "seed \(seed)")
     }
 
     @Test("rule 9 read in place: only a source of exactly `woocommerce` counts for opted-out stores")
@@ -105,11 +112,6 @@ struct InPlaceReadingTests {
         }
         #expect(ledger.deferred.isEmpty && documents.records.isEmpty)
         #expect(try bytes.withUnsafeBytes { try ledger.applyInPlace($0, at: 1, documents: &documents) }, "the intact payload is taken")
-        // A ledger that nets inline (ingest's) never reads in place.
-        var inline = DocumentLedger()
-        var untouched = InMemoryDocuments()
-        #expect(try bytes.withUnsafeBytes { try inline.applyInPlace($0, at: 1, documents: &untouched) } == false)
-        #expect(untouched.records.isEmpty)
     }
 
     @Test("a snapshot whose effects overflow is left to decoding: refused when it applies, ignored when stale (rule 8)")
@@ -118,11 +120,13 @@ struct InPlaceReadingTests {
             try InPlaceReadingTests.payload("purchase_order.upserted", #""order_id":1,"updated_at":"\#(updated)","status":"RECEIVED","location_id":1,"rows":[{"row_id":1,"variant_id":1,"quantity":"\#(quantity)","conversion_rate":"\#(rate)"}]"#)
         }
         let huge = try order("2026-11-26T10:00:00Z", quantity: "999999999999999", rate: "999999999999999")
-        var pair = Pair()
-        #expect(try pair.apply(huge, at: 1, "applies").hasPrefix("error: "), "refused: quantity out of range")
-        try pair.apply(order("2026-11-27T00:00:00Z", quantity: "2", rate: "3"), at: 2, "a newer snapshot")
-        #expect(try pair.apply(huge, at: 3, "stale and overflowing") == "true")
-        #expect(pair.takenInPlace == 1, "only the newer snapshot was read in place")
-        #expect(pair.inPlaceDocuments.records[DocumentKey(.purchaseOrder, 1)]?.position == 2)
+        for defersNetting in [true, false] {
+            var pair = Pair(defersNetting: defersNetting)
+            #expect(try pair.apply(huge, at: 1, "applies").hasPrefix("error: "), "refused: quantity out of range")
+            try pair.apply(order("2026-11-27T00:00:00Z", quantity: "2", rate: "3"), at: 2, "a newer snapshot")
+            #expect(try pair.apply(huge, at: 3, "stale and overflowing") == "true")
+            #expect(pair.takenInPlace == 1, "only the newer snapshot was read in place")
+            #expect(pair.inPlaceDocuments.records[DocumentKey(.purchaseOrder, 1)]?.position == 2)
+        }
     }
 }
