@@ -1,6 +1,7 @@
 /// Document snapshots read in place from their binary journal payload, straight into packed
 /// effects: replay's reading thread spent about half its time building `EventPayload` values
-/// (rows arrays, strings) and `[Effect]` arrays that it threw away at once. The rules are
+/// (rows arrays, strings) and `[Effect]` arrays that it threw away at once, and ingest's writing
+/// thread has the encoded bytes at hand. The rules are
 /// `DocumentEffects`' own, row by row; only the reading differs.
 ///
 /// Every field is read, and checked, exactly as `BinaryPayload.decode` reads it, so a payload

@@ -35,7 +35,7 @@ enum DocumentEffects {
     }
 
     // Each rule below is written once, per row, for both readers of documents: the decoded
-    // snapshots above, and replay's reading of journal bytes in place (`DocumentBytes`).
+    // snapshots above, and the reading of journal bytes in place (`DocumentBytes`).
 
     static func salesRow<S: EffectSink>(_ row: SalesOrder.Row, _ i: Int, status: SalesOrder.Status, locationID: LocationID,
                                         fromWooCommerce: Bool, components: [VariantDeclaration.Component],

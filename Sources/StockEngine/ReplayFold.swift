@@ -4,8 +4,9 @@ import StockDomain
 
 extension Journal {
     /// Folds journal events after `projection.position` through `last`, in two stages on two
-    /// threads: a second connection reads and decodes the journal and runs the document ledger
-    /// (stage one) ahead; this thread nets each document's reverted and added effects, moves the
+    /// threads: a second connection reads the journal and runs the document ledger (stage one)
+    /// ahead, folding document snapshots in place from their bytes and decoding the rest; this
+    /// thread nets each document's reverted and added effects, moves the
     /// cells, fires the triggers and keeps the rest (stage two). The netting sits here to even
     /// the two stages out: without it the reading thread was busy throughout and this one idle
     /// half the time. WAL: the reader sees the committed journal, which the caller's
