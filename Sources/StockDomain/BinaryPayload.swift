@@ -1,7 +1,8 @@
 /// The compact encoding of event payloads in the journal (SPEC §3.1: "any encoding that
 /// round-trips exactly to the interchange format"). Replay decodes every stored payload but
-/// document snapshots (read in place, `DocumentBytes`), so this is a hot path: no text scanning, no key lookups, integers as varints,
-/// quantities as a decimal mantissa and scale, timestamps with their text and their instant.
+/// document snapshots (read in place, `DocumentBytes`), so this is a hot path: no text
+/// scanning, no key lookups, integers as varints, quantities as a decimal mantissa and scale,
+/// timestamps with their text and their instant.
 ///
 /// Layout: a format byte (never `{`, so JSON payloads of older journals stay readable), the
 /// event type's index, then the fields of that type in a fixed order. Every value the
