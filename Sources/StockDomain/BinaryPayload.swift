@@ -179,10 +179,7 @@ public enum BinaryPayload {
             let location = try r.int()
             let source = try r.string()
             let store = try r.optionalString()
-            let rows: [SalesOrder.Row] = try r.array { r throws(EventError) in
-                .init(rowID: try r.int(), variantID: try r.int(), quantity: try r.quantity(),
-                      fulfilledQuantity: try r.optionalQuantity(), locationID: try r.optionalInt())
-            }
+            let rows = try r.array { r throws(EventError) in try r.salesOrderRow() }
             return .salesOrderUpserted(SalesOrder(orderID: orderID, orderNo: orderNo, updatedAt: updatedAt, status: status,
                                                   locationID: location, source: source, store: store, rows: rows))
         case .manufacturingOrderUpserted:
@@ -193,9 +190,7 @@ public enum BinaryPayload {
             let variant = try r.int()
             let planned = try r.quantity()
             let completed = try r.optionalQuantity()
-            let ingredients: [ManufacturingOrder.Ingredient] = try r.array { r throws(EventError) in
-                .init(variantID: try r.int(), plannedQuantity: try r.quantity(), consumedQuantity: try r.optionalQuantity())
-            }
+            let ingredients = try r.array { r throws(EventError) in try r.ingredient() }
             return .manufacturingOrderUpserted(ManufacturingOrder(orderID: orderID, updatedAt: updatedAt, status: status, locationID: location,
                                                                   variantID: variant, plannedQuantity: planned, completedQuantity: completed,
                                                                   ingredients: ingredients))
@@ -204,16 +199,13 @@ public enum BinaryPayload {
             let updatedAt = try r.timestamp()
             let status: PurchaseOrder.Status = try r.enumeration()
             let location = try r.int()
-            let rows: [PurchaseOrder.Row] = try r.array { r throws(EventError) in
-                .init(rowID: try r.int(), variantID: try r.int(), quantity: try r.quantity(), receivedQuantity: try r.optionalQuantity(),
-                      conversionRate: try r.optionalQuantity(), locationID: try r.optionalInt())
-            }
+            let rows = try r.array { r throws(EventError) in try r.purchaseOrderRow() }
             return .purchaseOrderUpserted(PurchaseOrder(orderID: orderID, updatedAt: updatedAt, status: status, locationID: location, rows: rows))
         case .stockAdjustmentUpserted:
             let id = try r.int()
             let updatedAt = try r.timestamp()
             let location = try r.int()
-            let rows: [StockAdjustment.Row] = try r.array { r throws(EventError) in .init(variantID: try r.int(), quantity: try r.quantity()) }
+            let rows = try r.array { r throws(EventError) in try r.adjustmentRow() }
             return .stockAdjustmentUpserted(StockAdjustment(adjustmentID: id, updatedAt: updatedAt, locationID: location, rows: rows))
         case .stockTransferUpserted:
             let id = try r.int()
@@ -221,7 +213,7 @@ public enum BinaryPayload {
             let status: StockTransfer.Status = try r.enumeration()
             let source = try r.int()
             let target = try r.int()
-            let rows: [StockTransfer.Row] = try r.array { r throws(EventError) in .init(variantID: try r.int(), quantity: try r.quantity()) }
+            let rows = try r.array { r throws(EventError) in try r.transferRow() }
             return .stockTransferUpserted(StockTransfer(transferID: id, updatedAt: updatedAt, status: status, sourceLocationID: source,
                                                         targetLocationID: target, rows: rows))
         case .salesOrderDeleted: return .documentDeleted(.salesOrder, try r.int())
@@ -439,6 +431,21 @@ public enum BinaryPayload {
             return Instant(seconds: seconds, nanoseconds: Int32(nanos))
         }
         mutating func optionalTimestamp() throws(EventError) -> Timestamp? { try byte() == 0 ? nil : try timestamp() }
+
+        // Document rows, shared with the in-place reading of snapshots (`DocumentBytes`).
+        mutating func salesOrderRow() throws(EventError) -> SalesOrder.Row {
+            .init(rowID: try int(), variantID: try int(), quantity: try quantity(), fulfilledQuantity: try optionalQuantity(),
+                  locationID: try optionalInt())
+        }
+        mutating func ingredient() throws(EventError) -> ManufacturingOrder.Ingredient {
+            .init(variantID: try int(), plannedQuantity: try quantity(), consumedQuantity: try optionalQuantity())
+        }
+        mutating func purchaseOrderRow() throws(EventError) -> PurchaseOrder.Row {
+            .init(rowID: try int(), variantID: try int(), quantity: try quantity(), receivedQuantity: try optionalQuantity(),
+                  conversionRate: try optionalQuantity(), locationID: try optionalInt())
+        }
+        mutating func adjustmentRow() throws(EventError) -> StockAdjustment.Row { .init(variantID: try int(), quantity: try quantity()) }
+        mutating func transferRow() throws(EventError) -> StockTransfer.Row { .init(variantID: try int(), quantity: try quantity()) }
 
         mutating func enumeration<E: CaseIterable>() throws(EventError) -> E where E.AllCases: RandomAccessCollection {
             let i = Int(try byte())

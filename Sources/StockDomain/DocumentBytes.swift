@@ -33,8 +33,7 @@ enum DocumentBytes {
             let fromWooCommerce = try r.stringEquals("woocommerce")
             try r.skipOptionalString()
             for i in 0..<(try r.count()) {
-                let row = SalesOrder.Row(rowID: try r.int(), variantID: try r.int(), quantity: try r.quantity(),
-                                         fulfilledQuantity: try r.optionalQuantity(), locationID: try r.optionalInt())
+                let row = try r.salesOrderRow()
                 // Kits' recipes as of now are frozen into the effect (rule 2).
                 try DocumentEffects.salesRow(row, i, status: status, locationID: locationID, fromWooCommerce: fromWooCommerce,
                                              components: recipes[VariantKey(row.variantID)] ?? [], into: &effects)
@@ -48,9 +47,7 @@ enum DocumentBytes {
             try DocumentEffects.manufacturingOutput(status: status, locationID: locationID, variantID: try r.int(),
                                                     planned: try r.quantity(), completed: try r.optionalQuantity(), into: &effects)
             for i in 0..<(try r.count()) {
-                let ingredient = ManufacturingOrder.Ingredient(variantID: try r.int(), plannedQuantity: try r.quantity(),
-                                                               consumedQuantity: try r.optionalQuantity())
-                try DocumentEffects.ingredientRow(ingredient, i, status: status, locationID: locationID, into: &effects)
+                try DocumentEffects.ingredientRow(try r.ingredient(), i, status: status, locationID: locationID, into: &effects)
             }
             snapshot = Snapshot(key: DocumentKey(.manufacturingOrder, id), updatedAt: updatedAt)
         case .purchaseOrderUpserted:
@@ -59,10 +56,7 @@ enum DocumentBytes {
             let status: PurchaseOrder.Status = try r.enumeration()
             let locationID = try r.int()
             for i in 0..<(try r.count()) {
-                let row = PurchaseOrder.Row(rowID: try r.int(), variantID: try r.int(), quantity: try r.quantity(),
-                                            receivedQuantity: try r.optionalQuantity(), conversionRate: try r.optionalQuantity(),
-                                            locationID: try r.optionalInt())
-                try DocumentEffects.purchaseRow(row, i, status: status, locationID: locationID, into: &effects)
+                try DocumentEffects.purchaseRow(try r.purchaseOrderRow(), i, status: status, locationID: locationID, into: &effects)
             }
             snapshot = Snapshot(key: DocumentKey(.purchaseOrder, id), updatedAt: updatedAt)
         case .stockAdjustmentUpserted:
@@ -70,8 +64,7 @@ enum DocumentBytes {
             let updatedAt = try r.timestampInstant()
             let locationID = try r.int()
             for _ in 0..<(try r.count()) {
-                DocumentEffects.adjustmentRow(StockAdjustment.Row(variantID: try r.int(), quantity: try r.quantity()),
-                                              locationID: locationID, into: &effects)
+                DocumentEffects.adjustmentRow(try r.adjustmentRow(), locationID: locationID, into: &effects)
             }
             snapshot = Snapshot(key: DocumentKey(.stockAdjustment, id), updatedAt: updatedAt)
         case .stockTransferUpserted:
@@ -81,8 +74,7 @@ enum DocumentBytes {
             let source = try r.int()
             let target = try r.int()
             for _ in 0..<(try r.count()) {
-                DocumentEffects.transferRow(StockTransfer.Row(variantID: try r.int(), quantity: try r.quantity()),
-                                            status: status, source: source, target: target, into: &effects)
+                DocumentEffects.transferRow(try r.transferRow(), status: status, source: source, target: target, into: &effects)
             }
             snapshot = Snapshot(key: DocumentKey(.stockTransfer, id), updatedAt: updatedAt)
         default:
