@@ -85,10 +85,6 @@ enum DocumentBytes {
     }
 }
 
-extension BinaryPayload.Writer: EffectSink {
-    mutating func append(_ effect: Effect) { self.effect(effect) }
-}
-
 extension BinaryPayload.Reader {
     /// Passes over a string as `string()` reads it, without making one.
     mutating func skipString() throws(EventError) {

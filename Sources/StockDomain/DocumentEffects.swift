@@ -1,5 +1,6 @@
-/// How each Katana document moves stock (SPEC §2.3 and §2.6 rules 1–7), as a list of effects.
-/// Every cell a document names gets at least a zero effect, so its `stock` row exists (rule 13).
+/// How each Katana document moves stock (SPEC §2.3 and §2.6 rules 1–7), as effects packed into
+/// a writer (the bytes a document record keeps). Every cell a document names gets at least a zero
+/// effect, so its `stock` row exists (rule 13).
 enum DocumentEffects {
     typealias Recipe = (VariantID) -> [VariantDeclaration.Component]
 
@@ -24,22 +25,19 @@ enum DocumentEffects {
         Quantity.max(.zero, try sub(total, done, field()))
     }
 
-    static func salesOrder(_ order: SalesOrder, recipe: Recipe) throws(EventError) -> [Effect] {
-        var effects: [Effect] = []
-        effects.reserveCapacity(order.rows.count * 4)
+    static func salesOrder(_ order: SalesOrder, recipe: Recipe, into effects: inout BinaryPayload.Writer) throws(EventError) {
         for (i, row) in order.rows.enumerated() {
             try salesRow(row, i, status: order.status, locationID: order.locationID, fromWooCommerce: order.isFromWooCommerce,
                          components: recipe(row.variantID), into: &effects)
         }
-        return effects
     }
 
     // Each rule below is written once, per row, for both readers of documents: the decoded
     // snapshots above, and the reading of journal bytes in place (`DocumentBytes`).
 
-    static func salesRow<S: EffectSink>(_ row: SalesOrder.Row, _ i: Int, status: SalesOrder.Status, locationID: LocationID,
+    static func salesRow(_ row: SalesOrder.Row, _ i: Int, status: SalesOrder.Status, locationID: LocationID,
                                         fromWooCommerce: Bool, components: [VariantDeclaration.Component],
-                                        into effects: inout S) throws(EventError) {
+                                        into effects: inout BinaryPayload.Writer) throws(EventError) {
         let field = { "data.rows[\(i)]" }
         let cell = CellKey(row.variantID, row.locationID ?? locationID)
         let fulfilled = row.fulfilledQuantity ?? (status.isFulfilled ? row.quantity : .zero)
@@ -60,19 +58,16 @@ enum DocumentEffects {
         }
     }
 
-    static func manufacturingOrder(_ order: ManufacturingOrder) throws(EventError) -> [Effect] {
-        var effects: [Effect] = []
-        effects.reserveCapacity(2 + order.ingredients.count * 2)
+    static func manufacturingOrder(_ order: ManufacturingOrder, into effects: inout BinaryPayload.Writer) throws(EventError) {
         try manufacturingOutput(status: order.status, locationID: order.locationID, variantID: order.variantID,
                                 planned: order.plannedQuantity, completed: order.completedQuantity, into: &effects)
         for (i, ingredient) in order.ingredients.enumerated() {
             try ingredientRow(ingredient, i, status: order.status, locationID: order.locationID, into: &effects)
         }
-        return effects
     }
 
-    static func manufacturingOutput<S: EffectSink>(status: ManufacturingOrder.Status, locationID: LocationID, variantID: VariantID,
-                                                   planned: Quantity, completed: Quantity?, into effects: inout S) throws(EventError) {
+    static func manufacturingOutput(status: ManufacturingOrder.Status, locationID: LocationID, variantID: VariantID,
+                                                   planned: Quantity, completed: Quantity?, into effects: inout BinaryPayload.Writer) throws(EventError) {
         let done = status == .done
         let output = CellKey(variantID, locationID)
         let completed = completed ?? (done ? planned : .zero)
@@ -80,8 +75,8 @@ enum DocumentEffects {
         effects.append(Effect(output, .inStock, completed))
     }
 
-    static func ingredientRow<S: EffectSink>(_ ingredient: ManufacturingOrder.Ingredient, _ i: Int, status: ManufacturingOrder.Status,
-                                             locationID: LocationID, into effects: inout S) throws(EventError) {
+    static func ingredientRow(_ ingredient: ManufacturingOrder.Ingredient, _ i: Int, status: ManufacturingOrder.Status,
+                                             locationID: LocationID, into effects: inout BinaryPayload.Writer) throws(EventError) {
         let done = status == .done
         let cell = CellKey(ingredient.variantID, locationID)
         let consumed = ingredient.consumedQuantity ?? (done ? ingredient.plannedQuantity : .zero)
@@ -90,17 +85,14 @@ enum DocumentEffects {
         effects.append(Effect(cell, .inStock, negate(consumed)))
     }
 
-    static func purchaseOrder(_ order: PurchaseOrder) throws(EventError) -> [Effect] {
-        var effects: [Effect] = []
-        effects.reserveCapacity(order.rows.count * 2)
+    static func purchaseOrder(_ order: PurchaseOrder, into effects: inout BinaryPayload.Writer) throws(EventError) {
         for (i, row) in order.rows.enumerated() {
             try purchaseRow(row, i, status: order.status, locationID: order.locationID, into: &effects)
         }
-        return effects
     }
 
-    static func purchaseRow<S: EffectSink>(_ row: PurchaseOrder.Row, _ i: Int, status: PurchaseOrder.Status, locationID: LocationID,
-                                           into effects: inout S) throws(EventError) {
+    static func purchaseRow(_ row: PurchaseOrder.Row, _ i: Int, status: PurchaseOrder.Status, locationID: LocationID,
+                                           into effects: inout BinaryPayload.Writer) throws(EventError) {
         let field = { "data.rows[\(i)]" }
         let cell = CellKey(row.variantID, row.locationID ?? locationID)
         if status == .draft {
@@ -116,28 +108,22 @@ enum DocumentEffects {
         effects.append(Effect(cell, .inStock, try mul(got, rate, field())))
     }
 
-    static func stockAdjustment(_ adjustment: StockAdjustment) -> [Effect] {
-        var effects: [Effect] = []
-        effects.reserveCapacity(adjustment.rows.count)
+    static func stockAdjustment(_ adjustment: StockAdjustment, into effects: inout BinaryPayload.Writer) {
         for row in adjustment.rows { adjustmentRow(row, locationID: adjustment.locationID, into: &effects) }
-        return effects
     }
 
-    static func adjustmentRow<S: EffectSink>(_ row: StockAdjustment.Row, locationID: LocationID, into effects: inout S) {
+    static func adjustmentRow(_ row: StockAdjustment.Row, locationID: LocationID, into effects: inout BinaryPayload.Writer) {
         effects.append(Effect(CellKey(row.variantID, locationID), .inStock, row.quantity))
     }
 
-    static func stockTransfer(_ transfer: StockTransfer) -> [Effect] {
-        var effects: [Effect] = []
-        effects.reserveCapacity(transfer.rows.count * 2)
+    static func stockTransfer(_ transfer: StockTransfer, into effects: inout BinaryPayload.Writer) {
         for row in transfer.rows {
             transferRow(row, status: transfer.status, source: transfer.sourceLocationID, target: transfer.targetLocationID, into: &effects)
         }
-        return effects
     }
 
-    static func transferRow<S: EffectSink>(_ row: StockTransfer.Row, status: StockTransfer.Status, source: LocationID, target: LocationID,
-                                           into effects: inout S) {
+    static func transferRow(_ row: StockTransfer.Row, status: StockTransfer.Status, source: LocationID, target: LocationID,
+                                           into effects: inout BinaryPayload.Writer) {
         let from = CellKey(row.variantID, source)
         let to = CellKey(row.variantID, target)
         switch status {
@@ -155,9 +141,7 @@ enum DocumentEffects {
     }
 }
 
-/// Where the rules above put the effects they compute: an array of them, or their packed bytes.
-protocol EffectSink {
-    mutating func append(_ effect: Effect)
+extension BinaryPayload.Writer {
+    /// Packs one effect: what the rules above call as they compute.
+    mutating func append(_ effect: Effect) { self.effect(effect) }
 }
-
-extension Array: EffectSink where Element == Effect {}

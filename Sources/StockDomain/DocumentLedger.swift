@@ -22,7 +22,7 @@ public struct DocumentLedger: Sendable {
     public var deferred: [UInt8] = []
     /// Where the last document event's added effects start in `deferred`.
     public private(set) var deferredSplit = 0
-    /// The effects of the snapshot `applyInPlace` is reading, before it knows they apply.
+    /// The packed effects of the snapshot being applied, before it supersedes a record.
     var scratch = BinaryPayload.Writer(bytes: [])
 
     public init() {}
@@ -47,24 +47,24 @@ public struct DocumentLedger: Sendable {
         case .salesOrderUpserted(let order):
             // Kits' recipes as of now are frozen into the effect (rule 2).
             let recipes = kitRecipes
-            try applySnapshot(DocumentKey(.salesOrder, order.orderID), order.updatedAt.instant, position, &documents) { () throws(EventError) in
-                try DocumentEffects.salesOrder(order) { recipes[VariantKey($0)] ?? [] }
+            try applySnapshot(DocumentKey(.salesOrder, order.orderID), order.updatedAt.instant, position, &documents) { effects throws(EventError) in
+                try DocumentEffects.salesOrder(order, recipe: { recipes[VariantKey($0)] ?? [] }, into: &effects)
             }
         case .manufacturingOrderUpserted(let order):
-            try applySnapshot(DocumentKey(.manufacturingOrder, order.orderID), order.updatedAt.instant, position, &documents) { () throws(EventError) in
-                try DocumentEffects.manufacturingOrder(order)
+            try applySnapshot(DocumentKey(.manufacturingOrder, order.orderID), order.updatedAt.instant, position, &documents) { effects throws(EventError) in
+                try DocumentEffects.manufacturingOrder(order, into: &effects)
             }
         case .purchaseOrderUpserted(let order):
-            try applySnapshot(DocumentKey(.purchaseOrder, order.orderID), order.updatedAt.instant, position, &documents) { () throws(EventError) in
-                try DocumentEffects.purchaseOrder(order)
+            try applySnapshot(DocumentKey(.purchaseOrder, order.orderID), order.updatedAt.instant, position, &documents) { effects throws(EventError) in
+                try DocumentEffects.purchaseOrder(order, into: &effects)
             }
         case .stockAdjustmentUpserted(let adjustment):
             try applySnapshot(DocumentKey(.stockAdjustment, adjustment.adjustmentID), adjustment.updatedAt.instant, position, &documents) {
-                DocumentEffects.stockAdjustment(adjustment)
+                DocumentEffects.stockAdjustment(adjustment, into: &$0)
             }
         case .stockTransferUpserted(let transfer):
             try applySnapshot(DocumentKey(.stockTransfer, transfer.transferID), transfer.updatedAt.instant, position, &documents) {
-                DocumentEffects.stockTransfer(transfer)
+                DocumentEffects.stockTransfer(transfer, into: &$0)
             }
         case .documentDeleted(let kind, let id):
             try documents.withRecord(for: DocumentKey(kind, id)) { record in
@@ -91,20 +91,9 @@ public struct DocumentLedger: Sendable {
         do { read = try DocumentBytes.read(bytes, recipes: kitRecipes, into: &scratch) } catch { return false }
         guard let snapshot = read else { return false }
         if defersNetting { deferredSplit = deferred.count } else { netting.reset() }
-        // As `applySnapshot`, step by step.
         try documents.withRecord(for: snapshot.key) { record in
             guard DocumentLedger.applies(snapshot.updatedAt, over: record) else { return }
-            if record != nil {
-                try revert(record!.effects)
-                if defersNetting { deferredSplit = deferred.count }
-                record!.updatedAt = snapshot.updatedAt
-                record!.position = position
-                record!.effects.replace(packed: scratch.bytes)
-            } else {
-                record = DocumentRecord(updatedAt: snapshot.updatedAt, position: position, deleted: false,
-                                        effects: EffectList(trusted: scratch.bytes))
-            }
-            if defersNetting { deferred.append(contentsOf: scratch.bytes) } else { try netting.add(packed: scratch.bytes) }
+            try supersede(&record, updatedAt: snapshot.updatedAt, position: position)
         }
         return true
     }
@@ -118,29 +107,34 @@ public struct DocumentLedger: Sendable {
         return true
     }
 
-    /// Unless `applies` says otherwise, the frozen effect of the previous snapshot is reverted
-    /// and the new one applied.
-    /// The record is updated in place: its effects' bytes are rewritten, not reallocated.
+    /// A decoded snapshot: unless `applies` says otherwise, its effects are packed into `scratch`
+    /// (only then: a stale snapshot's effects are never computed, nor can they fail) and it
+    /// supersedes the record.
     mutating func applySnapshot<D: DocumentStore>(_ key: DocumentKey, _ updatedAt: Instant, _ position: Int64, _ documents: inout D,
-                                                  effects: () throws(EventError) -> [Effect]) throws {
+                                                  effects: (inout BinaryPayload.Writer) throws(EventError) -> Void) throws {
         try documents.withRecord(for: key) { record in
             guard DocumentLedger.applies(updatedAt, over: record) else { return }
-            let new = try effects()
-            if record != nil {
-                try revert(record!.effects)
-                record!.updatedAt = updatedAt
-                record!.position = position
-                record!.effects.replace(with: new)
-            } else {
-                record = DocumentRecord(updatedAt: updatedAt, position: position, deleted: false, effects: EffectList(new))
-            }
-            if defersNetting {
-                deferredSplit = deferred.count
-                record!.effects.appendPacked(to: &deferred)
-            } else {
-                for e in new { try netting.accumulate(e.cell, e.field, e.amount) }
-            }
+            scratch.bytes.removeAll(keepingCapacity: true)
+            try effects(&scratch)
+            try supersede(&record, updatedAt: updatedAt, position: position)
         }
+    }
+
+    /// The snapshot whose packed effects are in `scratch` takes the record's place: the frozen
+    /// effects of the previous one are reverted, the new ones handed on (netted, or deferred for
+    /// the stock stage). The record is updated in place: its effects' bytes are rewritten, not
+    /// reallocated.
+    mutating func supersede(_ record: inout DocumentRecord?, updatedAt: Instant, position: Int64) throws(EventError) {
+        if record != nil {
+            try revert(record!.effects)
+            if defersNetting { deferredSplit = deferred.count }
+            record!.updatedAt = updatedAt
+            record!.position = position
+            record!.effects.replace(packed: scratch.bytes)
+        } else {
+            record = DocumentRecord(updatedAt: updatedAt, position: position, deleted: false, effects: EffectList(trusted: scratch.bytes))
+        }
+        if defersNetting { deferred.append(contentsOf: scratch.bytes) } else { try netting.add(packed: scratch.bytes) }
     }
 
     /// Takes a document's frozen effects out of the net change, or notes them for the stock

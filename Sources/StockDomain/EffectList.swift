@@ -19,15 +19,6 @@ public struct EffectList: Equatable, Sendable, Sequence {
         packed = w.bytes
     }
 
-    /// Replaces the effects, rewriting the bytes in place when their storage is not shared.
-    public mutating func replace(with effects: [Effect]) {
-        var w = BinaryPayload.Writer(bytes: [])
-        swap(&w.bytes, &packed)
-        w.bytes.removeAll(keepingCapacity: true)
-        for e in effects { w.effect(e) }
-        swap(&w.bytes, &packed)
-    }
-
     /// Effects already packed by this module's own writer, copied to storage of their own size
     /// (the writer's may be larger, and a record keeps its storage as long as the document).
     init(trusted bytes: [UInt8]) { packed = bytes.withUnsafeBufferPointer { Array($0) } }

@@ -1,4 +1,4 @@
-import StockDomain
+@testable import StockDomain
 import Testing
 
 /// SPEC §3.1: the journal may store payloads in any encoding that round-trips exactly to the
@@ -88,9 +88,9 @@ struct BinaryPayloadTests {
         #expect(EffectList([]).isEmpty && Array(EffectList()) == [])
         // Rewritten in place, a list reads as the new effects; a copy sharing its bytes keeps the old ones.
         var rewritten = list
-        rewritten.replace(with: Array(effects.prefix(2)))
+        rewritten.replace(packed: EffectList(effects.prefix(2)).packed)
         #expect(Array(rewritten) == Array(effects.prefix(2)) && Array(list) == effects)
-        rewritten.replace(with: effects)
+        rewritten.replace(packed: list.packed)
         #expect(rewritten == list)
         // The stored bytes are the `documents` table's format: they change only with the schema.
         #expect(EffectList([Effect(CellKey(1, 2), .inStock, .zero), Effect(CellKey(1, 2), .expected, q("5"))]).packed
