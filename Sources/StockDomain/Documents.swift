@@ -5,6 +5,29 @@ public typealias WooID = Int64
 /// A store's short slug (`main`, `eu-shop`).
 public typealias StoreID = String
 
+/// What a store id may be (SPEC §2.1: a short slug): 1 to 64 ASCII letters, digits, '-', '_'
+/// or '.'.
+public enum StoreSlug {
+    public static let rule = "1 to 64 ASCII letters, digits, '-', '_' or '.'"
+
+    /// Checked on the UTF-8 bytes, not on characters: Swift compares characters with canonical
+    /// equivalence (the Kelvin sign U+212A is "K" to it, "é" is one scalar or two), while SQLite
+    /// compares ids byte for byte, so an id with two spellings would be one store to the fold
+    /// and two rows to its tables. ASCII has one spelling per id.
+    public static func isValid(_ id: String) -> Bool {
+        var id = id
+        return id.withUTF8 { bytes in
+            (1...64).contains(bytes.count) && bytes.allSatisfy { b in
+                switch b {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                     UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."): true
+                default: false
+                }
+            }
+        }
+    }
+}
+
 /// A Katana variant: its SKU (variant code), kind, kit recipe and WooCommerce links.
 public struct VariantDeclaration: Sendable, Equatable {
     public enum Kind: String, Sendable { case product, material }

@@ -217,7 +217,9 @@ struct Fields {
 
     func storeID(_ key: String) throws(EventError) -> StoreID {
         let s = try string(key)
-        guard !s.isEmpty else { throw error(key, "must not be empty") }
+        // Every store id a store is keyed by, or refers to one, comes through here; a sales
+        // order's `store` is only a label and does not.
+        guard StoreSlug.isValid(s) else { throw error(key, "must be a store slug: \(StoreSlug.rule)") }
         return s
     }
 

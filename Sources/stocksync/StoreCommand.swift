@@ -46,10 +46,7 @@ struct StoreCommand: ParsableCommand {
     }
 
     static func validateID(_ id: String) throws(EngineError) {
-        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
-        guard (1...64).contains(id.count), id.allSatisfy({ allowed.contains($0) }) else {
-            throw EngineError(.badInput, "store id '\(id)': use 1 to 64 letters, digits, '-', '_' or '.'")
-        }
+        guard StoreSlug.isValid(id) else { throw EngineError(.badInput, "store id '\(id)': use \(StoreSlug.rule)") }
     }
 
     /// How many catalogue products `projection` holds for `store`, in words.

@@ -89,6 +89,25 @@ struct EventCodecTests {
         #expect(error(#"{"id":"x","type":"store.resync_requested","at":"2026-11-26T10:00:00Z","data":{"store":"main","woo_ids":null}}"#) == nil)
     }
 
+    @Test("§2.1: a store id is a slug, checked byte for byte wherever a store is named; a sales order's store label is free text")
+    func storeSlugs() {
+        func connect(_ store: String) -> EventError? {
+            error(#"{"id":"x","type":"store.connected","at":"2026-11-26T10:00:00Z","data":{"store":"\#(store)","url":"https://s.example.com","location_id":1,"stock_sync":true}}"#)
+        }
+        #expect(connect("eu-shop_2.b") == nil)
+        #expect(connect(String(repeating: "a", count: 64)) == nil)
+        #expect(connect(String(repeating: "a", count: 65))?.field == "data.store")
+        #expect(connect("eu shop")?.message.contains("store slug") == true)
+        // To Swift's character comparison the Kelvin sign is "K" and both spellings of "é" are
+        // one; to SQLite's they are other ids. Either would be one store in the fold and two in
+        // its tables.
+        #expect(connect("\u{212A}-shop")?.field == "data.store")
+        #expect(connect("e\u{301}-shop")?.field == "data.store")
+        #expect(connect("\u{E9}-shop")?.field == "data.store")
+        #expect(error(#"{"id":"x","type":"woo.stock.acknowledged","at":"2026-11-26T10:00:00Z","data":{"store":"\#("\u{212A}")","woo_id":1,"sent":3,"echoed":3}}"#)?.field == "data.store")
+        #expect(error(#"{"id":"x","type":"sales_order.upserted","at":"2026-11-26T10:00:00Z","data":{"order_id":1,"updated_at":"2026-11-26T10:00:00Z","status":"PENDING","location_id":1,"source":"woocommerce","store":"Boutique é ☃","rows":[]}}"#) == nil)
+    }
+
     @Test("string escapes read as RFC 8259 says (\\/, the control escapes, \\u with surrogate pairs); a lone or reversed surrogate is refused")
     func stringEscapes() throws {
         let cases: [(json: String, text: String)] = [

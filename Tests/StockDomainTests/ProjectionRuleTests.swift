@@ -346,20 +346,25 @@ struct ProjectionRuleTests {
                                                                          committedSync: .zero, committedSyncWooCommerce: .zero) })
     }
 
-    @Test("store ids are compared as strings: two spellings of one id (é as one scalar, or e + U+0301) name one store in the catalogue, the outbox and what it holds")
+    @Test("product keys keep Hashable's contract: store ids equal as strings (é as one scalar, or e + U+0301) hash alike")
     func storeIDSpellings() throws {
+        // Ingest now takes ASCII slugs only (EventCodecTests.storeSlugs), but a journal written
+        // before may hold such ids, and equal keys that hash apart miss each other in the outbox.
         let (composed, decomposed) = ("\u{E9}-shop", "e\u{301}-shop")
         #expect(composed == decomposed && Array(composed.utf8) != Array(decomposed.utf8))
-        let ids = 1...40
-        var f = try Fold([connect(composed, 1)] + ids.flatMap { [product(decomposed, $0, "S\($0)"), variant($0, "S\($0)"), reconcile($0, 1, "5")] })
-        #expect(f.projection.catalogue.count == ids.count)
-        #expect(ids.allSatisfy { f.pending(composed, WooID($0))?.quantity == 5 })
-        // The dispatcher's acknowledgements, spelt the other way, settle those same entries.
-        try f.apply(ids.map { ack(decomposed, $0, 5, 5) })
-        #expect(f.projection.pending.isEmpty)
-        #expect(ids.allSatisfy { f.projection.held[ProductKey(composed, WooID($0))] == 5 })
-        try f.apply([reconcile(1, 1, "5")])
-        #expect(f.projection.pending.isEmpty, "the store is known to hold 5")
+        var pending: [ProductKey: Int] = [:]
+        for id in 1...40 { pending[ProductKey(composed, WooID(id))] = id }
+        #expect((1...40).allSatisfy { pending[ProductKey(decomposed, WooID($0))] == $0 })
+        var folded = Projection()
+        var documents = InMemoryDocuments()
+        try folded.apply(.storeConnected(StoreSettings(store: composed, url: "https://s.example.com", locationID: 1, stockSync: true,
+                                                       katanaOrdersReduceStock: true, floorAtZero: false)), at: 1, documents: &documents)
+        try folded.apply(.wooProductUpserted(WooProduct(store: decomposed, wooID: 9, sku: "S")), at: 2, documents: &documents)
+        try folded.apply(.variantUpserted(VariantDeclaration(variantID: 1, sku: "S", kind: .product)), at: 3, documents: &documents)
+        try folded.apply(.inventoryReconciled(InventoryReconciliation(variantID: 1, locationID: 1, inStock: Quantity(5))), at: 4, documents: &documents)
+        #expect(folded.pending[ProductKey(composed, 9)]?.quantity == 5)
+        try folded.apply(.wooStockAcknowledged(StockAcknowledgement(store: decomposed, wooID: 9, sent: 5, echoed: 5)), at: 5, documents: &documents)
+        #expect(folded.pending.isEmpty && folded.held[ProductKey(composed, 9)] == 5, "the acknowledgement spelt the other way settles the entry")
     }
 
     @Test("changed cells are named one by one until they are many, then all cells are marked changed")

@@ -70,6 +70,12 @@ final class CLITests {
         #expect(try CLI.run(["log", "--db", uri], directory: tmp.url.path).stdout.contains("variant.upserted"))
         #expect(FileManager.default.fileExists(atPath: tmp.path(uri)))
         try FileManager.default.removeItem(atPath: tmp.path(uri))
+        // A store id is an ASCII slug (SPEC §2.1); the Kelvin sign would pass a check by characters as "K".
+        for bad in ["", "eu shop", "\u{212A}", "e\u{301}", String(repeating: "a", count: 65)] {
+            let r = try CLI.run(["store", "connect", bad, "--url", "https://shop.example.com", "--location", "1", "--stock-sync", "off", "--db", db])
+            #expect(r.status == 65 && r.stderr.contains("ASCII letters"), "'\(bad)': \(r.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: db), "a refused store id starts no journal")
         let connect = try CLI.run(["store", "connect", "main", "--url", "https://shop.example.com", "--location", "1", "--stock-sync", "off", "--db", db])
         #expect(connect.status == 0, "\(connect.stderr)")
         #expect(try journalCount() == 1)
