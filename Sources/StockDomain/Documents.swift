@@ -10,6 +10,12 @@ public typealias StoreID = String
 public enum StoreSlug {
     public static let rule = "1 to 64 ASCII letters, digits, '-', '_' or '.'"
 
+    /// `id` in quotes for an error message, anything outside printable ASCII escaped: a refused
+    /// Kelvin sign would otherwise print as the "K" it looks like.
+    public static func quoted(_ id: String) -> String {
+        "'" + id.unicodeScalars.map { $0.escaped(asASCII: true) }.joined() + "'"
+    }
+
     /// Checked on the UTF-8 bytes, not on characters: Swift compares characters with canonical
     /// equivalence (the Kelvin sign U+212A is "K" to it, "é" is one scalar or two), while SQLite
     /// compares ids byte for byte, so an id with two spellings would be one store to the fold

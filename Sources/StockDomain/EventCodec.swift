@@ -219,7 +219,7 @@ struct Fields {
         let s = try string(key)
         // Every store id a store is keyed by, or refers to one, comes through here; a sales
         // order's `store` is only a label and does not.
-        guard StoreSlug.isValid(s) else { throw error(key, "must be a store slug: \(StoreSlug.rule)") }
+        guard StoreSlug.isValid(s) else { throw error(key, "\(StoreSlug.quoted(s)) is not a store slug: use \(StoreSlug.rule)") }
         return s
     }
 

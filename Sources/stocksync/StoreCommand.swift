@@ -46,7 +46,7 @@ struct StoreCommand: ParsableCommand {
     }
 
     static func validateID(_ id: String) throws(EngineError) {
-        guard StoreSlug.isValid(id) else { throw EngineError(.badInput, "store id '\(id)': use \(StoreSlug.rule)") }
+        guard StoreSlug.isValid(id) else { throw EngineError(.badInput, "store id \(StoreSlug.quoted(id)): use \(StoreSlug.rule)") }
     }
 
     /// How many catalogue products `projection` holds for `store`, in words.

@@ -74,6 +74,8 @@ final class CLITests {
         for bad in ["", "eu shop", "\u{212A}", "e\u{301}", String(repeating: "a", count: 65)] {
             let r = try CLI.run(["store", "connect", bad, "--url", "https://shop.example.com", "--location", "1", "--stock-sync", "off", "--db", db])
             #expect(r.status == 65 && r.stderr.contains("ASCII letters"), "'\(bad)': \(r.stderr)")
+            // Named escaped, not as the "K" it looks like (and that Swift's == takes it for).
+            #expect(bad.unicodeScalars.first != "\u{212A}" || r.stderr.contains(#"store id '\u{212A}'"#), "\(r.stderr)")
         }
         #expect(!FileManager.default.fileExists(atPath: db), "a refused store id starts no journal")
         let connect = try CLI.run(["store", "connect", "main", "--url", "https://shop.example.com", "--location", "1", "--stock-sync", "off", "--db", db])
